@@ -1,0 +1,146 @@
+// Package state is the product's model of clustered streams: stream instances with their health
+// and desired state, the audit trail of every change, and the guard that never lets automation
+// close a cluster's last open, healthy instance. It does no IO; adapters implement Store.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Health is what the detector last concluded about an instance's origin playlists.
+type Health string
+
+// Health values (design.md 4.1).
+const (
+	HealthUnknown     Health = "unknown"
+	HealthFresh       Health = "fresh"
+	HealthStale       Health = "stale"
+	HealthUnreachable Health = "unreachable"
+	HealthEnded       Health = "ended"
+)
+
+// Valid reports whether h is one of the known health values.
+func (h Health) Valid() bool {
+	switch h {
+	case HealthUnknown, HealthFresh, HealthStale, HealthUnreachable, HealthEnded:
+		return true
+	}
+	return false
+}
+
+// Instance is one stream instance: one region's copy of a clustered stream, behind its own
+// CloudFront distribution. Cluster and Domain are its key.
+type Instance struct {
+	Cluster                 string    `json:"cluster"`
+	Domain                  string    `json:"domain"`
+	Region                  string    `json:"region"`
+	DistributionPlaylistURL string    `json:"distribution_playlist_url"`
+	OriginPlaylistURL       string    `json:"origin_playlist_url"`
+	Open                    bool      `json:"distro_open"`
+	Stale                   bool      `json:"stale"`
+	Health                  Health    `json:"health"`
+	HealthChangedAt         time.Time `json:"health_changed_at"`
+	OpenChangedAt           time.Time `json:"open_changed_at"`
+	Reason                  string    `json:"reason"`
+	ChangedBy               string    `json:"changed_by"`
+	Version                 int64     `json:"version"`
+}
+
+// Healthy reports whether the instance may carry the cluster alone: open and known fresh.
+// Unknown health does not count: the guard trusts only what a detector has seen.
+func (i Instance) Healthy() bool { return i.Open && i.Health == HealthFresh }
+
+// Registration is what an operator says about an instance when registering or updating it.
+// A new instance starts open with unknown health.
+type Registration struct {
+	Cluster                 string `json:"cluster"`
+	Domain                  string `json:"domain"`
+	Region                  string `json:"region"`
+	DistributionPlaylistURL string `json:"distribution_playlist_url"`
+	OriginPlaylistURL       string `json:"origin_playlist_url"`
+}
+
+// Change says who makes a change and why. Every write records it in the audit trail.
+type Change struct {
+	By     string // IAM principal ARN, Step Functions execution ARN, or "local:<user>"
+	Reason string
+	// Force lets Close close the last open, healthy instance. Only an operator sets it.
+	Force bool
+	// ExpectedVersion, when not zero, makes the write fail with ErrVersionConflict unless the
+	// instance is at that version.
+	ExpectedVersion int64
+}
+
+// Field names an attribute whose changes the audit trail records.
+type Field string
+
+// Audited fields.
+const (
+	FieldOpen         Field = "distro_open"
+	FieldHealth       Field = "health"
+	FieldRegistration Field = "registration"
+)
+
+// AuditRecord is one change of one instance, kept at least 30 days.
+type AuditRecord struct {
+	Cluster string    `json:"cluster"`
+	Domain  string    `json:"domain"`
+	At      time.Time `json:"at"`
+	Field   Field     `json:"field"`
+	Before  string    `json:"before"`
+	After   string    `json:"after"`
+	By      string    `json:"by"`
+	Reason  string    `json:"reason"`
+	Force   bool      `json:"force,omitempty"`
+	Version int64     `json:"version"` // the instance's version after the change
+}
+
+// HistoryQuery selects a page of a cluster's audit trail, newest first.
+type HistoryQuery struct {
+	Cluster string
+	Domain  string // optional: one instance only
+	Limit   int    // 0: the store's default
+	Cursor  string // from the previous page's Next
+}
+
+// HistoryPage is one page of audit records, newest first. Next is empty on the last page.
+type HistoryPage struct {
+	Records []AuditRecord `json:"records"`
+	Next    string        `json:"next,omitempty"`
+}
+
+// Store keeps instances and their audit trail. Every method that writes records an audit
+// record in the same atomic write, bumps Version, and writes nothing when it returns an error.
+// Writes that would change nothing (closing a closed instance, recording the same health)
+// succeed without writing: Version stays, no audit record.
+type Store interface {
+	Register(ctx context.Context, r Registration, c Change) (Instance, error)
+	Instance(ctx context.Context, cluster, domain string) (Instance, error)
+	Instances(ctx context.Context, cluster string) ([]Instance, error)
+	Clusters(ctx context.Context) ([]string, error)
+	RecordHealth(ctx context.Context, cluster, domain string, h Health, c Change) (Instance, error)
+	// Close sets distro_open false. Unless c.Force, it refuses with *GuardError when no other
+	// instance of the cluster is Healthy, and this holds under concurrent closers.
+	Close(ctx context.Context, cluster, domain string, c Change) (Instance, error)
+	Open(ctx context.Context, cluster, domain string, c Change) (Instance, error)
+	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+}
+
+// ErrNotFound is returned for an unknown cluster or instance.
+var ErrNotFound = errors.New("not found")
+
+// ErrVersionConflict is returned when Change.ExpectedVersion does not match, or when a
+// concurrent write won the race and the caller should re-read.
+var ErrVersionConflict = errors.New("version conflict")
+
+// GuardError is the refusal to close the last open, healthy instance of a cluster.
+type GuardError struct {
+	Cluster, Domain string
+}
+
+func (e *GuardError) Error() string {
+	return fmt.Sprintf("refused to close %s/%s: no other instance of the cluster is open and healthy", e.Cluster, e.Domain)
+}
