@@ -96,6 +96,9 @@ type AuditRecord struct {
 	Reason  string    `json:"reason"`
 	Force   bool      `json:"force,omitempty"`
 	Version int64     `json:"version"` // the instance's version after the change
+	// Fallback is true when the control region was unreachable and the change went to the
+	// local region's replica instead (stores with one replica never set it).
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // HistoryQuery selects a page of a cluster's audit trail, newest first.
@@ -144,3 +147,35 @@ type GuardError struct {
 func (e *GuardError) Error() string {
 	return fmt.Sprintf("refused to close %s/%s: no other instance of the cluster is open and healthy", e.Cluster, e.Domain)
 }
+
+// ErrInvalid matches (with errors.Is) every *InvalidError: the caller's input is wrong and
+// nothing was written.
+var ErrInvalid = errors.New("invalid input")
+
+// InvalidError says which input was wrong and why. Its message is safe to show to the caller.
+type InvalidError struct {
+	Field   string // the input's name: "cluster", "domain", "health", "by", "cursor", ...
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Problem) }
+
+// Is makes errors.Is(err, ErrInvalid) true for every *InvalidError.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// ControlRegionUnavailableError is the refusal of an automated (not forced) close while the
+// control region's replica of the state table cannot be reached. Guarded closes are decided only
+// there, because transactions are atomic in one region only; see the dynamo package. The caller
+// may retry later; an operator may close with Force, which falls back to the local replica.
+type ControlRegionUnavailableError struct {
+	Cluster, Domain string
+	ControlRegion   string
+	Err             error // the network or server error that made the region unreachable
+}
+
+func (e *ControlRegionUnavailableError) Error() string {
+	return fmt.Sprintf("refused to close %s/%s: the control region %s is unavailable (only a forced close may fall back to the local replica): %v",
+		e.Cluster, e.Domain, e.ControlRegion, e.Err)
+}
+
+func (e *ControlRegionUnavailableError) Unwrap() error { return e.Err }

@@ -1,0 +1,238 @@
+// Package memory is an in-process state.Store for tests and the local runtime. One mutex
+// serializes every call, which makes the close guard trivially safe under concurrency. It keeps
+// the whole audit trail (no expiry).
+package memory
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+var _ state.Store = (*Store)(nil)
+
+// Store keeps instances and audit records in memory. Use New.
+type Store struct {
+	now func() time.Time
+
+	mu        sync.Mutex
+	instances map[key]state.Instance
+	audit     []entry // ascending by sortKey
+}
+
+type key struct{ cluster, domain string }
+
+type entry struct {
+	sortKey string // "<unix nanos, 20 digits>#<domain>#<version, 20 digits>": unique, time-ordered
+	rec     state.AuditRecord
+}
+
+// New returns an empty store reading time from now (time.Now when nil).
+func New(now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{now: now, instances: map[key]state.Instance{}}
+}
+
+// Register creates an instance (open, health unknown) or updates its region and URLs.
+func (s *Store) Register(ctx context.Context, r state.Registration, c state.Change) (state.Instance, error) {
+	if err := state.ValidateRegistration(r); err != nil {
+		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
+	}
+	if err := state.ValidateChange(c); err != nil {
+		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key{r.Cluster, r.Domain}
+	cur, ok := s.instances[k]
+	if !ok {
+		if c.ExpectedVersion != 0 {
+			return state.Instance{}, fmt.Errorf("register %s/%s: expected version %d of a new instance: %w", r.Cluster, r.Domain, c.ExpectedVersion, state.ErrVersionConflict)
+		}
+		in, rec := state.NewInstance(r, c, s.now())
+		s.write(in, &rec)
+		return in, nil
+	}
+	if err := checkVersion(cur, c); err != nil {
+		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
+	}
+	in, rec := cur.WithRegistration(r, c, s.now())
+	s.write(in, rec)
+	return in, nil
+}
+
+// Instance returns one instance, or state.ErrNotFound.
+func (s *Store) Instance(ctx context.Context, cluster, domain string) (state.Instance, error) {
+	if err := state.ValidateKey(cluster, domain); err != nil {
+		return state.Instance{}, fmt.Errorf("instance %s/%s: %w", cluster, domain, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.instances[key{cluster, domain}]
+	if !ok {
+		return state.Instance{}, fmt.Errorf("instance %s/%s: %w", cluster, domain, state.ErrNotFound)
+	}
+	return in, nil
+}
+
+// Instances returns a cluster's instances ordered by domain, or state.ErrNotFound when the
+// cluster has none.
+func (s *Store) Instances(ctx context.Context, cluster string) ([]state.Instance, error) {
+	if err := state.ValidateCluster(cluster); err != nil {
+		return nil, fmt.Errorf("instances of %s: %w", cluster, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.cluster(cluster)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("instances of %s: %w", cluster, state.ErrNotFound)
+	}
+	return out, nil
+}
+
+// Clusters returns the names of all clusters with at least one instance, sorted.
+func (s *Store) Clusters(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := []string{}
+	for k := range s.instances {
+		names = append(names, k.cluster)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// RecordHealth records a detector's conclusion about an instance.
+func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h state.Health, c state.Change) (state.Instance, error) {
+	return s.update(cluster, domain, c, "record health", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
+		if err := state.ValidateHealth(h); err != nil {
+			return cur, nil, err
+		}
+		in, rec := cur.WithHealth(h, c, now)
+		return in, rec, nil
+	})
+}
+
+// Close closes an instance's distribution; unless c.Force, only while another instance of the
+// cluster is open and fresh (*state.GuardError otherwise).
+func (s *Store) Close(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
+	return s.update(cluster, domain, c, "close", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
+		if cur.Open && !c.Force && len(state.HealthyPeers(s.cluster(cluster), domain)) == 0 {
+			return cur, nil, &state.GuardError{Cluster: cluster, Domain: domain}
+		}
+		in, rec := cur.WithOpen(false, c, now)
+		return in, rec, nil
+	})
+}
+
+// Open opens an instance's distribution.
+func (s *Store) Open(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
+	return s.update(cluster, domain, c, "open", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
+		in, rec := cur.WithOpen(true, c, now)
+		return in, rec, nil
+	})
+}
+
+// History returns a page of a cluster's audit trail, newest first. An unknown cluster has an
+// empty history.
+func (s *Store) History(ctx context.Context, q state.HistoryQuery) (state.HistoryPage, error) {
+	limit, err := q.PageLimit()
+	if err != nil {
+		return state.HistoryPage{}, fmt.Errorf("history of %s: %w", q.Cluster, err)
+	}
+	after := "" // the sort key of the previous page's last record
+	if q.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(b) == 0 {
+			return state.HistoryPage{}, fmt.Errorf("history of %s: %w", q.Cluster, &state.InvalidError{Field: "cursor", Problem: "not a cursor from a previous page"})
+		}
+		after = string(b)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	page := state.HistoryPage{Records: []state.AuditRecord{}}
+	for i := len(s.audit) - 1; i >= 0; i-- {
+		e := s.audit[i]
+		if after != "" && e.sortKey >= after {
+			continue
+		}
+		if e.rec.Cluster != q.Cluster || (q.Domain != "" && e.rec.Domain != q.Domain) {
+			continue
+		}
+		if len(page.Records) == limit {
+			page.Next = base64.RawURLEncoding.EncodeToString([]byte(auditKey(page.Records[limit-1])))
+			break
+		}
+		page.Records = append(page.Records, e.rec)
+	}
+	return page, nil
+}
+
+// update runs one read-modify-write of an instance under the lock.
+func (s *Store) update(cluster, domain string, c state.Change, op string,
+	change func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error)) (state.Instance, error) {
+	if err := state.ValidateKey(cluster, domain); err != nil {
+		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
+	}
+	if err := state.ValidateChange(c); err != nil {
+		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.instances[key{cluster, domain}]
+	if !ok {
+		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, state.ErrNotFound)
+	}
+	if err := checkVersion(cur, c); err != nil {
+		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
+	}
+	in, rec, err := change(cur, s.now())
+	if err != nil {
+		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
+	}
+	s.write(in, rec)
+	return in, nil
+}
+
+// write stores an instance and its audit record; a nil record means nothing changed.
+func (s *Store) write(in state.Instance, rec *state.AuditRecord) {
+	if rec == nil {
+		return
+	}
+	s.instances[key{in.Cluster, in.Domain}] = in
+	e := entry{sortKey: auditKey(*rec), rec: *rec}
+	i, _ := slices.BinarySearchFunc(s.audit, e.sortKey, func(e entry, k string) int { return cmp.Compare(e.sortKey, k) })
+	s.audit = slices.Insert(s.audit, i, e)
+}
+
+// cluster returns a cluster's instances ordered by domain. The caller holds the lock.
+func (s *Store) cluster(name string) []state.Instance {
+	var out []state.Instance
+	for k, in := range s.instances {
+		if k.cluster == name {
+			out = append(out, in)
+		}
+	}
+	slices.SortFunc(out, func(a, b state.Instance) int { return strings.Compare(a.Domain, b.Domain) })
+	return out
+}
+
+func checkVersion(cur state.Instance, c state.Change) error {
+	if c.ExpectedVersion != 0 && c.ExpectedVersion != cur.Version {
+		return fmt.Errorf("at version %d, expected %d: %w", cur.Version, c.ExpectedVersion, state.ErrVersionConflict)
+	}
+	return nil
+}
+
+func auditKey(r state.AuditRecord) string {
+	return fmt.Sprintf("%020d#%s#%020d", r.At.UnixNano(), r.Domain, r.Version)
+}
