@@ -235,9 +235,9 @@ func testRegisterUpdate(t *testing.T, s state.Store, clk *Clock) {
 	h := history(t, s, "news", "d1.cloudfront.net")
 	wantAudit := state.AuditRecord{
 		Cluster: "news", Domain: "d1.cloudfront.net", At: at, Field: state.FieldRegistration,
-		Before:  `{"region":"eu-west-1","distribution_playlist_url":"https://d1.cloudfront.net/live/index.m3u8","origin_playlist_url":"https://origin.d1.cloudfront.net/live/index.m3u8"}`,
-		After:   `{"region":"us-east-1","distribution_playlist_url":"https://d1.cloudfront.net/live/index.m3u8","origin_playlist_url":"https://new-origin.example/live/index.m3u8"}`,
-		By:      "ops", Reason: "moved origin", Version: want.Version,
+		Before: `{"region":"eu-west-1","distribution_playlist_url":"https://d1.cloudfront.net/live/index.m3u8","origin_playlist_url":"https://origin.d1.cloudfront.net/live/index.m3u8"}`,
+		After:  `{"region":"us-east-1","distribution_playlist_url":"https://d1.cloudfront.net/live/index.m3u8","origin_playlist_url":"https://new-origin.example/live/index.m3u8"}`,
+		By:     "ops", Reason: "moved origin", Version: want.Version,
 	}
 	if diff := cmp.Diff(wantAudit, h[0]); diff != "" {
 		t.Errorf("newest audit record (-want +got):\n%s", diff)
