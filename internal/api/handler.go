@@ -1,0 +1,469 @@
+// Package api is the manual-override HTTP API: clusters, their instances, open and close with a
+// reason, registration and the audit trail, as JSON over a net/http ServeMux. The same handler
+// runs in Lambda behind an HTTP API (through aws-lambda-go-api-proxy), in the local runtime and
+// in tests. It also serves the embedded operator dashboard.
+package api
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/clustered-video-streams/cvs/internal/dashboard"
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+// Store is what the API needs of the state store.
+type Store interface {
+	Register(ctx context.Context, r state.Registration, c state.Change) (state.Instance, error)
+	Instance(ctx context.Context, cluster, domain string) (state.Instance, error)
+	Instances(ctx context.Context, cluster string) ([]state.Instance, error)
+	Clusters(ctx context.Context) ([]string, error)
+	Close(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error)
+	Open(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error)
+	History(ctx context.Context, q state.HistoryQuery) (state.HistoryPage, error)
+}
+
+// DefaultMaxBody is the largest request body the API reads, in bytes.
+const DefaultMaxBody = 16 << 10
+
+// Options configure the handler.
+type Options struct {
+	Store  Store
+	Logger *slog.Logger // nil: slog.Default()
+	// Caller names who makes a request, for changed_by. Nil means GatewayCaller: the IAM
+	// identity API Gateway put in the request context. Writes without a caller are refused.
+	Caller CallerFunc
+	// MaxBody limits request bodies (0: DefaultMaxBody); larger bodies get 413.
+	MaxBody int64
+	// LocalDomains lets the local runtime key instances by loopback host:port as well as by
+	// CloudFront domain. The deployed API leaves it off.
+	LocalDomains bool
+}
+
+// ClusterSummary is one entry of the cluster list.
+type ClusterSummary struct {
+	Cluster   string `json:"cluster"`
+	Instances int    `json:"instances"`
+	Open      int    `json:"open"`
+	Healthy   int    `json:"healthy"`
+}
+
+// ClusterList is the body of GET /clusters.
+type ClusterList struct {
+	Clusters []ClusterSummary `json:"clusters"`
+}
+
+// Cluster is the body of GET /clusters/{cluster}: its instances, ordered by region and domain.
+type Cluster struct {
+	Cluster   string           `json:"cluster"`
+	Instances []state.Instance `json:"instances"`
+}
+
+// RegisterRequest is the body of PUT /clusters/{cluster}/instances/{domain}.
+type RegisterRequest struct {
+	Region                  string `json:"region"`
+	DistributionPlaylistURL string `json:"distribution_playlist_url"`
+	OriginPlaylistURL       string `json:"origin_playlist_url"`
+	Reason                  string `json:"reason,omitempty"`
+	ExpectedVersion         int64  `json:"expected_version,omitempty"`
+}
+
+// CloseRequest is the body of POST .../close. Force closes even the last open, healthy instance.
+type CloseRequest struct {
+	Reason          string `json:"reason"`
+	Force           bool   `json:"force,omitempty"`
+	ExpectedVersion int64  `json:"expected_version,omitempty"`
+}
+
+// OpenRequest is the body of POST .../open.
+type OpenRequest struct {
+	Reason          string `json:"reason"`
+	ExpectedVersion int64  `json:"expected_version,omitempty"`
+}
+
+type handler struct {
+	store   Store
+	log     *slog.Logger
+	caller  CallerFunc
+	maxBody int64
+	local   bool
+	mux     *http.ServeMux
+}
+
+// New returns the API's HTTP handler.
+func New(o Options) http.Handler {
+	h := &handler{store: o.Store, log: o.Logger, caller: o.Caller, maxBody: o.MaxBody, local: o.LocalDomains, mux: http.NewServeMux()}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.caller == nil {
+		h.caller = GatewayCaller
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBody
+	}
+	const inst = "/clusters/{cluster}/instances/{domain}"
+	h.mux.HandleFunc("GET /clusters", h.wrap(h.listClusters))
+	h.mux.HandleFunc("GET /clusters/{cluster}", h.wrap(h.getCluster))
+	h.mux.HandleFunc("GET "+inst, h.wrap(h.getInstance))
+	h.mux.HandleFunc("PUT "+inst, h.wrap(h.register))
+	h.mux.HandleFunc("POST "+inst+"/close", h.wrap(h.close))
+	h.mux.HandleFunc("POST "+inst+"/open", h.wrap(h.open))
+	h.mux.HandleFunc("GET /clusters/{cluster}/history", h.wrap(h.history))
+	// POST /clusters/{cluster}/master (merged-master regeneration) comes with a later issue.
+	h.mux.Handle("GET /dashboard/", http.StripPrefix("/dashboard", dashboard.Static()))
+	h.mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusFound))
+	return h
+}
+
+// ServeHTTP answers unknown routes and methods in JSON like every other error, and turns a
+// panic into a logged 500 instead of a crashed invocation.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.fail(w, r, &Error{Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("panic: %v", p)})
+		}
+	}()
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		// ServeMux would answer 404 or 405 in plain text: learn which, answer in JSON.
+		rec := &statusRecorder{header: http.Header{}}
+		h.mux.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			h.fail(w, r, Errorf(CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, clip(r.URL.Path)))
+			return
+		}
+		h.fail(w, r, Errorf(CodeNotFound, "no such resource: %s %s", r.Method, clip(r.URL.Path)))
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// wrap adapts a handler that returns its response body or an error.
+func (h *handler) wrap(f func(*http.Request) (any, http.Header, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, hdr, err := f(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for k, v := range hdr {
+			w.Header()[k] = v
+		}
+		writeJSON(w, http.StatusOK, body)
+	}
+}
+
+// fail writes err as {"code","message"}; causes are logged, never sent.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	status := Status(e.Code)
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "code", e.Code, "request_id", requestID(r)}
+	if e.Err != nil {
+		attrs = append(attrs, "err", e.Err.Error())
+	}
+	if status >= 500 {
+		h.log.ErrorContext(r.Context(), "api request failed", attrs...)
+	} else {
+		h.log.InfoContext(r.Context(), "api request refused", append(attrs, "message", e.Message)...)
+	}
+	writeJSON(w, status, Error{Code: e.Code, Message: e.Message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body) // the status is sent; a failed write means the client went away
+}
+
+func (h *handler) listClusters(r *http.Request) (any, http.Header, error) {
+	names, err := h.store.Clusters(r.Context())
+	if err != nil {
+		return nil, nil, fmt.Errorf("list clusters: %w", err)
+	}
+	list := ClusterList{Clusters: make([]ClusterSummary, 0, len(names))}
+	for _, name := range names {
+		insts, err := h.store.Instances(r.Context(), name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("instances of %s: %w", name, err)
+		}
+		s := ClusterSummary{Cluster: name, Instances: len(insts)}
+		for _, i := range insts {
+			if i.Open {
+				s.Open++
+			}
+			if i.Healthy() {
+				s.Healthy++
+			}
+		}
+		list.Clusters = append(list.Clusters, s)
+	}
+	slices.SortFunc(list.Clusters, func(a, b ClusterSummary) int { return cmp.Compare(a.Cluster, b.Cluster) })
+	return list, nil, nil
+}
+
+func (h *handler) getCluster(r *http.Request) (any, http.Header, error) {
+	cluster := r.PathValue("cluster")
+	if err := validCluster(cluster); err != nil {
+		return nil, nil, err
+	}
+	insts, err := h.store.Instances(r.Context(), cluster)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return nil, nil, fmt.Errorf("instances of %s: %w", cluster, err)
+	}
+	if len(insts) == 0 {
+		return nil, nil, Errorf(CodeNotFound, "cluster %q has no instances", cluster)
+	}
+	slices.SortFunc(insts, func(a, b state.Instance) int {
+		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Domain, b.Domain))
+	})
+	return Cluster{Cluster: cluster, Instances: insts}, nil, nil
+}
+
+func (h *handler) getInstance(r *http.Request) (any, http.Header, error) {
+	cluster, domain, err := h.instanceKey(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst, err := h.store.Instance(r.Context(), cluster, domain)
+	if err != nil {
+		return nil, nil, notFoundAs(fmt.Errorf("instance %s/%s: %w", cluster, domain, err), cluster, domain)
+	}
+	return inst, versionHeader(inst.Version), nil
+}
+
+func (h *handler) register(r *http.Request) (any, http.Header, error) {
+	cluster, domain, err := h.instanceKey(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var req RegisterRequest
+	if err := h.decode(r, &req); err != nil {
+		return nil, nil, err
+	}
+	for _, check := range []error{
+		validRegion(req.Region),
+		validPlaylistURL("distribution_playlist_url", req.DistributionPlaylistURL),
+		validPlaylistURL("origin_playlist_url", req.OriginPlaylistURL),
+		validReason(req.Reason, false),
+	} {
+		if check != nil {
+			return nil, nil, check
+		}
+	}
+	change, err := h.change(r, req.Reason, false, req.ExpectedVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	if change.Reason == "" {
+		change.Reason = "registered"
+	}
+	inst, err := h.store.Register(r.Context(), state.Registration{
+		Cluster: cluster, Domain: domain, Region: req.Region,
+		DistributionPlaylistURL: req.DistributionPlaylistURL, OriginPlaylistURL: req.OriginPlaylistURL,
+	}, change)
+	if err != nil {
+		return nil, nil, notFoundAs(fmt.Errorf("register %s/%s: %w", cluster, domain, err), cluster, domain)
+	}
+	h.logChange(r, "register", inst, change)
+	return inst, versionHeader(inst.Version), nil
+}
+
+func (h *handler) close(r *http.Request) (any, http.Header, error) {
+	cluster, domain, err := h.instanceKey(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var req CloseRequest
+	if err := h.decode(r, &req); err != nil {
+		return nil, nil, err
+	}
+	if err := validReason(req.Reason, true); err != nil {
+		return nil, nil, err
+	}
+	change, err := h.change(r, req.Reason, req.Force, req.ExpectedVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst, err := h.store.Close(r.Context(), cluster, domain, change)
+	if err != nil {
+		return nil, nil, notFoundAs(fmt.Errorf("close %s/%s: %w", cluster, domain, err), cluster, domain)
+	}
+	h.logChange(r, "close", inst, change)
+	return inst, versionHeader(inst.Version), nil
+}
+
+func (h *handler) open(r *http.Request) (any, http.Header, error) {
+	cluster, domain, err := h.instanceKey(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var req OpenRequest
+	if err := h.decode(r, &req); err != nil {
+		return nil, nil, err
+	}
+	if err := validReason(req.Reason, true); err != nil {
+		return nil, nil, err
+	}
+	change, err := h.change(r, req.Reason, false, req.ExpectedVersion)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst, err := h.store.Open(r.Context(), cluster, domain, change)
+	if err != nil {
+		return nil, nil, notFoundAs(fmt.Errorf("open %s/%s: %w", cluster, domain, err), cluster, domain)
+	}
+	h.logChange(r, "open", inst, change)
+	return inst, versionHeader(inst.Version), nil
+}
+
+func (h *handler) history(r *http.Request) (any, http.Header, error) {
+	cluster := r.PathValue("cluster")
+	if err := validCluster(cluster); err != nil {
+		return nil, nil, err
+	}
+	q := r.URL.Query()
+	for key := range q {
+		if key != "domain" && key != "limit" && key != "cursor" {
+			return nil, nil, Errorf(CodeInvalid, "unknown query parameter %q (want domain, limit, cursor)", clip(key))
+		}
+	}
+	domain := q.Get("domain")
+	if domain != "" {
+		if err := validDomain(domain, h.local); err != nil {
+			return nil, nil, err
+		}
+	}
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cursor := q.Get("cursor")
+	if len(cursor) > maxCursorLen {
+		return nil, nil, Errorf(CodeInvalid, "cursor is longer than %d characters", maxCursorLen)
+	}
+	page, err := h.store.History(r.Context(), state.HistoryQuery{Cluster: cluster, Domain: domain, Limit: limit, Cursor: cursor})
+	if err != nil {
+		return nil, nil, fmt.Errorf("history of %s: %w", cluster, err)
+	}
+	if page.Records == nil {
+		page.Records = []state.AuditRecord{}
+	}
+	return page, nil, nil
+}
+
+// change builds the audit context of a write: the caller, the reason, and the expected version
+// from If-Match or the body (they must agree when both are given).
+func (h *handler) change(r *http.Request, reason string, force bool, bodyVersion int64) (state.Change, error) {
+	by, ok := h.caller(r)
+	if !ok || by == "" {
+		return state.Change{}, Errorf(CodeUnauthenticated, "no caller identity on the request; the API records who makes every change")
+	}
+	headerVersion, err := parseIfMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		return state.Change{}, err
+	}
+	if bodyVersion < 0 {
+		return state.Change{}, Errorf(CodeInvalid, "expected_version must be positive")
+	}
+	expected := cmp.Or(headerVersion, bodyVersion)
+	if headerVersion != 0 && bodyVersion != 0 && headerVersion != bodyVersion {
+		return state.Change{}, Errorf(CodeInvalid, "If-Match %d and expected_version %d disagree", headerVersion, bodyVersion)
+	}
+	return state.Change{By: by, Reason: strings.TrimSpace(reason), Force: force, ExpectedVersion: expected}, nil
+}
+
+// decode reads a JSON request body into v: application/json, at most maxBody bytes, no unknown
+// fields, exactly one value.
+func (h *handler) decode(r *http.Request, v any) error {
+	// Requiring application/json also keeps cross-site form posts out of an unsigned local API:
+	// browsers cannot send this content type to another origin without a CORS preflight.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return Errorf(CodeUnsupportedMedia, "the request body must be JSON with Content-Type: application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.maxBody))
+	if err != nil {
+		return fmt.Errorf("read request body: %w", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return Errorf(CodeInvalid, "a JSON request body is required")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &Error{Code: CodeInvalid, Message: "invalid JSON body: " + jsonProblem(err), Err: err}
+	}
+	if dec.More() {
+		return Errorf(CodeInvalid, "invalid JSON body: more than one JSON value")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing more than a field name.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("syntax error at byte %d", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + clip(strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	default:
+		return "not a JSON object of the expected shape"
+	}
+}
+
+func (h *handler) logChange(r *http.Request, what string, inst state.Instance, c state.Change) {
+	h.log.InfoContext(r.Context(), "api change", "op", what, "cluster", inst.Cluster, "domain", inst.Domain,
+		"open", inst.Open, "version", inst.Version, "by", c.By, "reason", c.Reason, "force", c.Force,
+		"request_id", requestID(r))
+}
+
+// instanceKey reads and validates {cluster} and {domain} from the path.
+func (h *handler) instanceKey(r *http.Request) (cluster, domain string, err error) {
+	cluster, domain = r.PathValue("cluster"), r.PathValue("domain")
+	if err := validCluster(cluster); err != nil {
+		return "", "", err
+	}
+	if err := validDomain(domain, h.local); err != nil {
+		return "", "", err
+	}
+	return cluster, domain, nil
+}
+
+// notFoundAs gives a store's ErrNotFound a message that names what was not found.
+func notFoundAs(err error, cluster, domain string) error {
+	if errors.Is(err, state.ErrNotFound) {
+		return &Error{Code: CodeNotFound, Message: fmt.Sprintf("no instance %s in cluster %s", domain, cluster), Err: err}
+	}
+	return err
+}
+
+func versionHeader(v int64) http.Header { return http.Header{"Etag": {etag(v)}} }
+
+// statusRecorder captures what ServeMux would answer for an unknown route.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(status int)      { s.status = status }
