@@ -1,0 +1,257 @@
+// Package workflow holds the contracts that tie the detector, the trigger, the failover and
+// failback state machines and their task Lambdas together: the detector event, each task's input
+// and output, the names of the errors tasks return, and the execution name derived from an event.
+// It does no IO.
+package workflow
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+// EventVersion is the only detector event version this package accepts.
+const EventVersion = 1
+
+// Limits on detector events. An event is the Step Functions execution input, whose hard limit is
+// 256 KiB; these keep it far below that and keep names printable in notifications.
+const (
+	MaxNameLen      = 256 // cluster, domain and region, in bytes
+	MaxURLLen       = 2048
+	MaxPlaylists    = 64
+	MaxEventBodyLen = 64 << 10
+)
+
+// EventKind is what the detector concluded about a stream instance's origin.
+type EventKind string
+
+// Event kinds (design.md 4.2).
+const (
+	EventStale       EventKind = "stale"
+	EventFresh       EventKind = "fresh"
+	EventUnreachable EventKind = "unreachable"
+	EventEnded       EventKind = "ended"
+)
+
+// Valid reports whether k is one of the four event kinds.
+func (k EventKind) Valid() bool {
+	switch k {
+	case EventStale, EventFresh, EventUnreachable, EventEnded:
+		return true
+	}
+	return false
+}
+
+// Health is the instance health the event reports.
+func (k EventKind) Health() state.Health { return state.Health(k) }
+
+// StartsFailover reports whether an event of this kind starts the failover workflow. An ended
+// stream is not a failure (design.md 5.2), and a fresh origin needs no failover.
+func (k EventKind) StartsFailover() bool { return k == EventStale || k == EventUnreachable }
+
+// DetectorEvent is the body of the detector's SNS message (design.md 4.2) and the input of the
+// failover workflow. The detector publishes one per transition; Sequence increases with every
+// event of one instance and is never reused, because it names the workflow execution.
+type DetectorEvent struct {
+	Version           int              `json:"version"`
+	Event             EventKind        `json:"event"`
+	Cluster           string           `json:"cluster"`
+	Domain            string           `json:"domain"`
+	Region            string           `json:"region"`
+	OriginPlaylistURL string           `json:"origin_playlist_url"`
+	Playlists         []PlaylistDetail `json:"playlists"`
+	DetectedAt        time.Time        `json:"detected_at"`
+	StaleForMS        int64            `json:"stale_for_ms"`
+	Sequence          int64            `json:"sequence"`
+}
+
+// PlaylistDetail is what the detector saw of one origin playlist (a media playlist, or the
+// master when it could not be read).
+type PlaylistDetail struct {
+	URL   string       `json:"url"`
+	State state.Health `json:"state"` // fresh, stale, unreachable or ended
+	// MediaSequence is the EXT-X-MEDIA-SEQUENCE of the last successful read.
+	MediaSequence uint64 `json:"media_sequence"`
+	// TargetDuration is EXT-X-TARGETDURATION in seconds; 0 when the playlist was never read.
+	TargetDuration int `json:"target_duration"`
+	// LastChange is when the playlist last got a new segment; zero when never seen.
+	LastChange time.Time `json:"last_change,omitzero"`
+}
+
+// ParseDetectorEvent decodes and validates an SNS message body. Unknown fields are rejected:
+// a new field means a new version.
+func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
+	var e DetectorEvent
+	if len(body) > MaxEventBodyLen {
+		return e, &InvalidInputError{What: "detector event", Problems: []string{
+			fmt.Sprintf("body is %d bytes, more than %d", len(body), MaxEventBodyLen)}}
+	}
+	if err := decodeStrict(body, &e); err != nil {
+		return DetectorEvent{}, &InvalidInputError{What: "detector event", Problems: []string{err.Error()}}
+	}
+	if err := e.Validate(); err != nil {
+		return DetectorEvent{}, err
+	}
+	return e, nil
+}
+
+// decodeStrict decodes exactly one JSON value with no unknown fields.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode JSON: %w", err)
+	}
+	if dec.More() {
+		return fmt.Errorf("decode JSON: more than one value")
+	}
+	return nil
+}
+
+// Validate reports every way the event breaks the contract, as an *InvalidInputError.
+func (e DetectorEvent) Validate() error {
+	var p problems
+	if e.Version != EventVersion {
+		p.add("version", "is %d, want %d", e.Version, EventVersion)
+	}
+	if !e.Event.Valid() {
+		p.add("event", "is %q, want stale, fresh, unreachable or ended", e.Event)
+	}
+	p.name("cluster", e.Cluster)
+	p.name("domain", e.Domain)
+	p.name("region", e.Region)
+	p.url("origin_playlist_url", e.OriginPlaylistURL)
+	switch {
+	case len(e.Playlists) == 0:
+		p.add("playlists", "is empty, want at least one")
+	case len(e.Playlists) > MaxPlaylists:
+		p.add("playlists", "has %d entries, more than %d", len(e.Playlists), MaxPlaylists)
+	}
+	for i, pl := range e.Playlists {
+		f := "playlists[" + strconv.Itoa(i) + "]"
+		p.url(f+".url", pl.URL)
+		switch pl.State {
+		case state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthEnded:
+		default:
+			p.add(f+".state", "is %q, want fresh, stale, unreachable or ended", pl.State)
+		}
+		if pl.TargetDuration < 0 {
+			p.add(f+".target_duration", "is %d, want >= 0", pl.TargetDuration)
+		}
+		if pl.TargetDuration == 0 && pl.State != state.HealthUnreachable {
+			p.add(f+".target_duration", "is 0 for a playlist that was read (state %s)", pl.State)
+		}
+	}
+	if e.DetectedAt.IsZero() {
+		p.add("detected_at", "is missing")
+	}
+	if e.StaleForMS < 0 {
+		p.add("stale_for_ms", "is %d, want >= 0", e.StaleForMS)
+	}
+	if e.Event == EventStale && e.StaleForMS == 0 {
+		p.add("stale_for_ms", "is 0 in a stale event")
+	}
+	if e.Sequence < 1 {
+		p.add("sequence", "is %d, want >= 1", e.Sequence)
+	}
+	return p.err("detector event")
+}
+
+// problems collects contract violations, field by field, for one *InvalidInputError.
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+": "+fmt.Sprintf(format, args...))
+}
+
+// name checks a required identifier: non-empty, short, no spaces or control characters (it
+// appears in execution names, SNS message attributes and log lines).
+func (p *problems) name(field, v string) {
+	switch {
+	case v == "":
+		p.add(field, "is required")
+	case len(v) > MaxNameLen:
+		p.add(field, "is %d bytes, more than %d", len(v), MaxNameLen)
+	case strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		p.add(field, "%q contains spaces or control characters", v)
+	}
+}
+
+// url checks a required absolute http or https URL.
+func (p *problems) url(field, v string) {
+	if v == "" {
+		p.add(field, "is required")
+		return
+	}
+	if len(v) > MaxURLLen {
+		p.add(field, "is %d bytes, more than %d", len(v), MaxURLLen)
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(field, "%q is not an absolute http(s) URL", v)
+	}
+}
+
+func (p problems) err(what string) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &InvalidInputError{What: what, Problems: p}
+}
+
+// MaxExecutionName is Step Functions' limit on execution names.
+const MaxExecutionName = 80
+
+// The readable part of an execution name keeps at most these many characters of the cluster and
+// the domain; a hash of the exact values keeps names of different events apart when the readable
+// part is cut or has characters replaced.
+const (
+	nameClusterChars = 16
+	nameDomainChars  = 30
+	nameHashChars    = 10
+)
+
+// ExecutionName derives the Step Functions execution name for an event from its cluster,
+// domain and sequence, so a duplicate SNS delivery of the same event starts no second workflow:
+// StartExecution returns the running execution for the same name and input, and
+// ExecutionAlreadyExists once it has ended (the trigger treats both as "already started").
+// Names use only
+// A-Z, a-z, 0-9, - and _ (what CloudWatch Logs accepts) and are at most 80 characters. Names are
+// unique per state machine, so failover and failback may share one.
+func ExecutionName(e DetectorEvent) string {
+	seq := strconv.FormatInt(e.Sequence, 10)
+	sum := sha256.Sum256([]byte(e.Cluster + "\x00" + e.Domain + "\x00" + seq))
+	// At most 16 + 1 + 30 + 1 + 20 (an int64) + 1 + 10 = 79 characters.
+	return nameSafe(e.Cluster, nameClusterChars) + "_" + nameSafe(e.Domain, nameDomainChars) +
+		"_" + seq + "_" + hex.EncodeToString(sum[:])[:nameHashChars]
+}
+
+// nameSafe keeps up to n characters of s, replacing anything outside A-Z a-z 0-9 - _ with '-'.
+func nameSafe(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() == n {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "-"
+	}
+	return b.String()
+}

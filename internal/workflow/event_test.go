@@ -1,0 +1,305 @@
+package workflow
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mutate decodes a testdata event into a generic map, applies f, and re-encodes it, so each
+// case breaks exactly one thing of a valid event.
+func mutate(t *testing.T, name string, f func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(readTestdata(t, name), &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func playlist0(m map[string]any) map[string]any {
+	return m["playlists"].([]any)[0].(map[string]any)
+}
+
+func TestParseDetectorEventAcceptsTheSamples(t *testing.T) {
+	e, err := ParseDetectorEvent(readTestdata(t, "stale-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DetectorEvent{
+		Version:           1,
+		Event:             EventStale,
+		Cluster:           "news-channel",
+		Domain:            "d111111abcdef8.cloudfront.net",
+		Region:            "eu-west-1",
+		OriginPlaylistURL: "https://origin-eu.example.com/news/index.m3u8",
+		Playlists: []PlaylistDetail{
+			{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
+			{URL: "https://origin-eu.example.com/news/360p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 5e8, time.UTC)},
+		},
+		DetectedAt: time.Date(2025, 3, 1, 12, 0, 9, 2e8, time.UTC),
+		StaleForMS: 9200,
+		Sequence:   42,
+	}
+	if diff := cmp.Diff(want, e); diff != "" {
+		t.Fatalf("decoded event (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"unreachable-event.json", "fresh-event.json"} {
+		if _, err := ParseDetectorEvent(readTestdata(t, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestDetectorEventRoundTrip(t *testing.T) {
+	// What the detector encodes, the workflow decodes unchanged; a never-seen last_change is
+	// left out rather than sent as year 1.
+	e, err := ParseDetectorEvent(readTestdata(t, "unreachable-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "last_change") {
+		t.Errorf("encoded %s: zero last_change should be omitted", b)
+	}
+	back, err := ParseDetectorEvent(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(e, back); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseDetectorEventRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		body []byte
+		want []string // substrings of the error, one per expected problem
+	}{
+		{"version 2", mutate(t, "stale-event.json", func(m map[string]any) { m["version"] = 2 }),
+			[]string{"version: is 2, want 1"}},
+		{"missing version", mutate(t, "stale-event.json", func(m map[string]any) { delete(m, "version") }),
+			[]string{"version: is 0, want 1"}},
+		{"unknown event kind", mutate(t, "stale-event.json", func(m map[string]any) { m["event"] = "late" }),
+			[]string{`event: is "late"`}},
+		{"unknown field", mutate(t, "stale-event.json", func(m map[string]any) { m["stale_for_s"] = 9 }),
+			[]string{`unknown field "stale_for_s"`}},
+		{"wrong type", mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = "42" }),
+			[]string{"sequence"}},
+		{"missing cluster and domain", mutate(t, "stale-event.json", func(m map[string]any) { delete(m, "cluster"); delete(m, "domain") }),
+			[]string{"cluster: is required", "domain: is required"}},
+		{"space in region", mutate(t, "stale-event.json", func(m map[string]any) { m["region"] = "eu west 1" }),
+			[]string{"region: \"eu west 1\" contains spaces"}},
+		{"overlong cluster", mutate(t, "stale-event.json", func(m map[string]any) { m["cluster"] = strings.Repeat("c", MaxNameLen+1) }),
+			[]string{"cluster: is 257 bytes"}},
+		{"relative origin URL", mutate(t, "stale-event.json", func(m map[string]any) { m["origin_playlist_url"] = "/news/index.m3u8" }),
+			[]string{"origin_playlist_url: \"/news/index.m3u8\" is not an absolute http(s) URL"}},
+		{"no playlists", mutate(t, "stale-event.json", func(m map[string]any) { m["playlists"] = []any{} }),
+			[]string{"playlists: is empty"}},
+		{"too many playlists", mutate(t, "stale-event.json", func(m map[string]any) {
+			p := playlist0(m)
+			all := make([]any, MaxPlaylists+1)
+			for i := range all {
+				all[i] = p
+			}
+			m["playlists"] = all
+		}), []string{"playlists: has 65 entries"}},
+		{"bad playlist state", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["state"] = "unknown" }),
+			[]string{`playlists[0].state: is "unknown"`}},
+		{"read playlist without target duration", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["target_duration"] = 0 }),
+			[]string{"playlists[0].target_duration: is 0 for a playlist that was read"}},
+		{"ftp playlist URL", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["url"] = "ftp://origin/x.m3u8" }),
+			[]string{"playlists[0].url"}},
+		{"stale for no time", mutate(t, "stale-event.json", func(m map[string]any) { m["stale_for_ms"] = 0 }),
+			[]string{"stale_for_ms: is 0 in a stale event"}},
+		{"negative stale time", mutate(t, "fresh-event.json", func(m map[string]any) { m["stale_for_ms"] = -1 }),
+			[]string{"stale_for_ms: is -1"}},
+		{"missing detected_at", mutate(t, "stale-event.json", func(m map[string]any) { delete(m, "detected_at") }),
+			[]string{"detected_at: is missing"}},
+		{"sequence zero", mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = 0 }),
+			[]string{"sequence: is 0, want >= 1"}},
+		{"two values", append(readTestdata(t, "stale-event.json"), []byte(`{}`)...),
+			[]string{"more than one value"}},
+		{"not JSON", []byte(`<xml/>`), []string{"decode JSON"}},
+		{"oversized body", []byte(`{"cluster":"` + strings.Repeat("x", MaxEventBodyLen) + `"}`),
+			[]string{"more than 65536"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := ParseDetectorEvent(tt.body)
+			if err == nil {
+				t.Fatalf("ParseDetectorEvent accepted it: %+v", e)
+			}
+			var ie *InvalidInputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %T %v, want *InvalidInputError", err, err)
+			}
+			if got, want := len(ie.Problems), len(tt.want); got != want {
+				t.Errorf("%d problems %q, want %d", got, ie.Problems, want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "invalid detector event: ") {
+				t.Errorf("error %q does not start with what was invalid", err)
+			}
+			if diff := cmp.Diff(DetectorEvent{}, e); diff != "" {
+				t.Errorf("returned a partial event: %s", diff)
+			}
+		})
+	}
+}
+
+func TestExecutionName(t *testing.T) {
+	base := DetectorEvent{Cluster: "news-channel", Domain: "d111111abcdef8.cloudfront.net", Sequence: 42}
+	allowed := regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	with := func(f func(e *DetectorEvent)) DetectorEvent { e := base; f(&e); return e }
+
+	t.Run("readable and deterministic", func(t *testing.T) {
+		got := ExecutionName(base)
+		if want := "news-channel_d111111abcdef8-cloudfront-net_42_"; !strings.HasPrefix(got, want) {
+			t.Errorf("ExecutionName = %q, want prefix %q", got, want)
+		}
+		// A duplicate SNS delivery carries the same event, details and all.
+		dup := with(func(e *DetectorEvent) { e.StaleForMS = 1234; e.Region = "x" })
+		if again := ExecutionName(dup); again != got {
+			t.Errorf("same cluster, domain and sequence gave %q and %q", got, again)
+		}
+	})
+
+	names := map[string]DetectorEvent{}
+	tests := []struct {
+		name string
+		e    DetectorEvent
+	}{
+		{"base", base},
+		{"next sequence", with(func(e *DetectorEvent) { e.Sequence = 43 })},
+		{"other domain", with(func(e *DetectorEvent) { e.Domain = "d222.cloudfront.net" })},
+		{"other cluster", with(func(e *DetectorEvent) { e.Cluster = "sports" })},
+		// Replaced characters must not merge different domains into one name.
+		{"dots", with(func(e *DetectorEvent) { e.Domain = "a.b" })},
+		{"dashes", with(func(e *DetectorEvent) { e.Domain = "a-b" })},
+		// Nor may the cut: these differ only after the kept characters.
+		{"long domain 1", with(func(e *DetectorEvent) { e.Domain = strings.Repeat("d", 40) + "1.example.com" })},
+		{"long domain 2", with(func(e *DetectorEvent) { e.Domain = strings.Repeat("d", 40) + "2.example.com" })},
+		// Nor may the separator: cluster "a_b" + domain "c" against cluster "a" + domain "b_c".
+		{"separator left", with(func(e *DetectorEvent) { e.Cluster = "a_b"; e.Domain = "c" })},
+		{"separator right", with(func(e *DetectorEvent) { e.Cluster = "a"; e.Domain = "b_c" })},
+		{"forbidden characters", with(func(e *DetectorEvent) {
+			e.Cluster = `ch<1>{x}[y]?*"#%\^|~` + "`$&,;:/"
+			e.Domain = "héllo wörld\t\x00"
+		})},
+		{"empty names", with(func(e *DetectorEvent) { e.Cluster = ""; e.Domain = "" })},
+		{"longest everything", with(func(e *DetectorEvent) {
+			e.Cluster = strings.Repeat("c", MaxNameLen)
+			e.Domain = strings.Repeat("d", MaxNameLen)
+			e.Sequence = math.MaxInt64
+		})},
+		{"most negative sequence", with(func(e *DetectorEvent) { e.Sequence = math.MinInt64 })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ExecutionName(tt.e)
+			if !allowed.MatchString(got) {
+				t.Errorf("ExecutionName = %q (%d chars): want 1-%d of A-Z a-z 0-9 - _", got, len(got), MaxExecutionName)
+			}
+			if prev, dup := names[got]; dup {
+				t.Errorf("ExecutionName = %q for both %+v and %+v", got, prev, tt.e)
+			}
+			names[got] = tt.e
+		})
+	}
+}
+
+func TestTaskInputsValidate(t *testing.T) {
+	var stale, fresh DetectorEvent
+	if err := json.Unmarshal(readTestdata(t, "stale-event.json"), &stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(readTestdata(t, "fresh-event.json"), &fresh); err != nil {
+		t.Fatal(err)
+	}
+	broken := stale
+	broken.Cluster = ""
+	change := CloseInput{Cluster: "c", Domain: "d", Reason: "r", ChangedBy: "arn:aws:states:eu-west-1:1:execution:f:x", Sequence: 1}
+
+	tests := []struct {
+		name string
+		in   interface{ Validate() error }
+		want string // "" when valid
+	}{
+		{"confirm stale event in stale mode", ConfirmInput{Mode: ConfirmStale, Event: stale}, ""},
+		{"confirm fresh event in fresh mode", ConfirmInput{Mode: ConfirmFresh, Event: fresh}, ""},
+		{"confirm fresh event in stale mode", ConfirmInput{Mode: ConfirmStale, Event: fresh}, `event.event: is "fresh"; stale mode`},
+		{"confirm stale event in fresh mode", ConfirmInput{Mode: ConfirmFresh, Event: stale}, `event.event: is "stale"; fresh mode`},
+		{"confirm unknown mode", ConfirmInput{Mode: "maybe", Event: stale}, `mode: is "maybe"`},
+		{"confirm broken event", ConfirmInput{Mode: ConfirmStale, Event: broken}, "invalid confirm input: event.cluster: is required"},
+		{"close", change, ""},
+		{"close without reason or caller", CloseInput{Cluster: "c", Domain: "d", Sequence: 1}, "invalid close input: reason: is required; changed_by: is required"},
+		{"reopen", ReopenInput(change), ""},
+		{"reopen without sequence", ReopenInput{Cluster: "c", Domain: "d", Reason: "r", ChangedBy: "x"}, "invalid reopen input: sequence: is 0"},
+		{"failback", FailbackInput{DetectorEvent: fresh, HoldDownSeconds: 300}, ""},
+		{"failback on a stale event", FailbackInput{DetectorEvent: stale, HoldDownSeconds: 300}, `detector_event.event: is "stale"`},
+		{"failback hold-down over a day", FailbackInput{DetectorEvent: fresh, HoldDownSeconds: 86401}, "hold_down_seconds: is 86401, want 0 to 86400"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.in.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var ie *InvalidInputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("Validate() = %T %v, want *InvalidInputError", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %q, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorsUnwrap(t *testing.T) {
+	cause := errors.New("connection reset")
+	for _, err := range []error{&OriginProbeError{URL: "https://o/x.m3u8", Err: cause}, &StateStoreError{Op: "close", Err: cause}} {
+		if !errors.Is(err, cause) {
+			t.Errorf("%T does not unwrap to its cause", err)
+		}
+		if !strings.Contains(err.Error(), "connection reset") {
+			t.Errorf("%T message %q lacks the cause", err, err)
+		}
+	}
+}
