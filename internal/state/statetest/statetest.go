@@ -18,8 +18,11 @@ import (
 // NewStore returns an empty store for one test that reads time from now.
 type NewStore func(t *testing.T, now func() time.Time) state.Store
 
-// T0 is the time the suite's clocks start at. It has nanoseconds, which stores must keep.
-var T0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+// T0 is the time the suite's clocks start at: the wall clock when the tests start, plus
+// nanoseconds, which stores must keep. Not a fixed date: DynamoDB's TTL (and DynamoDB Local's)
+// deletes audit records whose expires_at is past by the real clock, so records stamped in the
+// past by a fake clock would vanish mid-test.
+var T0 = time.Now().UTC().Truncate(time.Second).Add(123456789 * time.Nanosecond)
 
 // Run runs the contract suite against stores made by newStore, one per subtest.
 func Run(t *testing.T, newStore NewStore) {
