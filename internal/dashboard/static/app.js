@@ -42,13 +42,17 @@
   }
 
   const isSet = (t) => t && !t.startsWith("0001-01-01");
-  function when(t) {
-    if (!isSet(t)) return "—";
-    const d = new Date(t);
+  function ago(d) {
     const secs = Math.max(0, Math.round((Date.now() - d.getTime()) / 1000));
-    const ago = secs < 90 ? `${secs}s ago` : secs < 5400 ? `${Math.round(secs / 60)}m ago`
+    return secs < 90 ? `${secs}s ago` : secs < 5400 ? `${Math.round(secs / 60)}m ago`
       : secs < 172800 ? `${Math.round(secs / 3600)}h ago` : `${Math.round(secs / 86400)}d ago`;
-    return `${d.toISOString().replace("T", " ").slice(0, 19)}Z (${ago})`;
+  }
+  // A time as "2026-11-21 10:11:23Z" with how long ago under it.
+  function when(t) {
+    if (!isSet(t)) return el("span", { class: "muted" }, "—");
+    const d = new Date(t);
+    return el("span", { class: "when" }, d.toISOString().replace("T", " ").slice(0, 19) + "Z",
+      el("br"), el("span", { class: "muted" }, ago(d)));
   }
   // An IAM or execution ARN shown by its resource part: assumed-role/Ops/alice, user/bob.
   function principal(p) {
@@ -64,22 +68,36 @@
       ? el("button", { type: "button", class: "danger act", "data-action": "close", "data-cluster": c, "data-domain": i.domain }, "Close…")
       : el("button", { type: "button", class: "go act", "data-action": "open", "data-cluster": c, "data-domain": i.domain }, "Open…");
     return el("tr", { "data-domain": i.domain },
-      el("td", {}, i.region),
+      el("td", { class: "nowrap" }, i.region),
       el("td", { class: "mono" }, i.domain),
       el("td", {}, badge(i.health, i.health)),
       el("td", { class: "state" }, i.distro_open ? badge("open", "open") : badge("closed", "closed")),
-      el("td", {}, when(last)),
+      el("td", { class: "nowrap" }, when(last)),
       el("td", { class: "mono", title: i.changed_by || "" }, principal(i.changed_by)),
       el("td", { class: "reason" }, i.reason || "—"),
       el("td", {}, action));
   }
 
+  // What an audit record changed, in words; the raw values stay in the cell's title.
+  function change(r) {
+    if (r.field === "distro_open") {
+      const word = (v) => (v === "true" ? "open" : v === "false" ? "closed" : v || "—");
+      return `${word(r.before)} → ${word(r.after)}`;
+    }
+    if (r.field === "registration") {
+      let region = "";
+      try { region = JSON.parse(r.after).region || ""; } catch (_) { /* older records: no detail */ }
+      return `${r.before ? "updated" : "registered"}${region ? " in " + region : ""}`;
+    }
+    return `${r.before || "—"} → ${r.after || "—"}`;
+  }
+
   function historyRow(r) {
     return el("tr", {},
-      el("td", {}, when(r.at)),
+      el("td", { class: "nowrap" }, when(r.at)),
       el("td", { class: "mono" }, r.domain),
-      el("td", {}, r.field),
-      el("td", {}, `${r.before || "—"} → ${r.after || "—"}`),
+      el("td", {}, r.field === "distro_open" ? "open/closed" : r.field),
+      el("td", { title: `${r.before} → ${r.after}` }, change(r)),
       el("td", { class: "mono", title: r.by || "" }, principal(r.by)),
       el("td", {}, (r.reason || "") + (r.force ? " (forced)" : "")));
   }
@@ -91,11 +109,18 @@
       el("tbody", {}, ...rows));
   }
 
+  function summary(v) {
+    const open = v.instances.filter((i) => i.distro_open).length;
+    const healthy = v.instances.filter((i) => i.distro_open && i.health === "fresh").length;
+    const text = `${v.instances.length} instances, ${open} open, ${healthy} open and healthy`;
+    return healthy === 0
+      ? el("span", { class: "summary warn" }, `${text}: no healthy region is serving viewers`)
+      : el("span", { class: "summary" }, text);
+  }
+
   function render(views) {
     const sections = views.map((v) => el("section", { class: "cluster", "data-cluster": v.cluster },
-      el("h2", {}, v.cluster, el("span", { class: "summary" },
-        `${v.instances.length} instances, ${v.instances.filter((i) => i.distro_open).length} open, ` +
-        `${v.instances.filter((i) => i.distro_open && i.health === "fresh").length} open and healthy`)),
+      el("h2", {}, v.cluster, summary(v)),
       table("instances", ["Region", "Domain", "Health", "State", "Last change", "By", "Reason", ""],
         v.instances.map((i) => instanceRow(v.cluster, i)), "no instances"),
       el("h3", {}, "Recent history"),
