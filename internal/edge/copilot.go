@@ -116,7 +116,8 @@ func FindCopilot() (string, error) {
 }
 
 // NewCopilot compiles a function's source (in strict mode, as CloudFront runs modules) and
-// checks that it defines a handler. The function's `cloudfront` module reads kvs.
+// checks that it defines a handler. The function's `cloudfront` module reads kvs; with kvs nil
+// it behaves as for a function with no store associated.
 func NewCopilot(name, src string, kvs KeyValueStore, o Options) (*Copilot, error) {
 	script, err := TransformSource(src)
 	if err != nil {
@@ -200,7 +201,13 @@ func (c *Copilot) newRuntime() (*jsRuntime, error) {
 	must(handle.Set("exists", rt.kvsExists))
 	module := vm.NewObject()
 	// cf.kvs() and cf.kvs(id): a function has at most one store, so the id changes nothing.
-	must(module.Set("kvs", func(goja.FunctionCall) goja.Value { return handle }))
+	// Without a store (kvs nil) it throws, as CloudFront's does for a function with none.
+	must(module.Set("kvs", func(goja.FunctionCall) goja.Value {
+		if c.kvs == nil {
+			panic(vm.NewGoError(errors.New("no key value store is associated with this function")))
+		}
+		return handle
+	}))
 	must(vm.Set(moduleGlobal, module))
 
 	log := c.log

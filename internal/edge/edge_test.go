@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -180,7 +181,7 @@ func TestEdgeAnswers503WhenTheFunctionFails(t *testing.T) {
 	}
 	o := newOrigin(t)
 	u, _ := url.Parse(o.URL)
-	srv := httptest.NewServer(NewEdge(openDomain, u, c, EdgeOptions{}))
+	srv := httptest.NewServer(NewEdge(openDomain, u, c, EdgeOptions{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	resp, _ := get(t, srv.URL+"/a.ts")
 	if resp.StatusCode != http.StatusServiceUnavailable {
