@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,13 +87,12 @@ func invokeFunction(ctx context.Context, fn LambdaFunction, payload []byte) (out
 // functionError is the TaskError for a function error: the error name is the function's
 // errorType, the cause the error payload the function returned.
 func functionError(e messages.InvokeResponse_Error) *TaskError {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // the runtime's payload is not HTML-escaped either
-	if err := enc.Encode(e); err != nil {
+	// json.Marshal, as the runtime does (safeMarshal): HTML characters come out escaped.
+	b, err := json.Marshal(e)
+	if err != nil {
 		return &TaskError{Name: e.Type, Cause: e.Message}
 	}
-	return &TaskError{Name: e.Type, Cause: string(bytes.TrimRight(b.Bytes(), "\n"))}
+	return &TaskError{Name: e.Type, Cause: string(b)}
 }
 
 // LambdaErrorType is the errorType aws-lambda-go reports for a value a handler returned as an

@@ -38,7 +38,7 @@ func TestLambdaInvoke(t *testing.T) {
 			return nil, &workflow.OriginProbeError{URL: "https://o/x.m3u8", Err: errors.New("EOF")}
 		}, `{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "OriginProbeError", Cause: `{"errorMessage":"probe https://o/x.m3u8: EOF","errorType":"OriginProbeError"}`}},
 		{"named value error", func(ctx context.Context, in any) (any, error) { return nil, valueError{"v <bad> & worse"} },
-			`{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "valueError", Cause: `{"errorMessage":"v <bad> & worse","errorType":"valueError"}`}},
+			`{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "valueError", Cause: `{"errorMessage":"v \u003cbad\u003e \u0026 worse","errorType":"valueError"}`}},
 		{"wrapped error loses its name", func(ctx context.Context, in any) (any, error) {
 			return nil, fmt.Errorf("close: %w", &workflow.StateStoreError{Op: "close", Err: errors.New("x")})
 		}, `{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "wrapError", Cause: `{"errorMessage":"close: state store close: x","errorType":"wrapError"}`}},
