@@ -43,12 +43,11 @@ func (e *TaskError) Error() string {
 
 // Error names the interpreter itself produces.
 const (
-	ErrAll            = "States.ALL"
-	ErrTaskFailed     = "States.TaskFailed"
-	ErrTimeout        = "States.Timeout"
-	ErrRuntime        = "States.Runtime" // data processing failed; never retried or caught
-	ErrNoChoiceMatch  = "States.NoChoiceMatched"
-	ErrIntrinsicFails = "States.IntrinsicFailure"
+	ErrAll           = "States.ALL"
+	ErrTaskFailed    = "States.TaskFailed"
+	ErrTimeout       = "States.Timeout"
+	ErrRuntime       = "States.Runtime" // data processing failed; never retried or caught
+	ErrNoChoiceMatch = "States.NoChoiceMatched"
 )
 
 // LoadError says why a definition cannot be loaded: which state, which field, what is wrong.
@@ -96,7 +95,8 @@ type Options struct {
 	MaxTransitions int
 }
 
-// Machine is a loaded, checked definition, ready to run any number of executions.
+// Machine is a loaded, checked definition, ready to run any number of executions, also
+// concurrently (its handlers and clock must then be safe for concurrent use).
 type Machine struct {
 	startAt  string
 	states   map[string]*state

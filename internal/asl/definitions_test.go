@@ -839,3 +839,43 @@ func BenchmarkRunFailoverClosed(b *testing.B) {
 		h.notes = h.notes[:0]
 	}
 }
+
+func TestConcurrentExecutions(t *testing.T) {
+	// One loaded machine runs many executions at once (the local runtime gets events from
+	// several regions); -race checks that they share nothing mutable.
+	h := newHarness(map[string][]step{
+		confirmArn: {{result: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
+		closeArn:   {{result: workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
+	})
+	m := h.load(t, "failover.asl.json")
+	const n = 8
+	var wg sync.WaitGroup
+	results := make([]*asl.Execution, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := staleEvent()
+			ev.Sequence = int64(100 + i)
+			ex, err := m.Run(context.Background(), workflow.ExecutionName(ev), mustJSON(t, ev))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results[i] = ex
+		}()
+	}
+	wg.Wait()
+	for i, ex := range results {
+		if ex == nil || ex.Status != asl.StatusSucceeded {
+			t.Fatalf("execution %d: %+v", i, ex)
+		}
+		out := decode(t, ex.Output).(map[string]any)
+		if got, want := out["sequence"], float64(100+i); got != want {
+			t.Errorf("execution %d output has sequence %v, want %v", i, got, want)
+		}
+	}
+	if got := len(h.notes); got != n {
+		t.Errorf("%d notifications, want %d", got, n)
+	}
+}
