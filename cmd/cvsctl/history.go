@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+func runHistory(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "history")
+	f := addAPIFlags(fs)
+	domain := fs.String("domain", "", "only this instance's changes")
+	limit := fs.Int("limit", 20, "records per page (1-1000)")
+	cursor := fs.String("cursor", "", "continue after a previous page (the cursor it printed)")
+	all := fs.Bool("all", false, "fetch every page")
+	fs.Usage = usageFunc(fs, "[flags] CLUSTER", `
+Prints a cluster's audit trail, newest first: every open, close, health change and registration,
+who made it, when and why. When more records remain, the cursor for the next page goes to
+stderr (or use --all).`)
+	pos, code, ok := parseCommand(e, fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	if *limit < 1 || *limit > state.MaxHistoryLimit {
+		fmt.Fprintf(e.stderr, "cvsctl history: --limit must be from 1 to %d\n", state.MaxHistoryLimit)
+		return exitUsage
+	}
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	c, err := f.client(ctx, e)
+	if err != nil {
+		return fail(e, "history", err)
+	}
+	page, err := c.History(ctx, pos[0], *domain, *limit, *cursor)
+	if err != nil {
+		return fail(e, "history", err)
+	}
+	for *all && page.Next != "" {
+		next, err := c.History(ctx, pos[0], *domain, *limit, page.Next)
+		if err != nil {
+			return fail(e, "history", err)
+		}
+		page.Records, page.Next = append(page.Records, next.Records...), next.Next
+	}
+	if f.json {
+		return done(e, "history", printJSON(e.stdout, page))
+	}
+	if err := printHistory(e.stdout, page.Records); err != nil {
+		return done(e, "history", err)
+	}
+	if page.Next != "" {
+		fmt.Fprintf(e.stderr, "more: cvsctl history --cursor %s %s\n", page.Next, pos[0])
+	}
+	return exitOK
+}
+
+func printHistory(w io.Writer, recs []state.AuditRecord) error {
+	if len(recs) == 0 {
+		_, err := fmt.Fprintln(w, "no changes recorded")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tDOMAIN\tWHAT\tBEFORE\tAFTER\tBY\tREASON")
+	for _, r := range recs {
+		what := string(r.Field)
+		if r.Force {
+			what += " (forced)"
+		}
+		before, after := r.Before, r.After
+		if r.Field == state.FieldRegistration {
+			// The registration's JSON is long: the table says that it changed, --json shows it.
+			before, after = "", "registered"
+			if r.Before != "" {
+				after = "updated"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(r.At), r.Domain, what, dash(before), dash(after),
+			shortPrincipal(r.By), dash(r.Reason))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,83 @@
+// Command cvsctl is the operator's and developer's tool for Clustered Video Streams: it merges
+// regional master playlists and runs the local demo.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// env is what every subcommand works with.
+type env struct {
+	stdout, stderr io.Writer
+	client         *http.Client
+}
+
+// command is one subcommand: its name, its argument synopsis, a one-line summary and what runs it
+// with the arguments after its name.
+type command struct {
+	name, synopsis, summary string
+	run                     func(ctx context.Context, e *env, args []string) int
+}
+
+// commands is every subcommand, in the order the usage text lists them.
+var commands = []command{
+	{"merge", "[--steering-uri URI] [--timeout D] NAME=URL [NAME=URL ...]", "fetch regional master playlists and print them merged into one", runMerge},
+	{"demo", "", "merge sample regional masters served on loopback (what make demo runs)", runDemo},
+	{"status", "[CLUSTER]", "show clusters, or one cluster's instances: health, open/closed, last change", runStatus},
+	{"close", "--reason TEXT [--force] CLUSTER DOMAIN", "close an instance's distribution (the guard may refuse: exit 3)", runClose},
+	{"open", "--reason TEXT CLUSTER DOMAIN", "open an instance's distribution again", runOpen},
+	{"history", "[--domain D] [--all] CLUSTER", "show a cluster's audit trail, newest first", runHistory},
+	{"register", "--region R --origin URL --distribution URL CLUSTER DOMAIN", "register or update a stream instance", runRegister},
+	{"dashboard", "[--listen ADDR]", "serve the dashboard on loopback, signing its API calls with your credentials", runDashboard},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := (&env{stdout: os.Stdout, stderr: os.Stderr, client: &http.Client{}}).run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a subcommand and returns the exit code.
+func (e *env) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		e.usage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		e.usage(e.stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "cvsctl: unknown command %q\n\n", args[0])
+	e.usage(e.stderr)
+	return exitUsage
+}
+
+func (e *env) usage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("usage: cvsctl <command> [arguments]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\nRun cvsctl <command> -h for a command's flags.\n")
+	io.WriteString(w, b.String())
+}

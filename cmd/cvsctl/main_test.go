@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// runCLI runs cvsctl with args and returns the exit code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := (&env{stdout: &stdout, stderr: &stderr, client: &http.Client{}}).run(context.Background(), args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestDispatch(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string // a part of stdout, "" for none at all
+		stderrPart string
+	}{
+		{"no command prints usage", nil, exitUsage, "", "usage: cvsctl <command>"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", `cvsctl: unknown command "frobnicate"`},
+		{"help lists every command", []string{"help"}, exitOK, "  merge    fetch regional master playlists", ""},
+		{"--help", []string{"--help"}, exitOK, "  demo     merge sample regional masters", ""},
+		{"merge -h", []string{"merge", "-h"}, exitOK, "", "usage: cvsctl merge [flags] NAME=URL"},
+		{"demo with arguments", []string{"demo", "extra"}, exitUsage, "", `cvsctl demo: unexpected arguments ["extra"]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code = %d, want %d (stderr %q)", code, tc.code, stderr)
+			}
+			if tc.stdout == "" && stdout != "" || !strings.Contains(stdout, tc.stdout) {
+				t.Errorf("stdout = %q, want it to contain %q", stdout, tc.stdout)
+			}
+			if !strings.Contains(stderr, tc.stderrPart) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tc.stderrPart)
+			}
+		})
+	}
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+
+	"github.com/clustered-video-streams/cvs/internal/api"
+)
+
+func runRegister(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "register")
+	f := addAPIFlags(fs)
+	var req api.RegisterRequest
+	fs.StringVar(&req.Region, "region", "", "the AWS region the instance runs in, e.g. eu-west-1 (required)")
+	fs.StringVar(&req.OriginPlaylistURL, "origin", "", "the origin's playlist URL the detector polls (https; required)")
+	fs.StringVar(&req.DistributionPlaylistURL, "distribution", "", "the playlist URL through this distribution (https; a custom domain is fine; required)")
+	fs.StringVar(&req.Reason, "reason", "", "why (recorded in the audit trail; default \"registered\")")
+	fs.Int64Var(&req.ExpectedVersion, "if-version", 0, "update only if the instance is still at this version")
+	fs.Usage = usageFunc(fs, "[flags] CLUSTER DOMAIN", `
+Registers a stream instance, or updates its region and URLs. DOMAIN is the regional
+distribution's CloudFront domain (d111111abcdef8.cloudfront.net), the name the edge function
+sees. A new instance starts open, health unknown, until the detector reports on it.`)
+	pos, code, ok := parseCommand(e, fs, args, 2, 2)
+	if !ok {
+		return code
+	}
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	c, err := f.client(ctx, e)
+	if err != nil {
+		return fail(e, "register", err)
+	}
+	inst, err := c.Register(ctx, pos[0], pos[1], req)
+	if err != nil {
+		return fail(e, "register", err)
+	}
+	return done(e, "register", printChange(e.stdout, f.json, "registered", inst))
+}
