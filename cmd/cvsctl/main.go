@@ -76,7 +76,7 @@ func (e *env) usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("usage: cvsctl <command> [arguments]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %s\n        %s\n", strings.TrimSpace(c.name+" "+c.synopsis), c.summary)
 	}
 	b.WriteString("\nRun cvsctl <command> -h for a command's flags.\n")
 	io.WriteString(w, b.String())

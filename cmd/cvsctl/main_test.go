@@ -26,8 +26,8 @@ func TestDispatch(t *testing.T) {
 	}{
 		{"no command prints usage", nil, exitUsage, "", "usage: cvsctl <command>"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", `cvsctl: unknown command "frobnicate"`},
-		{"help lists every command", []string{"help"}, exitOK, "  merge    fetch regional master playlists", ""},
-		{"--help", []string{"--help"}, exitOK, "  demo     merge sample regional masters", ""},
+		{"help lists every command", []string{"help"}, exitOK, "  merge [--steering-uri URI] [--timeout D] NAME=URL [NAME=URL ...]\n        fetch regional master playlists", ""},
+		{"--help", []string{"--help"}, exitOK, "  demo\n        merge sample regional masters", ""},
 		{"merge -h", []string{"merge", "-h"}, exitOK, "", "usage: cvsctl merge [flags] NAME=URL"},
 		{"demo with arguments", []string{"demo", "extra"}, exitUsage, "", `cvsctl demo: unexpected arguments ["extra"]`},
 	}
@@ -44,5 +44,14 @@ func TestDispatch(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr, tc.stderrPart)
 			}
 		})
+	}
+}
+
+func TestUsageListsEveryCommand(t *testing.T) {
+	_, stdout, _ := runCLI(t, "help")
+	for _, c := range commands {
+		if want := "\n  " + strings.TrimSpace(c.name+" "+c.synopsis) + "\n        " + c.summary + "\n"; !strings.Contains(stdout, want) {
+			t.Errorf("usage lacks %q:\n%s", want, stdout)
+		}
 	}
 }
