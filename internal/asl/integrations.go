@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 )
@@ -29,7 +30,16 @@ type LambdaFunction interface {
 // Payload; a function error fails the task with the error type aws-lambda-go reports as the
 // error name and the function's error payload as the cause; an unknown function fails with
 // Lambda.ResourceNotFoundException.
+//
+// Invocations of one function run one at a time, as in a single Lambda execution environment:
+// the handler lambda.NewHandler returns hands back bytes of a pooled buffer that it recycles
+// for the next invocation, so concurrent invocations would overwrite each other's results. (So
+// a function that ignores the cancellation of a timed-out invocation holds up the retry.)
 func LambdaInvoke(functions map[string]LambdaFunction) Handler {
+	locks := make(map[string]*sync.Mutex, len(functions))
+	for name := range functions {
+		locks[name] = new(sync.Mutex)
+	}
 	return func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 		var req map[string]json.RawMessage
 		if err := json.Unmarshal(input, &req); err != nil {
@@ -52,7 +62,10 @@ func LambdaInvoke(functions map[string]LambdaFunction) Handler {
 		if len(payload) == 0 {
 			payload = []byte("{}")
 		}
+		locks[name].Lock()
 		out, err := invokeFunction(ctx, fn, payload)
+		out = append([]byte(nil), out...) // before the next invocation reuses the buffer
+		locks[name].Unlock()
 		if err != nil {
 			return nil, err
 		}
