@@ -649,13 +649,17 @@ func isUnavailable(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode() >= 500
-	}
 	var send *smithyhttp.RequestSendError
 	var ne net.Error
-	return errors.As(err, &send) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+	if errors.As(err, &send) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	// The SDK wraps even a failure to send in a ResponseError, with status 0.
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 0
+	}
+	return false
 }
 
 // backoff waits a few jittered milliseconds before another attempt, so that closers racing for
