@@ -12,3 +12,9 @@ import (
 func TestContract(t *testing.T) {
 	statetest.Run(t, func(t *testing.T, now func() time.Time) state.Store { return memory.New(now) })
 }
+
+// TestCloseProperty: design.md invariant 5.1 under concurrent closers (see statetest.CloseProperty).
+func TestCloseProperty(t *testing.T) {
+	res := statetest.CloseProperty(t, memory.New(nil), 1000, 4)
+	t.Logf("memory store: %v", res)
+}
