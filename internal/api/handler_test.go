@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -98,7 +99,7 @@ func (f *fixture) snapshot(t *testing.T) any {
 	}{insts, page.Records}
 }
 
-func loadEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
+func loadEvent(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "api-"+name+".json"))
 	if err != nil {
@@ -747,5 +748,34 @@ func TestDashboardIsServed(t *testing.T) {
 				t.Errorf("body lacks %q", tc.wantBody)
 			}
 		})
+	}
+}
+
+// BenchmarkCloseMemory measures one close through the Lambda adapter and the handler on the
+// memory store: the API's own cost, without DynamoDB (functions/api's BenchmarkClose has that).
+func BenchmarkCloseMemory(b *testing.B) {
+	store := memory.New(nil)
+	h := api.LambdaHandler(api.New(api.Options{Store: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	for _, d := range []string{d1, d2} {
+		r := state.Registration{Cluster: cluster, Domain: d, Region: "us-east-1",
+			DistributionPlaylistURL: "https://" + d + "/i.m3u8", OriginPlaylistURL: "https://o.example.com/i.m3u8"}
+		if _, err := store.Register(ctx, r, state.Change{By: seeder}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := store.RecordHealth(ctx, cluster, d, state.HealthFresh, state.Change{By: seeder}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	closeEv, openEv := loadEvent(b, "close"), loadEvent(b, "open")
+	b.ReportAllocs()
+	for b.Loop() {
+		if resp, err := h(ctx, closeEv); err != nil || resp.StatusCode != 200 {
+			b.Fatalf("close: %d %v", resp.StatusCode, err)
+		}
+		b.StopTimer()
+		if resp, err := h(ctx, openEv); err != nil || resp.StatusCode != 200 {
+			b.Fatalf("open: %d %v", resp.StatusCode, err)
+		}
+		b.StartTimer()
 	}
 }
