@@ -18,3 +18,5 @@ func TestCloseProperty(t *testing.T) {
 	res := statetest.CloseProperty(t, memory.New(nil), 1000, 4)
 	t.Logf("memory store: %v", res)
 }
+
+func BenchmarkStore(b *testing.B) { statetest.Benchmarks(b, memory.New(nil)) }
