@@ -553,7 +553,8 @@ func cancellation(tce *types.TransactionCanceledException, guarded bool) error {
 }
 
 // read runs a read on the control region, falling back to the local replica when it is
-// unreachable and fallback allows.
+// unreachable and fallback allows: reads decide nothing, and a slightly stale answer beats
+// none.
 func (s *Store) read(ctx context.Context, fallback bool, f func(ctx context.Context, api API) error) error {
 	err := s.call(ctx, s.cfg.Control, false, func(ctx context.Context) error { return f(ctx, s.cfg.Control) })
 	if err == nil || !fallback || s.cfg.Local == nil || !isUnavailable(ctx, err) {

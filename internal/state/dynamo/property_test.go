@@ -8,7 +8,8 @@ import (
 )
 
 // TestCloseProperty: design.md invariant 5.1 under concurrent closers on DynamoDB Local (see
-// statetest.CloseProperty): 1,000 trials on one table, 8 trials at a time (DynamoDB Local serves requests on many threads; 8 keeps both cores busy).
+// statetest.CloseProperty): 1,000 trials on one table, 8 trials at a time (DynamoDB Local
+// serves requests on many threads; 8 keep both cores busy while a request waits).
 func TestCloseProperty(t *testing.T) {
 	d := db.Get(t)
 	client := d.Client("eu-west-1")
