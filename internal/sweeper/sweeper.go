@@ -1,0 +1,545 @@
+// Package sweeper deletes stale live media playlists from a versioned S3 origin so that CloudFront
+// and players get 404 and switch to a redundant stream (seed 004, without sleeping): each upload
+// of a media playlist schedules one check at its staleness deadline through a delayed SQS
+// message; at the check, a playlist still unchanged is deleted, which in a versioned bucket only
+// adds a delete marker. A scheduled backstop sweep catches playlists whose upload events were
+// missed. Master playlists, ended playlists (#EXT-X-ENDLIST), segments and anything outside the
+// configured prefixes are never deleted.
+package sweeper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/s3event"
+)
+
+// S3 is what the sweeper needs of an S3 client; *s3.Client is one.
+type S3 interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	GetBucketVersioning(ctx context.Context, in *s3.GetBucketVersioningInput, opts ...func(*s3.Options)) (*s3.GetBucketVersioningOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// Queue sends the delayed check messages; *sqs.Client is one.
+type Queue interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Defaults and limits.
+const (
+	DefaultMultiplier = 1.5 // RFC 8216bis 6.2.1/6.3.4: 1.5 x target duration without a change is a failure
+	// MaxDelay is SQS's largest DelaySeconds; longer waits are sent again when they arrive early.
+	MaxDelay = 900 * time.Second
+	// lastModifiedResolution: S3's LastModified has whole seconds, so an upload may have finished
+	// up to this much after the time it reports; every deadline adds it, never to delete early.
+	lastModifiedResolution = time.Second
+	DefaultSweepMinAge     = 30 * time.Second
+	DefaultVersioningTTL   = 5 * time.Minute
+	DefaultMaxSweep        = 5000
+)
+
+// Config configures a Handler.
+type Config struct {
+	S3       S3
+	Queue    Queue
+	QueueURL string
+	// Bucket is the one bucket swept; events about others are ignored.
+	Bucket string
+	// Prefixes are the folders swept, each ending in '/', for example primary/ and failover/.
+	Prefixes []string
+	// Multiplier times the playlist's target duration is how long it may stay unchanged; 0
+	// means DefaultMultiplier. It must be at least 1.
+	Multiplier float64
+	// DryRun logs what would be deleted and deletes nothing.
+	DryRun bool
+	// SweepMinAge: the backstop sweep reads only playlists unchanged for longer (0: default).
+	SweepMinAge time.Duration
+	// MaxSweep bounds how many playlists one sweep reads (0: default).
+	MaxSweep int
+	// VersioningTTL is how long a bucket's versioning status is trusted (0: default).
+	VersioningTTL time.Duration
+	// MaxBytes bounds a playlist read (0: hls.DefaultMaxBody).
+	MaxBytes int64
+	Now      func() time.Time // nil: time.Now
+	Logger   *slog.Logger     // nil: slog.Default()
+}
+
+// Handler schedules, checks and sweeps.
+type Handler struct {
+	c   Config
+	log *slog.Logger
+
+	mu          sync.Mutex
+	versionedAt time.Time // when versioning was last seen Enabled
+}
+
+// New checks c and returns a Handler.
+func New(c Config) (*Handler, error) {
+	switch {
+	case c.S3 == nil || c.Queue == nil || c.QueueURL == "" || c.Bucket == "":
+		return nil, errors.New("sweeper: S3 client, queue, queue URL and bucket are required")
+	case len(c.Prefixes) == 0:
+		return nil, errors.New("sweeper: at least one prefix is required")
+	case c.Multiplier != 0 && (c.Multiplier < 1 || math.IsNaN(c.Multiplier) || c.Multiplier > 10):
+		return nil, fmt.Errorf("sweeper: multiplier %v must be between 1 and 10", c.Multiplier)
+	}
+	for _, p := range c.Prefixes {
+		if p == "" || !strings.HasSuffix(p, "/") || strings.HasPrefix(p, "/") {
+			return nil, fmt.Errorf("sweeper: prefix %q must be a folder such as primary/", p)
+		}
+	}
+	if c.Multiplier == 0 {
+		c.Multiplier = DefaultMultiplier
+	}
+	if c.SweepMinAge <= 0 {
+		c.SweepMinAge = DefaultSweepMinAge
+	}
+	if c.MaxSweep <= 0 {
+		c.MaxSweep = DefaultMaxSweep
+	}
+	if c.VersioningTTL <= 0 {
+		c.VersioningTTL = DefaultVersioningTTL
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = hls.DefaultMaxBody
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	h := &Handler{c: c, log: c.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return h, nil
+}
+
+// Action is what the sweeper did with one playlist.
+type Action string
+
+// Actions.
+const (
+	Scheduled   Action = "scheduled"    // an upload: its check is queued
+	Requeued    Action = "requeued"     // a check that arrived before its deadline, queued again
+	Ignored     Action = "ignored"      // not a media playlist under the prefixes (segment, other bucket, master, ...)
+	Ended       Action = "ended"        // #EXT-X-ENDLIST: never stale
+	Malformed   Action = "malformed"    // not a playlist: logged, left alone
+	Fresh       Action = "fresh"        // changed since, or not yet past its deadline
+	Gone        Action = "gone"         // no longer there
+	Deleted     Action = "deleted"      // stale: a delete marker now hides it
+	WouldDel    Action = "would delete" // stale, in dry-run mode
+	Refused     Action = "refused"      // stale, but the bucket is not versioned
+	Undecodable Action = "bad message"  // a check message that does not decode: dropped
+)
+
+// Decision is the outcome for one playlist.
+type Decision struct {
+	Key    string `json:"key"`
+	Action Action `json:"action"`
+	Reason string `json:"reason,omitempty"`
+	// Overdue is how long after the deadline a deletion happened, by the handler's clock.
+	Overdue time.Duration `json:"overdue,omitempty"`
+	// Delay is the DelaySeconds of a scheduled or requeued check.
+	Delay time.Duration `json:"delay,omitempty"`
+}
+
+// Check is the body of a delayed check message: one version of one playlist and when it goes
+// stale if nothing replaces it.
+type Check struct {
+	Bucket           string    `json:"bucket"`
+	Key              string    `json:"key"`
+	VersionID        string    `json:"version_id,omitempty"`
+	ETag             string    `json:"etag"`
+	LastModified     time.Time `json:"last_modified"`
+	TargetDurationMS int64     `json:"target_duration_ms"`
+	Deadline         time.Time `json:"deadline"`
+}
+
+// UnversionedBucketError refuses a deletion from a bucket without versioning: there a deletion
+// would lose the playlist for good.
+type UnversionedBucketError struct {
+	Bucket string
+	Status string // what GetBucketVersioning said: "", "Suspended"
+}
+
+func (e *UnversionedBucketError) Error() string {
+	status := e.Status
+	if status == "" {
+		status = "never enabled"
+	}
+	return fmt.Sprintf("refused to delete from s3://%s: versioning is %s; the sweeper deletes only where a delete marker keeps the old version", e.Bucket, status)
+}
+
+// Invoke runs the handler on any of its Lambda events: an S3 (or SNS-wrapped S3) notification
+// schedules checks, an SQS event runs them (answering partial batch failures), an EventBridge
+// scheduled event runs the backstop sweep.
+func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	var probe struct {
+		Source  string `json:"source"`
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(payload, &probe); err != nil {
+		h.log.ErrorContext(ctx, "sweeper: refused event", "err", err.Error())
+		return nil, fmt.Errorf("sweeper: event is not JSON: %w", err)
+	}
+	switch {
+	case probe.Source == "aws.events":
+		return h.Sweep(ctx)
+	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
+		var ev events.SQSEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("sweeper: SQS event: %w", err)
+		}
+		resp, _ := h.HandleChecks(ctx, ev)
+		return resp, nil
+	default:
+		return h.HandleUploads(ctx, payload)
+	}
+}
+
+// HandleUploads schedules a check for every media playlist upload in an S3 (or SNS-wrapped S3)
+// notification. An error is returned only for a payload of the wrong shape or a failure to read
+// S3 or send to the queue (the event is then retried).
+func (h *Handler) HandleUploads(ctx context.Context, payload []byte) ([]Decision, error) {
+	objs, err := s3event.Parse(payload)
+	if err != nil {
+		h.log.ErrorContext(ctx, "sweeper: refused event", "err", err.Error())
+		return nil, fmt.Errorf("sweeper: %w", err)
+	}
+	var out []Decision
+	var errs []error
+	for _, o := range objs {
+		if !o.Created() || !h.watched(o.Bucket, o.Key) {
+			out = append(out, h.note(ctx, Decision{Key: o.Key, Action: Ignored, Reason: "not a playlist upload under the swept prefixes"}))
+			continue
+		}
+		d, err := h.schedule(ctx, o.Key, o.VersionID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, errors.Join(errs...)
+}
+
+// watched reports whether a key is a playlist the sweeper looks after.
+func (h *Handler) watched(bucket, key string) bool {
+	if bucket != h.c.Bucket || !strings.HasSuffix(strings.ToLower(key), ".m3u8") {
+		return false
+	}
+	for _, p := range h.c.Prefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// playlist is one version of a playlist as read.
+type playlist struct {
+	versionID, etag string
+	lastModified    time.Time
+	media           *hls.Media
+}
+
+// read reads and classifies one version of a playlist (the current one when versionID is "").
+// A decision is returned when it is not a live media playlist.
+func (h *Handler) read(ctx context.Context, key, versionID string) (*playlist, *Decision, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(h.c.Bucket), Key: aws.String(key)}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	obj, err := h.c.S3.GetObject(ctx, in)
+	if notFound(err) {
+		return nil, &Decision{Key: key, Action: Gone, Reason: "no longer in the bucket"}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
+	}
+	defer obj.Body.Close()
+	body, err := hls.ReadLimited(obj.Body, h.c.MaxBytes)
+	if errors.Is(err, hls.ErrTooLarge) {
+		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error()}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
+	}
+	p := &playlist{versionID: aws.ToString(obj.VersionId), etag: strings.Trim(aws.ToString(obj.ETag), `"`), lastModified: aws.ToTime(obj.LastModified)}
+	media, err := hls.ParseMedia(body)
+	if err != nil {
+		if _, merr := hls.ParseMaster(body); merr == nil {
+			return nil, &Decision{Key: key, Action: Ignored, Reason: "master playlist: never swept"}, nil
+		}
+		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error()}, nil
+	}
+	if media.Ended {
+		return nil, &Decision{Key: key, Action: Ended, Reason: "#EXT-X-ENDLIST: the stream ended, not failed"}, nil
+	}
+	p.media = media
+	return p, nil, nil
+}
+
+// deadline is when a playlist last modified at lm with target duration td goes stale.
+func (h *Handler) deadline(lm time.Time, td time.Duration) time.Time {
+	return lm.Add(lastModifiedResolution + time.Duration(h.c.Multiplier*float64(td)))
+}
+
+func (h *Handler) schedule(ctx context.Context, key, versionID string) (Decision, error) {
+	p, d, err := h.read(ctx, key, versionID)
+	if err != nil {
+		return Decision{}, err
+	}
+	if d != nil {
+		return h.note(ctx, *d), nil
+	}
+	c := Check{Bucket: h.c.Bucket, Key: key, VersionID: p.versionID, ETag: p.etag, LastModified: p.lastModified,
+		TargetDurationMS: p.media.TargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.TargetDuration)}
+	return h.send(ctx, c, Scheduled)
+}
+
+// send queues a check for its deadline, or for MaxDelay from now when that is sooner.
+func (h *Handler) send(ctx context.Context, c Check, action Action) (Decision, error) {
+	delay := delaySeconds(c.Deadline.Sub(h.c.Now()))
+	body, err := json.Marshal(c)
+	if err != nil {
+		return Decision{}, fmt.Errorf("encode check of %s: %w", c.Key, err)
+	}
+	if _, err := h.c.Queue.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(h.c.QueueURL), MessageBody: aws.String(string(body)), DelaySeconds: delay,
+	}); err != nil {
+		return Decision{}, fmt.Errorf("queue the check of s3://%s/%s: %w", c.Bucket, c.Key, err)
+	}
+	return h.note(ctx, Decision{Key: c.Key, Action: action, Reason: "check at " + c.Deadline.UTC().Format(time.RFC3339), Delay: time.Duration(delay) * time.Second}), nil
+}
+
+// delaySeconds rounds a wait up to whole seconds (a check must never come early) within SQS's
+// 0..900.
+func delaySeconds(d time.Duration) int32 {
+	if d <= 0 {
+		return 0
+	}
+	if d >= MaxDelay {
+		return int32(MaxDelay / time.Second)
+	}
+	return int32((d + time.Second - 1) / time.Second)
+}
+
+// HandleChecks runs the checks of an SQS batch. Messages whose check failed for a reason that
+// may pass (S3 errors, an unversioned bucket an operator may fix) are reported as batch item
+// failures, so SQS delivers them again and finally moves them to the dead-letter queue.
+func (h *Handler) HandleChecks(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, []Decision) {
+	var resp events.SQSEventResponse
+	var out []Decision
+	for _, m := range ev.Records {
+		var c Check
+		dec := json.NewDecoder(strings.NewReader(m.Body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil || c.Key == "" || c.Bucket == "" || c.Deadline.IsZero() {
+			out = append(out, h.note(ctx, Decision{Key: c.Key, Action: Undecodable, Reason: fmt.Sprintf("message %s is not a check: %v", m.MessageId, err)}))
+			continue
+		}
+		d, err := h.check(ctx, c)
+		if err != nil {
+			h.log.ErrorContext(ctx, "sweeper: check failed; SQS will retry it", "key", c.Key, "message_id", m.MessageId, "err", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			var unversioned *UnversionedBucketError
+			if errors.As(err, &unversioned) {
+				out = append(out, Decision{Key: c.Key, Action: Refused, Reason: err.Error()})
+			}
+			continue
+		}
+		out = append(out, d)
+	}
+	return resp, out
+}
+
+// check decides one check message.
+func (h *Handler) check(ctx context.Context, c Check) (Decision, error) {
+	if c.Bucket != h.c.Bucket || !h.watched(c.Bucket, c.Key) {
+		return h.note(ctx, Decision{Key: c.Key, Action: Ignored, Reason: "not a playlist under the swept prefixes of " + h.c.Bucket}), nil
+	}
+	if now := h.c.Now(); now.Before(c.Deadline) {
+		return h.send(ctx, c, Requeued)
+	}
+	head, err := h.c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(c.Key)})
+	if notFound(err) {
+		return h.note(ctx, Decision{Key: c.Key, Action: Gone, Reason: "no longer in the bucket"}), nil
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("head s3://%s/%s: %w", c.Bucket, c.Key, err)
+	}
+	cur := playlist{versionID: aws.ToString(head.VersionId), etag: strings.Trim(aws.ToString(head.ETag), `"`), lastModified: aws.ToTime(head.LastModified)}
+	if changed(c, cur) {
+		return h.note(ctx, Decision{Key: c.Key, Action: Fresh, Reason: "replaced since the upload this check is for"}), nil
+	}
+	return h.remove(ctx, c)
+}
+
+// changed reports whether the current object is another upload than the one checked.
+func changed(c Check, cur playlist) bool {
+	if c.VersionID != "" && cur.versionID != "" && c.VersionID != cur.versionID {
+		return true
+	}
+	return c.ETag != cur.etag || !c.LastModified.Equal(cur.lastModified)
+}
+
+// remove deletes a stale playlist: only from a versioned bucket, and only if it is still the
+// version checked (If-Match on its ETag), so a fresh upload racing the deletion survives.
+func (h *Handler) remove(ctx context.Context, c Check) (Decision, error) {
+	overdue := h.c.Now().Sub(c.Deadline)
+	if err := h.versioned(ctx, c.Bucket); err != nil {
+		return Decision{}, err
+	}
+	reason := fmt.Sprintf("unchanged since %s, past %s (%.1f x target duration %s)", c.LastModified.UTC().Format(time.RFC3339),
+		c.Deadline.UTC().Format(time.RFC3339), h.c.Multiplier, time.Duration(c.TargetDurationMS)*time.Millisecond)
+	if h.c.DryRun {
+		return h.note(ctx, Decision{Key: c.Key, Action: WouldDel, Reason: reason, Overdue: overdue}), nil
+	}
+	out, err := h.c.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(c.Key), IfMatch: aws.String(c.ETag)})
+	switch {
+	case conditionFailed(err):
+		return h.note(ctx, Decision{Key: c.Key, Action: Fresh, Reason: "replaced while being deleted"}), nil
+	case notFound(err):
+		return h.note(ctx, Decision{Key: c.Key, Action: Gone, Reason: "no longer in the bucket"}), nil
+	case err != nil:
+		return Decision{}, fmt.Errorf("delete s3://%s/%s: %w", c.Bucket, c.Key, err)
+	}
+	d := Decision{Key: c.Key, Action: Deleted, Reason: reason, Overdue: h.c.Now().Sub(c.Deadline)}
+	h.log.InfoContext(ctx, "sweeper: deleted stale playlist", "bucket", c.Bucket, "key", c.Key, "version_id", c.VersionID,
+		"delete_marker", aws.ToString(out.VersionId), "overdue_ms", d.Overdue.Milliseconds(), "reason", reason)
+	return d, nil
+}
+
+// versioned returns *UnversionedBucketError unless the bucket's versioning is Enabled. An
+// Enabled answer is trusted for VersioningTTL.
+func (h *Handler) versioned(ctx context.Context, bucket string) error {
+	now := h.c.Now()
+	h.mu.Lock()
+	fresh := !h.versionedAt.IsZero() && now.Sub(h.versionedAt) < h.c.VersioningTTL
+	h.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	out, err := h.c.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		return fmt.Errorf("versioning of s3://%s: %w", bucket, err)
+	}
+	if out.Status != types.BucketVersioningStatusEnabled {
+		return &UnversionedBucketError{Bucket: bucket, Status: string(out.Status)}
+	}
+	h.mu.Lock()
+	h.versionedAt = now
+	h.mu.Unlock()
+	return nil
+}
+
+// SweepResult sums up a backstop sweep.
+type SweepResult struct {
+	Examined  int        `json:"examined"`
+	Decisions []Decision `json:"decisions"`
+	Truncated bool       `json:"truncated,omitempty"`
+}
+
+// Sweep is the backstop for missed upload events: it reads every playlist under the prefixes
+// unchanged for longer than SweepMinAge and deletes the stale ones, exactly as a check would.
+func (h *Handler) Sweep(ctx context.Context) (*SweepResult, error) {
+	res := &SweepResult{}
+	var errs []error
+	now := h.c.Now()
+	for _, prefix := range h.c.Prefixes {
+		p := s3.NewListObjectsV2Paginator(h.c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(h.c.Bucket), Prefix: aws.String(prefix)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return res, fmt.Errorf("sweep: list s3://%s/%s: %w", h.c.Bucket, prefix, err)
+			}
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				if !h.watched(h.c.Bucket, key) || now.Sub(aws.ToTime(o.LastModified)) < h.c.SweepMinAge {
+					continue
+				}
+				if res.Examined == h.c.MaxSweep {
+					res.Truncated = true
+					h.log.WarnContext(ctx, "sweeper: sweep stopped at its limit", "max", h.c.MaxSweep)
+					return res, errors.Join(errs...)
+				}
+				res.Examined++
+				d, err := h.sweepOne(ctx, key)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				res.Decisions = append(res.Decisions, d)
+			}
+		}
+	}
+	h.log.InfoContext(ctx, "sweeper: sweep done", "examined", res.Examined, "decisions", len(res.Decisions), "errors", len(errs))
+	return res, errors.Join(errs...)
+}
+
+func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
+	p, d, err := h.read(ctx, key, "")
+	if err != nil {
+		return Decision{}, err
+	}
+	if d != nil {
+		return h.note(ctx, *d), nil
+	}
+	c := Check{Bucket: h.c.Bucket, Key: key, VersionID: p.versionID, ETag: p.etag, LastModified: p.lastModified,
+		TargetDurationMS: p.media.TargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.TargetDuration)}
+	if h.c.Now().Before(c.Deadline) {
+		return h.note(ctx, Decision{Key: key, Action: Fresh, Reason: "not past its deadline " + c.Deadline.UTC().Format(time.RFC3339)}), nil
+	}
+	return h.remove(ctx, c)
+}
+
+// note logs a decision and returns it.
+func (h *Handler) note(ctx context.Context, d Decision) Decision {
+	level := slog.LevelInfo
+	switch d.Action {
+	case Malformed, Undecodable:
+		level = slog.LevelWarn
+	case Ignored, Scheduled, Fresh:
+		level = slog.LevelDebug
+	}
+	h.log.Log(ctx, level, "sweeper: "+string(d.Action), "bucket", h.c.Bucket, "key", d.Key, "reason", d.Reason,
+		"delay_s", d.Delay.Seconds(), "dry_run", h.c.DryRun)
+	return d
+}
+
+func notFound(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "NoSuchKey", "NotFound", "NoSuchVersion":
+		return true
+	}
+	return false
+}
+
+func conditionFailed(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict")
+}

@@ -1,0 +1,486 @@
+package sweeper_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/clustered-video-streams/cvs/internal/s3event"
+	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	"github.com/clustered-video-streams/cvs/internal/sweeper"
+	"github.com/clustered-video-streams/cvs/internal/testenv"
+)
+
+const (
+	bucket       = "cvs-encoder-example" // the bucket the sample events name
+	key          = "primary/index_1.m3u8"
+	sampleVID    = "UIORUnfndfhnw89493jJFJ.BCdN9Kzv" // the version the sample upload event names
+	queueURL     = "https://sqs.us-east-1.amazonaws.com/123456789012/cvs-sweeper-checks"
+	live         = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:100\n#EXTINF:6.006,\nseg100.ts\n#EXTINF:6.006,\nseg101.ts\n"
+	liveNext     = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:101\n#EXTINF:6.006,\nseg101.ts\n#EXTINF:6.006,\nseg102.ts\n"
+	ended        = live + "#EXT-X-ENDLIST\n"
+	masterBody   = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1425600,RESOLUTION=640x360\nindex_1.m3u8\n"
+	malformed    = "<html><body>502 Bad Gateway</body></html>\n"
+	wantDelay    = 10 * time.Second // 1 s LastModified resolution + 1.5 x 6 s
+	checkMessage = "059f36b4-87a3-44ab-83d2-661975830a7d"
+)
+
+// queue records the check messages the handler sends: the SQS SendMessage contract, whose
+// DelaySeconds the moto wire test in tests/ exercises for real.
+type queue struct {
+	mu   sync.Mutex
+	sent []*sqs.SendMessageInput
+}
+
+func (q *queue) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sent = append(q.sent, in)
+	return &sqs.SendMessageOutput{MessageId: aws.String("m")}, nil
+}
+
+func (q *queue) take(t *testing.T) *sqs.SendMessageInput {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.sent) != 1 {
+		t.Fatalf("%d messages sent, want 1", len(q.sent))
+	}
+	m := q.sent[0]
+	q.sent = nil
+	return m
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+type fixture struct {
+	s3    *s3.Client
+	q     *queue
+	clock *clock
+	log   *bytes.Buffer
+	h     *sweeper.Handler
+}
+
+func newFixture(t *testing.T, endpoint string, versioned bool, mod func(*sweeper.Config)) *fixture {
+	t.Helper()
+	s3test.Reset(t, endpoint)
+	f := &fixture{s3: s3test.S3(endpoint), q: &queue{}, clock: &clock{now: time.Now()}, log: &bytes.Buffer{}}
+	s3test.Bucket(t, f.s3, bucket, versioned)
+	c := sweeper.Config{S3: f.s3, Queue: f.q, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/", "failover/"},
+		Now: f.clock.Now, Logger: slog.New(slog.NewJSONHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if mod != nil {
+		mod(&c)
+	}
+	h, err := sweeper.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = h
+	return f
+}
+
+func sample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "sweeper-"+name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// upload puts body as k and returns the sample upload event rewritten for it, and the object's
+// LastModified.
+func (f *fixture) upload(t *testing.T, k, body string) ([]byte, time.Time) {
+	t.Helper()
+	vid := s3test.Put(t, f.s3, bucket, k, []byte(body))
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}
+	if vid != "" {
+		in.VersionId = aws.String(vid)
+	}
+	head, err := f.s3.HeadObject(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := bytes.ReplaceAll(sample(t, "upload"), []byte(sampleVID), []byte(vid))
+	ev = bytes.ReplaceAll(ev, []byte(key), []byte(k))
+	return ev, aws.ToTime(head.LastModified)
+}
+
+// schedule runs the upload event at the given time and returns the check it queued.
+func (f *fixture) schedule(t *testing.T, ev []byte, at time.Time) (*sqs.SendMessageInput, sweeper.Check) {
+	t.Helper()
+	f.clock.Set(at)
+	ds, err := f.h.HandleUploads(context.Background(), ev)
+	if err != nil || len(ds) != 1 || ds[0].Action != sweeper.Scheduled {
+		t.Fatalf("HandleUploads = %+v, %v; want one scheduled check", ds, err)
+	}
+	m := f.q.take(t)
+	var c sweeper.Check
+	if err := json.Unmarshal([]byte(aws.ToString(m.MessageBody)), &c); err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
+// deliver runs a check message as SQS would deliver it (the sample SQS event with its body).
+func (f *fixture) deliver(t *testing.T, m *sqs.SendMessageInput, at time.Time) (events.SQSEventResponse, sweeper.Decision) {
+	t.Helper()
+	var ev events.SQSEvent
+	if err := json.Unmarshal(sample(t, "check"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.Records[0].Body = aws.ToString(m.MessageBody)
+	f.clock.Set(at)
+	resp, ds := f.h.HandleChecks(context.Background(), ev)
+	if len(ds) != 1 {
+		t.Fatalf("HandleChecks decisions = %+v, want one", ds)
+	}
+	return resp, ds[0]
+}
+
+func (f *fixture) exists(t *testing.T, k string) bool {
+	t.Helper()
+	_, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+	if err != nil && !strings.Contains(err.Error(), "NotFound") {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestSweeper(t *testing.T) {
+	endpoint := testenv.Moto(t, "the sweeper wire test")
+	ctx := context.Background()
+
+	t.Run("stale playlist is deleted behind a delete marker", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		if got := time.Duration(m.DelaySeconds) * time.Second; got != wantDelay {
+			t.Errorf("DelaySeconds = %s, want %s", got, wantDelay)
+		}
+		if got, want := c.Deadline, lm.Add(wantDelay); !got.Equal(want) {
+			t.Errorf("deadline = %s, want %s", got, want)
+		}
+		resp, d := f.deliver(t, m, c.Deadline)
+		if d.Action != sweeper.Deleted || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("decision %+v, failures %v; want deleted", d, resp.BatchItemFailures)
+		}
+		if f.exists(t, key) {
+			t.Fatal("stale playlist still served")
+		}
+		versions, markers := s3test.Versions(t, f.s3, bucket, key)
+		if len(versions) != 1 || len(markers) != 1 || !aws.ToBool(markers[0].IsLatest) {
+			t.Fatalf("%d versions and %d delete markers, want the old version kept under one current marker", len(versions), len(markers))
+		}
+	})
+
+	t.Run("fresh playlist survives", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		f.upload(t, key, liveNext) // the next segment, on time
+		if _, d := f.deliver(t, m, c.Deadline); d.Action != sweeper.Fresh {
+			t.Fatalf("decision %+v, want fresh", d)
+		}
+		if !f.exists(t, key) {
+			t.Fatal("fresh playlist deleted")
+		}
+	})
+
+	t.Run("late but in-threshold upload survives", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, live)
+		m1, c1 := f.schedule(t, ev, lm)
+		// The next upload comes late (its event handled 1.4 x TD after the first upload) but
+		// before the first one's deadline.
+		ev2, _ := f.upload(t, key, liveNext)
+		m2, c2 := f.schedule(t, ev2, lm.Add(8400*time.Millisecond))
+		if _, d := f.deliver(t, m1, c1.Deadline); d.Action != sweeper.Fresh {
+			t.Fatalf("first check: %+v, want fresh", d)
+		}
+		// The second upload's check, should it arrive before its deadline, waits for it.
+		if _, d := f.deliver(t, m2, c2.Deadline.Add(-500*time.Millisecond)); d.Action != sweeper.Requeued || d.Delay != time.Second {
+			t.Fatalf("early second check: %+v, want requeued for 1 s", d)
+		}
+		f.q.take(t)
+		if !f.exists(t, key) {
+			t.Fatal("in-threshold playlist deleted")
+		}
+	})
+
+	t.Run("ended playlist survives", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, ended)
+		f.clock.Set(lm)
+		ds, err := f.h.HandleUploads(ctx, ev)
+		if err != nil || len(ds) != 1 || ds[0].Action != sweeper.Ended {
+			t.Fatalf("HandleUploads = %+v, %v; want ended", ds, err)
+		}
+		f.clock.Set(lm.Add(time.Hour))
+		if res, err := f.h.Sweep(ctx); err != nil || res.Examined != 1 || res.Decisions[0].Action != sweeper.Ended {
+			t.Fatalf("Sweep = %+v, %v; want the ended playlist examined and kept", res, err)
+		}
+		if !f.exists(t, key) || len(f.q.sent) != 0 {
+			t.Fatal("ended playlist deleted or scheduled")
+		}
+	})
+
+	t.Run("master playlist survives", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, "primary/index.m3u8", masterBody)
+		f.clock.Set(lm)
+		ds, err := f.h.HandleUploads(ctx, ev)
+		if err != nil || len(ds) != 1 || ds[0].Action != sweeper.Ignored || !strings.Contains(ds[0].Reason, "master") {
+			t.Fatalf("HandleUploads = %+v, %v; want the master ignored", ds, err)
+		}
+		f.clock.Set(lm.Add(time.Hour))
+		if _, err := f.h.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !f.exists(t, "primary/index.m3u8") {
+			t.Fatal("master deleted")
+		}
+	})
+
+	t.Run("malformed playlist is logged and left alone", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, malformed)
+		f.clock.Set(lm)
+		ds, err := f.h.HandleUploads(ctx, ev)
+		if err != nil || len(ds) != 1 || ds[0].Action != sweeper.Malformed {
+			t.Fatalf("HandleUploads = %+v, %v; want malformed", ds, err)
+		}
+		f.clock.Set(lm.Add(time.Hour))
+		if _, err := f.h.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !f.exists(t, key) || len(f.q.sent) != 0 {
+			t.Fatal("malformed playlist deleted or scheduled")
+		}
+		if !strings.Contains(f.log.String(), `"level":"WARN","msg":"sweeper: malformed"`) {
+			t.Errorf("no warning logged:\n%s", f.log)
+		}
+	})
+
+	t.Run("re-upload after deletion is served again", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		if _, d := f.deliver(t, m, c.Deadline); d.Action != sweeper.Deleted {
+			t.Fatalf("decision %+v, want deleted", d)
+		}
+		ev2, lm2 := f.upload(t, key, liveNext) // the encoder comes back
+		if !f.exists(t, key) {
+			t.Fatal("re-uploaded playlist not served")
+		}
+		if _, c2 := f.schedule(t, ev2, lm2); c2.ETag == c.ETag {
+			t.Fatal("the new upload's check names the old version")
+		}
+	})
+
+	t.Run("unversioned bucket is refused", func(t *testing.T) {
+		f := newFixture(t, endpoint, false, nil)
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		resp, d := f.deliver(t, m, c.Deadline)
+		if d.Action != sweeper.Refused || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != checkMessage {
+			t.Fatalf("decision %+v, failures %v; want refused and retried", d, resp.BatchItemFailures)
+		}
+		if !f.exists(t, key) {
+			t.Fatal("deleted from an unversioned bucket")
+		}
+		f.clock.Set(lm.Add(time.Hour))
+		_, err := f.h.Sweep(ctx)
+		var unversioned *sweeper.UnversionedBucketError
+		if !errors.As(err, &unversioned) || !f.exists(t, key) {
+			t.Fatalf("Sweep err = %v, want UnversionedBucketError and nothing deleted", err)
+		}
+	})
+
+	t.Run("dry run logs and deletes nothing", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, func(c *sweeper.Config) { c.DryRun = true })
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		if _, d := f.deliver(t, m, c.Deadline.Add(time.Second)); d.Action != sweeper.WouldDel || d.Overdue != time.Second {
+			t.Fatalf("decision %+v, want would delete, 1s overdue", d)
+		}
+		if !f.exists(t, key) || !strings.Contains(f.log.String(), `"msg":"sweeper: would delete"`) {
+			t.Fatalf("dry run deleted, or did not log:\n%s", f.log)
+		}
+	})
+
+	t.Run("an upload racing the deletion survives", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		racer := &racingS3{Client: f.s3, t: t}
+		h, err := sweeper.New(sweeper.Config{S3: racer, Queue: f.q, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/"}, Now: f.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.h = h
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		if _, d := f.deliver(t, m, c.Deadline); d.Action != sweeper.Fresh || !racer.raced {
+			t.Fatalf("decision %+v (raced %v), want fresh", d, racer.raced)
+		}
+		if !f.exists(t, key) {
+			t.Fatal("the racing upload was deleted")
+		}
+	})
+
+	t.Run("segments, other prefixes and other buckets are ignored", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		for _, k := range []string{"primary/seg100.ts", "archive/index_1.m3u8", "index.m3u8"} {
+			ev, _ := f.upload(t, k, live)
+			ds, err := f.h.HandleUploads(ctx, ev)
+			if err != nil || len(ds) != 1 || ds[0].Action != sweeper.Ignored {
+				t.Errorf("%s: %+v, %v; want ignored", k, ds, err)
+			}
+		}
+		ev, _ := f.upload(t, key, live)
+		ds, err := f.h.HandleUploads(ctx, bytes.ReplaceAll(ev, []byte(bucket), []byte("someone-else")))
+		if err != nil || len(ds) != 1 || ds[0].Action != sweeper.Ignored {
+			t.Errorf("other bucket: %+v, %v; want ignored", ds, err)
+		}
+		f.clock.Add(time.Hour)
+		res, err := f.h.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"primary/seg100.ts", "archive/index_1.m3u8", "index.m3u8"} {
+			if !f.exists(t, k) {
+				t.Errorf("%s deleted by the sweep", k)
+			}
+		}
+		if res.Examined != 1 || f.exists(t, key) {
+			t.Errorf("sweep examined %d, want only %s (stale, deleted)", res.Examined, key)
+		}
+		if len(f.q.sent) != 0 {
+			t.Errorf("%d checks queued for ignored objects", len(f.q.sent))
+		}
+	})
+
+	t.Run("backstop sweep deletes what a missed event left, keeps the fresh", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		_, lm := f.upload(t, key, live)
+		f.upload(t, "failover/index_1.m3u8", live)
+		// 20 s later: both past 1.5 x TD, but the sweep only reads playlists older than 30 s.
+		f.clock.Set(lm.Add(20 * time.Second))
+		if res, err := f.h.Sweep(ctx); err != nil || res.Examined != 0 {
+			t.Fatalf("early sweep = %+v, %v; want nothing examined", res, err)
+		}
+		f.clock.Set(lm.Add(31 * time.Second))
+		res, err := f.h.Sweep(ctx)
+		if err != nil || res.Examined != 2 {
+			t.Fatalf("Sweep = %+v, %v; want both examined", res, err)
+		}
+		for _, d := range res.Decisions {
+			if d.Action != sweeper.Deleted || d.Overdue != 21*time.Second {
+				t.Errorf("%+v: want deleted 21 s past the deadline", d)
+			}
+		}
+	})
+
+	t.Run("check of a long target duration is requeued within SQS's 900 s", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		long := strings.Replace(live, "TARGETDURATION:6", "TARGETDURATION:1000", 1)
+		ev, lm := f.upload(t, key, strings.ReplaceAll(long, "6.006", "999.9"))
+		m, c := f.schedule(t, ev, lm)
+		if m.DelaySeconds != 900 || !c.Deadline.Equal(lm.Add(1501*time.Second)) {
+			t.Fatalf("delay %d, deadline %s; want 900 and LastModified+1501s", m.DelaySeconds, c.Deadline)
+		}
+		_, d := f.deliver(t, m, lm.Add(901*time.Second))
+		if d.Action != sweeper.Requeued || d.Delay != 600*time.Second {
+			t.Fatalf("decision %+v, want requeued for 600 s", d)
+		}
+		f.q.take(t)
+	})
+
+	t.Run("a message that is no check is dropped", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		_, d := f.deliver(t, &sqs.SendMessageInput{MessageBody: aws.String(`{"hello":"world"}`)}, time.Now())
+		if d.Action != sweeper.Undecodable {
+			t.Fatalf("decision %+v, want bad message", d)
+		}
+	})
+
+	t.Run("Invoke dispatches each sample event", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		ev, lm := f.upload(t, key, live)
+		f.clock.Set(lm)
+		if out, err := f.h.Invoke(ctx, ev); err != nil || len(out.([]sweeper.Decision)) != 1 {
+			t.Fatalf("upload: %v, %v", out, err)
+		}
+		if out, err := f.h.Invoke(ctx, sample(t, "check")); err != nil {
+			t.Fatalf("check: %v, %v", out, err)
+		} else if _, ok := out.(events.SQSEventResponse); !ok {
+			t.Fatalf("check answered %T, want SQSEventResponse", out)
+		}
+		if out, err := f.h.Invoke(ctx, sample(t, "sweep")); err != nil {
+			t.Fatalf("sweep: %v, %v", out, err)
+		} else if _, ok := out.(*sweeper.SweepResult); !ok {
+			t.Fatalf("sweep answered %T", out)
+		}
+		if _, err := f.h.Invoke(ctx, []byte(`{"cluster":"live-1"}`)); !errors.Is(err, s3event.ErrShape) {
+			t.Fatalf("foreign event: %v, want ErrShape", err)
+		}
+	})
+}
+
+// racingS3 uploads a new version of the playlist right before forwarding DeleteObject, as an
+// encoder that comes back at that instant would.
+type racingS3 struct {
+	*s3.Client
+	t     *testing.T
+	raced bool
+}
+
+func (r *racingS3) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	s3test.Put(r.t, r.Client, aws.ToString(in.Bucket), aws.ToString(in.Key), []byte(liveNext))
+	r.raced = true
+	return r.Client.DeleteObject(ctx, in, opts...)
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	base := sweeper.Config{S3: &s3.Client{}, Queue: &queue{}, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/"}}
+	for _, tc := range []struct {
+		name string
+		mod  func(*sweeper.Config)
+	}{
+		{"no prefixes", func(c *sweeper.Config) { c.Prefixes = nil }},
+		{"prefix without slash sweeps other folders", func(c *sweeper.Config) { c.Prefixes = []string{"primary"} }},
+		{"empty prefix sweeps the whole bucket", func(c *sweeper.Config) { c.Prefixes = []string{""} }},
+		{"multiplier below one deletes live playlists", func(c *sweeper.Config) { c.Multiplier = 0.9 }},
+		{"no queue URL", func(c *sweeper.Config) { c.QueueURL = "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.mod(&c)
+			if _, err := sweeper.New(c); err == nil {
+				t.Fatal("New accepted it")
+			}
+		})
+	}
+	if _, err := sweeper.New(base); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+}
