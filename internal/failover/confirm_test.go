@@ -1,0 +1,329 @@
+package failover_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/failover"
+	"github.com/clustered-video-streams/cvs/internal/origin"
+	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/state/memory"
+	"github.com/clustered-video-streams/cvs/internal/workflow"
+)
+
+const (
+	p720 = "/news/720p.m3u8"
+	p360 = "/news/360p.m3u8"
+)
+
+func newConfirmer(o *fakeOrigin, now func() time.Time, history failover.HistoryReader) *failover.Confirmer {
+	return &failover.Confirmer{
+		Fetcher: &origin.Fetcher{Client: o.Client(), Now: now},
+		History: history,
+		Now:     now,
+		Log:     quiet,
+	}
+}
+
+func TestConfirmStale(t *testing.T) {
+	// The sample event: both playlists at media sequence 18234, target duration 6 s (threshold
+	// 9 s), last changed at 12:00:00 and 12:00:00.5, detected stale at 12:00:09.2. The probe
+	// runs two seconds later.
+	probeAt := "2025-03-01T12:00:11.2Z"
+	stalled := playlist{body: media(18234, 5, 6)}
+	tests := []struct {
+		name    string
+		event   string
+		answers map[string]playlist // unset paths answer 404
+		want    workflow.ConfirmOutput
+		reason  []string // substrings of the reason
+	}{
+		{"stalled origin is still stale", "confirm-stale",
+			map[string]playlist{p720: stalled, p360: stalled},
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			[]string{"720p.m3u8: stale: no progress for 11.2s, over 9s", "360p.m3u8: stale: no progress for 10.7s"}},
+		{"origin that advanced again is a false alarm", "confirm-stale",
+			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: {body: media(18235, 5, 6)}},
+			workflow.ConfirmOutput{Health: state.HealthFresh},
+			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
+		{"one playlist advanced, the other is still stale", "confirm-stale",
+			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: stalled},
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			[]string{"360p.m3u8: stale"}},
+		{"a single 404 leaves a stale playlist stale", "confirm-stale",
+			map[string]playlist{},
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			[]string{"failure 1", "HTTP status 404"}},
+		{"an ended stream is never failed over", "confirm-stale",
+			map[string]playlist{p720: {body: media(18234, 5, 6, "ended")}, p360: stalled},
+			workflow.ConfirmOutput{Health: state.HealthEnded},
+			[]string{"#EXT-X-ENDLIST"}},
+		{"a restart that resets the media sequence is a false alarm", "confirm-stale",
+			map[string]playlist{p720: {body: media(0, 3, 6)}, p360: stalled},
+			workflow.ConfirmOutput{Health: state.HealthFresh},
+			[]string{"restart: media sequence went back from 18234 to 0"}},
+		{"an HTML error page answered 200 is a failure, not progress", "confirm-stale",
+			map[string]playlist{p720: {body: "<html>503</html>"}, p360: {body: "<html>503</html>"}},
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			[]string{"not a media playlist"}},
+		{"unreachable origin that still fails is confirmed", "confirm-unreachable",
+			map[string]playlist{p720: {status: 503}, p360: {status: 503}},
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthUnreachable},
+			[]string{"3 consecutive failures", "HTTP status 503"}},
+		{"unreachable origin that answers stalled is still failing", "confirm-unreachable",
+			map[string]playlist{p720: stalled, p360: stalled},
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			[]string{"no progress for"}},
+		{"unreachable origin that answers and advanced is a false alarm", "confirm-unreachable",
+			map[string]playlist{p720: {body: media(18236, 5, 6)}, p360: {body: media(18236, 5, 6)}},
+			workflow.ConfirmOutput{Health: state.HealthFresh},
+			[]string{"new segment at the live edge"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrigin(t)
+			for path, p := range tt.answers {
+				o.set(path, p)
+			}
+			var in workflow.ConfirmInput
+			loadEvent(t, tt.event, o.URL, &in)
+			now := at(t, probeAt)
+			if tt.event == "confirm-unreachable" {
+				now = at(t, "2025-03-01T12:00:14.5Z")
+			}
+			c := newConfirmer(o, func() time.Time { return now }, nil)
+			got, err := c.Confirm(context.Background(), in)
+			if err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			tt.want.ProbedAt = now
+			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Reason" }, cmp.Ignore())); diff != "" {
+				t.Errorf("Confirm (-want +got):\n%s\nreason: %s", diff, got.Reason)
+			}
+			for _, s := range tt.reason {
+				if !strings.Contains(got.Reason, s) {
+					t.Errorf("reason %q does not say %q", got.Reason, s)
+				}
+			}
+		})
+	}
+}
+
+func TestConfirmProbesBypassCaches(t *testing.T) {
+	o := newOrigin(t)
+	o.set(p720, playlist{body: media(18234, 5, 6)})
+	o.set(p360, playlist{body: media(18234, 5, 6)})
+	var in workflow.ConfirmInput
+	loadEvent(t, "confirm-stale", o.URL, &in)
+	now := at(t, "2025-03-01T12:00:11Z")
+	if _, err := newConfirmer(o, func() time.Time { return now }, nil).Confirm(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	reqs := o.seen()
+	if got, want := len(reqs), 2; got != want {
+		t.Fatalf("%d requests, want %d (one per playlist)", got, want)
+	}
+	for _, r := range reqs {
+		if r.URL.Query().Get(origin.DefaultCacheBustParam) == "" {
+			t.Errorf("GET %s has no cache-busting parameter", r.URL)
+		}
+		if got := r.Header.Get("Cache-Control"); got != "no-cache" {
+			t.Errorf("GET %s: Cache-Control %q, want no-cache", r.URL, got)
+		}
+	}
+}
+
+func TestConfirmFresh(t *testing.T) {
+	// The sample fresh event: media sequence 18280 at 12:04:58, detected fresh at 12:05:00. The
+	// failback workflow probes after a 300 s hold-down.
+	probe := at(t, "2025-03-01T12:10:00Z")
+	advanced := playlist{body: media(18330, 5, 6)}
+	tests := []struct {
+		name    string
+		answers map[string]playlist
+		health  []state.Health // recorded after the event, in order, a second apart
+		want    workflow.ConfirmOutput
+		reason  string
+	}{
+		{"origin that kept advancing is fresh", map[string]playlist{p720: advanced, p360: advanced}, nil,
+			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "new segment at the live edge, media sequence 18334"},
+		{"origin that stalled during the hold-down is not", map[string]playlist{p720: advanced, p360: {body: media(18280, 5, 6)}}, nil,
+			workflow.ConfirmOutput{Health: state.HealthStale}, "360p.m3u8: stale: no progress for 5m1.5s"},
+		{"a failing playlist is not fresh, even once", map[string]playlist{p720: advanced}, nil,
+			workflow.ConfirmOutput{Health: state.HealthFresh}, "HTTP status 404"},
+		{"an ended stream is not reopened", map[string]playlist{p720: advanced, p360: {body: media(18330, 5, 6, "ended")}}, nil,
+			workflow.ConfirmOutput{Health: state.HealthEnded}, "#EXT-X-ENDLIST"},
+		{"a relapse recorded during the hold-down is not fresh", map[string]playlist{p720: advanced, p360: advanced},
+			[]state.Health{state.HealthStale, state.HealthFresh},
+			workflow.ConfirmOutput{Health: state.HealthStale}, "recorded health went stale at 2025-03-01T12:06:00Z"},
+		{"health changes before the event do not count", map[string]playlist{p720: advanced, p360: advanced},
+			nil, workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "fresh"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrigin(t)
+			for path, p := range tt.answers {
+				o.set(path, p)
+			}
+			var in workflow.ConfirmInput
+			loadEvent(t, "confirm-fresh", o.URL, &in)
+			// The store's trail: stale before the event, fresh at it, then the case's records.
+			clock := at(t, "2025-03-01T12:00:00Z")
+			store := memory.New(func() time.Time { return clock })
+			register(t, store, in.Event.Cluster, in.Event.Domain)
+			by := state.Change{By: "detector", Reason: "test"}
+			for _, h := range []state.Health{state.HealthStale, state.HealthFresh} {
+				if _, err := store.RecordHealth(context.Background(), in.Event.Cluster, in.Event.Domain, h, by); err != nil {
+					t.Fatal(err)
+				}
+				clock = clock.Add(5 * time.Minute)
+			}
+			clock = at(t, "2025-03-01T12:06:00Z")
+			for _, h := range tt.health {
+				if _, err := store.RecordHealth(context.Background(), in.Event.Cluster, in.Event.Domain, h, by); err != nil {
+					t.Fatal(err)
+				}
+				clock = clock.Add(time.Second)
+			}
+			got, err := newConfirmer(o, func() time.Time { return probe }, store).Confirm(context.Background(), in)
+			if err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			tt.want.ProbedAt = probe
+			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Reason" }, cmp.Ignore())); diff != "" {
+				t.Errorf("Confirm (-want +got):\n%s\nreason: %s", diff, got.Reason)
+			}
+			if !strings.Contains(got.Reason, tt.reason) {
+				t.Errorf("reason %q does not say %q", got.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+func TestConfirmErrorsAreNamed(t *testing.T) {
+	o := newOrigin(t)
+	o.set(p720, playlist{body: media(18234, 5, 6, "event")})
+	o.set(p360, playlist{body: media(18234, 5, 6)})
+	now := at(t, "2025-03-01T12:00:11Z")
+	c := newConfirmer(o, func() time.Time { return now }, nil)
+	load := func(name string) workflow.ConfirmInput {
+		var in workflow.ConfirmInput
+		loadEvent(t, name, o.URL, &in)
+		return in
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		in   workflow.ConfirmInput
+		c    *failover.Confirmer
+		want string // the error name Step Functions sees
+		msg  string
+	}{
+		{"an EVENT playlist cannot be judged from the evidence", context.Background(), load("confirm-stale"), c,
+			workflow.ErrNameOriginProbe, "EVENT playlist"},
+		{"the task's own deadline says nothing about the origin", cancelled, load("confirm-stale"), c,
+			workflow.ErrNameOriginProbe, "context canceled"},
+		{"a fresh event in stale mode", context.Background(), func() workflow.ConfirmInput {
+			in := load("confirm-fresh")
+			in.Mode = workflow.ConfirmStale
+			return in
+		}(), c, workflow.ErrNameInvalidInput, "stale mode confirms stale or unreachable events only"},
+		{"last change after detection", context.Background(), func() workflow.ConfirmInput {
+			in := load("confirm-stale")
+			in.Event.Playlists[1].LastChange = in.Event.DetectedAt.Add(time.Second)
+			return in
+		}(), c, workflow.ErrNameInvalidInput, "is after detected_at"},
+		{"probing before the event was detected", context.Background(), func() workflow.ConfirmInput {
+			in := load("confirm-stale")
+			in.Event.Playlists = in.Event.Playlists[1:] // the one that is not an EVENT playlist
+			return in
+		}(), newConfirmer(o, func() time.Time { return at(t, "2025-03-01T12:00:04Z") }, nil),
+			workflow.ErrNameOriginProbe, "clock skew"},
+		{"fresh mode without the audit trail", context.Background(), func() workflow.ConfirmInput {
+			in := load("confirm-fresh")
+			for i := range in.Event.Playlists {
+				in.Event.Playlists[i].URL = o.URL + p360
+			}
+			return in
+		}(), newConfirmer(o, func() time.Time { return at(t, "2025-03-01T12:05:01Z") }, nil),
+			workflow.ErrNameStateStore, "audit trail"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := tt.c.Confirm(tt.ctx, tt.in)
+			if err == nil {
+				t.Fatalf("Confirm = %+v, want error %s", out, tt.want)
+			}
+			if got := asl.LambdaErrorType(err); got != tt.want {
+				t.Errorf("error type %q (%v), want %q", got, err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestConfirmToleratesASmallClockSkew(t *testing.T) {
+	// This clock lags the detector's by 1.2 s: the probe counts as made at detected_at.
+	o := newOrigin(t)
+	o.set(p720, playlist{body: media(18234, 5, 6)})
+	o.set(p360, playlist{body: media(18235, 5, 6)})
+	var in workflow.ConfirmInput
+	loadEvent(t, "confirm-stale", o.URL, &in)
+	got, err := newConfirmer(o, func() time.Time { return at(t, "2025-03-01T12:00:08Z") }, nil).Confirm(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Confirmed || !strings.Contains(got.Reason, "720p.m3u8: stale: no progress for 9.2s, over 9s") {
+		t.Errorf("Confirm = %+v, want 720p stale as of detected_at", got)
+	}
+}
+
+func TestConfirmUnreachableMaster(t *testing.T) {
+	// An origin never read: its entry is the master playlist, with no target duration.
+	o := newOrigin(t)
+	var in workflow.ConfirmInput
+	loadEvent(t, "confirm-unreachable", o.URL, &in)
+	in.Event.Playlists = []workflow.PlaylistDetail{{URL: in.Event.OriginPlaylistURL, State: state.HealthUnreachable}}
+	now := at(t, "2025-03-01T12:00:14Z")
+	c := newConfirmer(o, func() time.Time { return now }, nil)
+
+	t.Run("still failing", func(t *testing.T) {
+		got, err := c.Confirm(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Confirmed || got.Health != state.HealthUnreachable {
+			t.Errorf("Confirm = %+v, want confirmed unreachable", got)
+		}
+	})
+	t.Run("master answers again", func(t *testing.T) {
+		o.set("/news/index.m3u8", playlist{body: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1280000\n720p.m3u8\n"})
+		got, err := c.Confirm(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Confirmed || got.Health != state.HealthFresh || !strings.Contains(got.Reason, "master playlist answers again") {
+			t.Errorf("Confirm = %+v, want a fresh false alarm", got)
+		}
+	})
+	t.Run("status codes", func(t *testing.T) {
+		o.set("/news/index.m3u8", playlist{status: http.StatusForbidden})
+		got, err := c.Confirm(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Confirmed || !strings.Contains(got.Reason, "HTTP status 403") {
+			t.Errorf("Confirm = %+v, want confirmed with the 403 named", got)
+		}
+	})
+}
