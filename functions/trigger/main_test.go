@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/clustered-video-streams/cvs/internal/testenv"
+)
+
+// offlineAWS points the SDK's default chain at dummy credentials, so that nothing reads the
+// machine's AWS configuration or reaches AWS.
+func offlineAWS(t *testing.T) {
+	for k, v := range map[string]string{
+		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+		"AWS_ACCESS_KEY_ID": "AKIDLOCALDUMMY", "AWS_SECRET_ACCESS_KEY": "dummy", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "", "AWS_PROFILE": "",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func TestBuildRefusesBadConfig(t *testing.T) {
+	offlineAWS(t)
+	base := map[string]string{"FAILOVER_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:f",
+		"ENABLE_FAILBACK": "false", "HOLD_DOWN_SECONDS": "300"}
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"failback neither true nor false", "ENABLE_FAILBACK", "yes please", "ENABLE_FAILBACK"},
+		{"failback enabled without its state machine", "ENABLE_FAILBACK", "true", "FAILBACK_STATE_MACHINE_ARN"},
+		{"hold-down not a number", "HOLD_DOWN_SECONDS", "5m", "HOLD_DOWN_SECONDS"},
+		{"hold-down over a day", "HOLD_DOWN_SECONDS", "86401", "hold-down 24h0m1s"},
+		{"no failover state machine", "FAILOVER_STATE_MACHINE_ARN", "", "no failover state machine"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			env[tt.key] = tt.value
+			_, err := build(context.Background(), func(k string) string { return env[k] })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("build = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// placeholder is a DefinitionSubstitutions placeholder; any ARN will do, moto runs nothing.
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]*)\}`)
+
+func TestBuildStartsExecutionsOnTheConfiguredMachine(t *testing.T) {
+	endpoint := testenv.Moto(t, "the trigger wiring test") // before offlineAWS: moto reads AWS_* too
+	offlineAWS(t)
+	ctx := context.Background()
+	opt := func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) }
+	client := sfn.New(sfn.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCALDUMMY", "dummy", "")}, opt)
+	def, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "statemachines", "failover.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("cvs-failover"),
+		Definition: aws.String(placeholder.ReplaceAllString(string(def), "arn:aws:lambda:us-east-1:123456789012:function:$1")), RoleArn: aws.String("arn:aws:iam::123456789012:role/cvs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FAILOVER_STATE_MACHINE_ARN": aws.ToString(sm.StateMachineArn), "ENABLE_FAILBACK": "false", "HOLD_DOWN_SECONDS": "300"}
+	h, err := build(ctx, func(k string) string { return env[k] }, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "trigger-stale.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e events.SNSEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: sm.StateMachineArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Executions) != 1 || !strings.HasPrefix(aws.ToString(list.Executions[0].Name), "news-channel_d111111abcdef8-cloudfront-net_42_") {
+		t.Errorf("executions %+v, want one for news-channel #42", list.Executions)
+	}
+}
