@@ -22,8 +22,10 @@ type Fetcher interface {
 	Get(ctx context.Context, rawURL string, opts ...origin.Option) (*origin.Response, error)
 }
 
-// DefaultProbeConcurrency is how many playlists Confirm fetches at once by default.
-const DefaultProbeConcurrency = 8
+// DefaultProbeConcurrency is how many playlists Confirm fetches at once by default: all an
+// event can list, so that an origin that hangs costs one fetch timeout, not one per round,
+// within the task's time limit.
+const DefaultProbeConcurrency = workflow.MaxPlaylists
 
 // MaxClockSkew is how far this task's clock may lag the detector's: a probe that seems to come
 // before the event's detected_at by at most this much counts as made at detected_at. A larger
