@@ -1,0 +1,95 @@
+package mastermerge_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/origin"
+	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+const functionName = "cvs-merge"
+
+// lambdaStandIn serves Lambda's Invoke API (POST /2015-03-31/functions/NAME/invocations) on
+// loopback and runs each invocation through the merge function's request handler, answering as
+// Lambda does: the handler's JSON, or X-Amz-Function-Error with {errorMessage, errorType}. No
+// local server runs Go Lambdas, so this is the wire-level stand-in.
+func lambdaStandIn(t *testing.T, svc *mastermerge.Service) *mastermerge.Invoker {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/2015-03-31/functions/"+functionName+"/invocations" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"Type":"User","message":"Function not found"}`)
+			return
+		}
+		if got := r.Header.Get("X-Amz-Invocation-Type"); got != "RequestResponse" {
+			t.Errorf("invocation type %q, want RequestResponse", got)
+		}
+		payload, _ := io.ReadAll(r.Body)
+		res, err := svc.HandleRequest(r.Context(), payload)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			json.NewEncoder(w).Encode(map[string]string{"errorMessage": err.Error(), "errorType": "errorString"})
+			return
+		}
+		json.NewEncoder(w).Encode(res)
+	}))
+	t.Cleanup(srv.Close)
+	return &mastermerge.Invoker{Client: lambda.NewFromConfig(s3test.Config(srv.URL)), FunctionName: functionName}
+}
+
+func TestInvokerFunctionError(t *testing.T) {
+	svc, err := mastermerge.New(mastermerge.Config{Store: failingStore{}, Fetcher: nil, Targets: nil})
+	if err == nil || svc != nil {
+		t.Fatal("New accepted a config without fetcher and targets")
+	}
+	// A state table that fails inside the function: the invoker reports the function error.
+	inv := lambdaStandIn(t, mustService(t))
+	_, err = inv.Regenerate(context.Background(), mastermerge.Request{Cluster: "live-1"})
+	var fe *mastermerge.FunctionError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "state table down") {
+		t.Fatalf("err = %v, want a FunctionError carrying the store's failure", err)
+	}
+	inv.FunctionName = "no-such-function"
+	if _, err := inv.Regenerate(context.Background(), mastermerge.Request{Cluster: "live-1"}); err == nil || !strings.Contains(err.Error(), "no-such-function") {
+		t.Fatalf("err = %v, want the invocation error naming the function", err)
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) Instances(context.Context, string) ([]state.Instance, error) {
+	return nil, errors.New("state table down")
+}
+
+type nopBucket struct{}
+
+func (nopBucket) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	return nil, errors.New("unexpected call")
+}
+
+func (nopBucket) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return nil, errors.New("unexpected call")
+}
+
+func mustService(t *testing.T) *mastermerge.Service {
+	t.Helper()
+	svc, err := mastermerge.New(mastermerge.Config{Store: failingStore{}, Fetcher: &origin.Fetcher{},
+		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "b", S3: nopBucket{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}

@@ -1,0 +1,378 @@
+// Package mastermerge regenerates a cluster's merged multi-region master playlist (seed 002 done
+// by a machine): it fetches every stream instance's master through its distribution, merges them
+// losslessly into HLS redundant streams (optionally with content steering), writes the same
+// object to every region's master playlist bucket and invalidates it on the master distribution.
+// A failed fetch leaves the previous master in place and says which source failed.
+package mastermerge
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/origin"
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+// Store is what the merge needs of the state store.
+type Store interface {
+	Instances(ctx context.Context, cluster string) ([]state.Instance, error)
+}
+
+// Fetcher gets a master playlist; *origin.Fetcher is one.
+type Fetcher interface {
+	Get(ctx context.Context, rawURL string, opts ...origin.Option) (*origin.Response, error)
+}
+
+// Bucket is what the merge needs of an S3 client for one region; *s3.Client is one.
+type Bucket interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// Invalidator creates CloudFront invalidations; *cloudfront.Client is one.
+type Invalidator interface {
+	CreateInvalidation(ctx context.Context, in *cloudfront.CreateInvalidationInput, opts ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error)
+}
+
+// Target is one region's master playlist bucket.
+type Target struct {
+	Region string
+	Bucket string
+	S3     Bucket // a client for the bucket's region
+}
+
+// Defaults for Config.
+const (
+	DefaultKeyFormat    = "{cluster}/index.m3u8"
+	DefaultCacheControl = "max-age=10"
+	// HashMetadata is the user metadata key of a written master: the hash of its content.
+	HashMetadata = "cvs-master-sha256"
+	contentType  = "application/vnd.apple.mpegurl"
+)
+
+// Config configures a Service.
+type Config struct {
+	Store   Store
+	Fetcher Fetcher
+	// Targets are every region's master playlist bucket; the merged master goes to all.
+	Targets []Target
+	// CloudFront and DistributionID name the master distribution to invalidate; with an empty
+	// DistributionID nothing is invalidated (a local run).
+	CloudFront     Invalidator
+	DistributionID string
+	// KeyFormat is the object key of a cluster's master, "{cluster}" replaced (default
+	// DefaultKeyFormat).
+	KeyFormat string
+	// CacheControl of the written master (default DefaultCacheControl).
+	CacheControl string
+	// SteeringURI, when set and a request names none, adds content steering; "{cluster}" is
+	// replaced.
+	SteeringURI string
+	Now         func() time.Time // nil: time.Now
+	Logger      *slog.Logger     // nil: slog.Default()
+}
+
+// Service regenerates merged masters.
+type Service struct {
+	c   Config
+	log *slog.Logger
+}
+
+// New checks c and returns a Service.
+func New(c Config) (*Service, error) {
+	if c.Store == nil || c.Fetcher == nil || len(c.Targets) == 0 {
+		return nil, errors.New("mastermerge: store, fetcher and at least one target bucket are required")
+	}
+	for _, t := range c.Targets {
+		if t.S3 == nil || t.Bucket == "" || t.Region == "" {
+			return nil, fmt.Errorf("mastermerge: target %+v needs a region, a bucket and a client", t)
+		}
+	}
+	if c.DistributionID != "" && c.CloudFront == nil {
+		return nil, errors.New("mastermerge: a distribution to invalidate needs a CloudFront client")
+	}
+	c.KeyFormat = cmp.Or(c.KeyFormat, DefaultKeyFormat)
+	if !strings.Contains(c.KeyFormat, "{cluster}") || strings.HasPrefix(c.KeyFormat, "/") {
+		return nil, fmt.Errorf("mastermerge: key format %q must contain {cluster} and not start with /", c.KeyFormat)
+	}
+	c.CacheControl = cmp.Or(c.CacheControl, DefaultCacheControl)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	s := &Service{c: c, log: c.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s, nil
+}
+
+// Request asks for one cluster's master to be regenerated.
+type Request struct {
+	Cluster string `json:"cluster"`
+	// SteeringURI, when set, adds EXT-X-CONTENT-STEERING with this server URI, each region a
+	// pathway named after it.
+	SteeringURI string `json:"steering_uri,omitempty"`
+}
+
+// SourceReport is one region's master as fetched.
+type SourceReport struct {
+	Name   string `json:"name"` // the pathway / namespace: the region
+	Domain string `json:"domain"`
+	URL    string `json:"url"`
+	Bytes  int    `json:"bytes,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// TargetReport is one region's bucket as written.
+type TargetReport struct {
+	Region    string `json:"region"`
+	Bucket    string `json:"bucket"`
+	Written   bool   `json:"written"`
+	Unchanged bool   `json:"unchanged,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Result says what a regeneration did. ErrorKind and Error are set when it failed, so that the
+// result survives a Lambda invocation (see Invoker).
+type Result struct {
+	Cluster        string         `json:"cluster"`
+	Key            string         `json:"key"`
+	Written        bool           `json:"written"`
+	SHA256         string         `json:"sha256,omitempty"`
+	Sources        []SourceReport `json:"sources"`
+	Targets        []TargetReport `json:"targets,omitempty"`
+	InvalidationID string         `json:"invalidation_id,omitempty"`
+	Variants       int            `json:"variants"`
+	VariantGroups  int            `json:"variant_groups"`
+	IFrames        int            `json:"iframes"`
+	Renditions     int            `json:"renditions"`
+	Warnings       []string       `json:"warnings,omitempty"`
+	ErrorKind      ErrorKind      `json:"error_kind,omitempty"`
+	Error          string         `json:"error,omitempty"`
+}
+
+// ErrorKind classifies a failed regeneration.
+type ErrorKind string
+
+// Error kinds.
+const (
+	KindInvalid  ErrorKind = "invalid"   // the request is wrong
+	KindNotFound ErrorKind = "not_found" // the cluster has no instances
+	KindSource   ErrorKind = "source"    // a region's master could not be fetched or merged: nothing written
+	KindWrite    ErrorKind = "write"     // a bucket or the invalidation failed
+)
+
+// Error is a failed regeneration; its message is safe to show an operator.
+type Error struct {
+	Kind    ErrorKind
+	Message string
+	Result  *Result // what was done, for KindSource and KindWrite
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is makes errors.Is(err, state.ErrNotFound) true for KindNotFound.
+func (e *Error) Is(target error) bool { return e.Kind == KindNotFound && target == state.ErrNotFound }
+
+var clusterRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Regenerate fetches every instance's master, merges them and writes the result to every
+// target bucket, then invalidates it. Buckets that already hold the same master are not
+// rewritten, and when none changed nothing is invalidated.
+func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) {
+	res := &Result{Cluster: req.Cluster, Sources: []SourceReport{}}
+	fail := func(kind ErrorKind, format string, args ...any) (*Result, error) {
+		res.ErrorKind, res.Error = kind, fmt.Sprintf(format, args...)
+		s.log.ErrorContext(ctx, "mastermerge: failed; the previous master stays", "cluster", req.Cluster, "kind", kind, "err", res.Error)
+		return res, &Error{Kind: kind, Message: res.Error, Result: res}
+	}
+	if !clusterRE.MatchString(req.Cluster) {
+		return fail(KindInvalid, "cluster %q is not a cluster name", clip(req.Cluster))
+	}
+	res.Key = strings.ReplaceAll(s.c.KeyFormat, "{cluster}", req.Cluster)
+	steering := req.SteeringURI
+	if steering == "" && s.c.SteeringURI != "" {
+		steering = strings.ReplaceAll(s.c.SteeringURI, "{cluster}", req.Cluster)
+	}
+	if steering != "" {
+		if u, err := url.Parse(steering); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fail(KindInvalid, "steering_uri %q is not an absolute http(s) URL", clip(steering))
+		}
+	}
+	insts, err := s.c.Store.Instances(ctx, req.Cluster)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return nil, fmt.Errorf("instances of %s: %w", req.Cluster, err)
+	}
+	if len(insts) == 0 {
+		return fail(KindNotFound, "cluster %q has no instances", req.Cluster)
+	}
+	slices.SortFunc(insts, func(a, b state.Instance) int {
+		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Domain, b.Domain))
+	})
+
+	sources := s.fetch(ctx, insts, res)
+	var failed []string
+	for _, r := range res.Sources {
+		if r.Error != "" {
+			failed = append(failed, fmt.Sprintf("%s (%s): %s", r.Name, r.URL, r.Error))
+		}
+	}
+	if len(failed) > 0 {
+		return fail(KindSource, "could not fetch %d of %d regional masters, nothing written: %s", len(failed), len(insts), strings.Join(failed, "; "))
+	}
+	merged, err := hls.Merge(sources, hls.MergeOptions{SteeringURI: steering})
+	if err != nil {
+		var se *hls.MergeSourceError
+		if errors.As(err, &se) {
+			for i := range res.Sources {
+				if res.Sources[i].Name == se.Source {
+					res.Sources[i].Error = se.Err.Error()
+				}
+			}
+		}
+		return fail(KindSource, "merge failed, nothing written: %v", err)
+	}
+	for _, w := range merged.Warnings {
+		res.Warnings = append(res.Warnings, w.String())
+	}
+	res.Variants, res.VariantGroups, res.IFrames, res.Renditions = merged.Variants, merged.VariantGroups, merged.IFrames, merged.Renditions
+	sum := sha256.Sum256(merged.Playlist)
+	res.SHA256 = hex.EncodeToString(sum[:])
+
+	s.write(ctx, res, merged.Playlist)
+	var writeErrs []string
+	for _, t := range res.Targets {
+		if t.Error != "" {
+			writeErrs = append(writeErrs, fmt.Sprintf("%s (s3://%s): %s", t.Region, t.Bucket, t.Error))
+		}
+	}
+	if res.Written && s.c.DistributionID != "" {
+		id, err := s.invalidate(ctx, res.Key)
+		if err != nil {
+			writeErrs = append(writeErrs, fmt.Sprintf("invalidation of /%s on %s: %v", res.Key, s.c.DistributionID, err))
+		}
+		res.InvalidationID = id
+	}
+	if len(writeErrs) > 0 {
+		return fail(KindWrite, "master written only in part: %s", strings.Join(writeErrs, "; "))
+	}
+	s.log.InfoContext(ctx, "mastermerge: done", "cluster", req.Cluster, "key", res.Key, "written", res.Written,
+		"sha256", res.SHA256, "invalidation", res.InvalidationID, "variants", res.Variants, "warnings", res.Warnings)
+	return res, nil
+}
+
+// fetch gets every instance's master at once; failures are recorded in res.Sources.
+func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result) []hls.MergeSource {
+	names := map[string]int{}
+	res.Sources = make([]SourceReport, len(insts))
+	for i, in := range insts {
+		name := cmp.Or(in.Region, "region")
+		names[name]++
+		if n := names[name]; n > 1 {
+			name += "-" + strconv.Itoa(n) // two instances in one region stay two pathways
+		}
+		res.Sources[i] = SourceReport{Name: name, Domain: in.Domain, URL: in.DistributionPlaylistURL}
+	}
+	sources := make([]hls.MergeSource, len(insts))
+	var wg sync.WaitGroup
+	for i := range insts {
+		wg.Go(func() {
+			r := &res.Sources[i]
+			resp, err := s.c.Fetcher.Get(ctx, r.URL)
+			if err != nil {
+				r.Error = err.Error()
+				return
+			}
+			r.Bytes = len(resp.Body)
+			// Relative URIs resolve against where the master really was, after redirects.
+			sources[i] = hls.MergeSource{Name: r.Name, URL: resp.URL, Body: resp.Body}
+		})
+	}
+	wg.Wait()
+	return sources
+}
+
+// write puts the master into every target bucket that does not hold it yet.
+func (s *Service) write(ctx context.Context, res *Result, body []byte) {
+	res.Targets = make([]TargetReport, len(s.c.Targets))
+	var wg sync.WaitGroup
+	for i, t := range s.c.Targets {
+		wg.Go(func() {
+			r := TargetReport{Region: t.Region, Bucket: t.Bucket}
+			defer func() { res.Targets[i] = r }()
+			head, err := t.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(res.Key)})
+			switch {
+			case err == nil && head.Metadata[HashMetadata] == res.SHA256:
+				r.Unchanged = true
+				return
+			case err != nil && !notFound(err):
+				r.Error = err.Error()
+				return
+			}
+			if _, err := t.S3.PutObject(ctx, &s3.PutObjectInput{
+				Bucket: aws.String(t.Bucket), Key: aws.String(res.Key), Body: bytes.NewReader(body),
+				ContentType: aws.String(contentType), CacheControl: aws.String(s.c.CacheControl),
+				Metadata: map[string]string{HashMetadata: res.SHA256},
+			}); err != nil {
+				r.Error = err.Error()
+				return
+			}
+			r.Written = true
+		})
+	}
+	wg.Wait()
+	for _, t := range res.Targets {
+		res.Written = res.Written || t.Written
+	}
+}
+
+func (s *Service) invalidate(ctx context.Context, key string) (string, error) {
+	ref := fmt.Sprintf("cvs-master-%d", s.c.Now().UnixNano())
+	out, err := s.c.CloudFront.CreateInvalidation(ctx, &cloudfront.CreateInvalidationInput{
+		DistributionId: aws.String(s.c.DistributionID),
+		InvalidationBatch: &cftypes.InvalidationBatch{
+			CallerReference: aws.String(ref),
+			Paths:           &cftypes.Paths{Quantity: aws.Int32(1), Items: []string{"/" + key}},
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	if out.Invalidation == nil {
+		return "", errors.New("no invalidation in the answer")
+	}
+	return aws.ToString(out.Invalidation.Id), nil
+}
+
+func notFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "NotFound" || ae.ErrorCode() == "NoSuchKey")
+}
+
+// clip keeps echoed input short.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

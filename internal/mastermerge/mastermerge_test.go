@@ -1,0 +1,294 @@
+package mastermerge_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/origin"
+	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/state/memory"
+	"github.com/clustered-video-streams/cvs/internal/testenv"
+)
+
+const cluster = "live-1"
+
+// fixture is a cluster of two regions whose distributions are httptest servers, the two regions'
+// master buckets and a master distribution on moto, and the Service on them.
+type fixture struct {
+	svc     *mastermerge.Service
+	s3      map[string]*s3.Client // region -> client
+	cf      *cloudfront.Client
+	distID  string
+	masters map[string]*atomic.Value // region -> master body served ("" answers 404)
+	store   *memory.Store
+}
+
+var buckets = map[string]string{"us-east-1": "cvs-master-123456789012-us-east-1", "eu-west-1": "cvs-master-123456789012-eu-west-1"}
+
+func regionMaster(t testing.TB) string {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "internal", "hls", "testdata", "master", "seed002-region.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func newFixture(t *testing.T, endpoint string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	s3test.Reset(t, endpoint)
+	f := &fixture{s3: map[string]*s3.Client{}, masters: map[string]*atomic.Value{}, store: memory.New(time.Now)}
+	cfg := s3test.Config(endpoint)
+	var targets []mastermerge.Target
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true; o.Region = region })
+		in := &s3.CreateBucketInput{Bucket: aws.String(buckets[region])}
+		if region != "us-east-1" {
+			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}
+		}
+		if _, err := c.CreateBucket(ctx, in); err != nil {
+			t.Fatalf("create bucket in %s: %v", region, err)
+		}
+		f.s3[region] = c
+		targets = append(targets, mastermerge.Target{Region: region, Bucket: buckets[region], S3: c})
+
+		body := &atomic.Value{}
+		body.Store(regionMaster(t))
+		f.masters[region] = body
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b := body.Load().(string)
+			if b == "" {
+				http.NotFound(w, r)
+				return
+			}
+			io.WriteString(w, b)
+		}))
+		t.Cleanup(srv.Close)
+		if _, err := f.store.Register(ctx, state.Registration{Cluster: cluster, Domain: strings.TrimPrefix(srv.URL, "http://"), Region: region,
+			DistributionPlaylistURL: srv.URL + "/out/v1/" + region + "/index.m3u8", OriginPlaylistURL: srv.URL + "/origin/index.m3u8"},
+			state.Change{By: "local:test", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.cf = cloudfront.NewFromConfig(cfg)
+	dist, err := f.cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: &cftypes.DistributionConfig{
+		CallerReference: aws.String("test"), Comment: aws.String("master"), Enabled: aws.Bool(true),
+		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{Id: aws.String("us-east-1"),
+			DomainName: aws.String(buckets["us-east-1"] + ".s3.us-east-1.amazonaws.com"), S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")}}}},
+		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("us-east-1"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps},
+	}})
+	if err != nil {
+		t.Fatalf("create master distribution: %v", err)
+	}
+	f.distID = aws.ToString(dist.Distribution.Id)
+	f.svc, err = mastermerge.New(mastermerge.Config{Store: f.store, Fetcher: &origin.Fetcher{Timeout: 5 * time.Second},
+		Targets: targets, CloudFront: f.cf, DistributionID: f.distID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// object returns a bucket's master, "" when it has none.
+func (f *fixture) object(t *testing.T, region string) (string, *s3.GetObjectOutput) {
+	t.Helper()
+	out, err := f.s3[region].GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(buckets[region]), Key: aws.String(cluster + "/index.m3u8")})
+	if err != nil {
+		if strings.Contains(err.Error(), "NoSuchKey") {
+			return "", nil
+		}
+		t.Fatal(err)
+	}
+	defer out.Body.Close()
+	b, _ := io.ReadAll(out.Body)
+	return string(b), out
+}
+
+func (f *fixture) invalidations(t *testing.T) []cftypes.InvalidationSummary {
+	t.Helper()
+	out, err := f.cf.ListInvalidations(context.Background(), &cloudfront.ListInvalidationsInput{DistributionId: aws.String(f.distID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.InvalidationList.Items
+}
+
+// regenerators are the two ways to regenerate: the Service in process, and the Invoker through
+// the Lambda Invoke wire protocol.
+func regenerators(t *testing.T, f *fixture) map[string]func(context.Context, mastermerge.Request) (*mastermerge.Result, error) {
+	inv := lambdaStandIn(t, f.svc)
+	return map[string]func(context.Context, mastermerge.Request) (*mastermerge.Result, error){
+		"service": f.svc.Regenerate,
+		"invoker": inv.Regenerate,
+	}
+}
+
+func TestRegenerate(t *testing.T) {
+	endpoint := testenv.Moto(t, "the master merge wire test")
+	ctx := context.Background()
+	for _, via := range []string{"service", "invoker"} {
+		t.Run(via, func(t *testing.T) {
+			t.Run("merges every region into every bucket and invalidates", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				if err != nil {
+					t.Fatalf("Regenerate: %v", err)
+				}
+				if !res.Written || res.Variants != 6 || res.VariantGroups != 3 || res.IFrames != 2 || res.InvalidationID == "" {
+					t.Fatalf("result %+v, want 6 variants in 3 groups, 2 I-frames, written and invalidated", res)
+				}
+				east, obj := f.object(t, "us-east-1")
+				west, _ := f.object(t, "eu-west-1")
+				if east == "" || east != west {
+					t.Fatalf("buckets differ or are empty:\n%s\n---\n%s", east, west)
+				}
+				if _, err := hls.ParseMaster([]byte(east)); err != nil {
+					t.Fatalf("written master does not parse: %v", err)
+				}
+				if aws.ToString(obj.ContentType) != "application/vnd.apple.mpegurl" || aws.ToString(obj.CacheControl) != "max-age=10" {
+					t.Errorf("Content-Type %q, Cache-Control %q", aws.ToString(obj.ContentType), aws.ToString(obj.CacheControl))
+				}
+				if strings.Count(east, "/out/v1/us-east-1/index_1.m3u8") != 1 || strings.Count(east, "/out/v1/eu-west-1/index_1.m3u8") != 1 {
+					t.Errorf("master does not list both regions' variants:\n%s", east)
+				}
+				inv := f.invalidations(t)
+				if len(inv) != 1 || aws.ToString(inv[0].Id) != res.InvalidationID {
+					t.Fatalf("invalidations %+v, want the one reported", inv)
+				}
+			})
+
+			t.Run("the same master again writes and invalidates nothing", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				regen := regenerators(t, f)[via]
+				if _, err := regen(ctx, mastermerge.Request{Cluster: cluster}); err != nil {
+					t.Fatal(err)
+				}
+				res, err := regen(ctx, mastermerge.Request{Cluster: cluster})
+				if err != nil || res.Written || res.InvalidationID != "" || !res.Targets[0].Unchanged || !res.Targets[1].Unchanged {
+					t.Fatalf("second run %+v, %v; want unchanged everywhere", res, err)
+				}
+				if n := len(f.invalidations(t)); n != 1 {
+					t.Fatalf("%d invalidations, want 1", n)
+				}
+			})
+
+			t.Run("a region that fails leaves the previous master and is named", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				regen := regenerators(t, f)[via]
+				if _, err := regen(ctx, mastermerge.Request{Cluster: cluster}); err != nil {
+					t.Fatal(err)
+				}
+				before, _ := f.object(t, "eu-west-1")
+				f.masters["eu-west-1"].Store("")
+				f.masters["us-east-1"].Store(strings.Replace(regionMaster(t), "index_3.m3u8", "index_3b.m3u8", 1))
+				res, err := regen(ctx, mastermerge.Request{Cluster: cluster})
+				var me *mastermerge.Error
+				if !errors.As(err, &me) || me.Kind != mastermerge.KindSource || !strings.Contains(err.Error(), "eu-west-1 (http") || !strings.Contains(err.Error(), "404") {
+					t.Fatalf("err = %v, want a source error naming eu-west-1 and its 404", err)
+				}
+				if res == nil || res.Sources[0].Name != "eu-west-1" || res.Sources[0].Error == "" || res.Sources[1].Error != "" {
+					t.Fatalf("sources %+v, want eu-west-1 failed and us-east-1 fine", res)
+				}
+				for _, region := range []string{"us-east-1", "eu-west-1"} {
+					if after, _ := f.object(t, region); after != before {
+						t.Errorf("%s: master changed after a failed fetch", region)
+					}
+				}
+				if n := len(f.invalidations(t)); n != 1 {
+					t.Errorf("%d invalidations, want only the first", n)
+				}
+			})
+
+			t.Run("a region serving no master is named", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				f.masters["us-east-1"].Store("<html>maintenance</html>")
+				_, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				var me *mastermerge.Error
+				if !errors.As(err, &me) || me.Kind != mastermerge.KindSource || !strings.Contains(err.Error(), "source us-east-1") {
+					t.Fatalf("err = %v, want a source error naming us-east-1", err)
+				}
+				if east, _ := f.object(t, "us-east-1"); east != "" {
+					t.Fatal("a master was written")
+				}
+			})
+
+			t.Run("content steering", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				steer := "https://d111111abcdef8.cloudfront.net/steering/live-1.json"
+				if _, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster, SteeringURI: steer}); err != nil {
+					t.Fatal(err)
+				}
+				body, _ := f.object(t, "eu-west-1")
+				if !strings.Contains(body, `#EXT-X-CONTENT-STEERING:SERVER-URI="`+steer+`",PATHWAY-ID="eu-west-1"`) ||
+					strings.Count(body, `PATHWAY-ID="us-east-1"`) != 4 {
+					t.Fatalf("no steering or pathways:\n%s", body)
+				}
+			})
+
+			t.Run("refusals", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				regen := regenerators(t, f)[via]
+				for _, tc := range []struct {
+					req  mastermerge.Request
+					kind mastermerge.ErrorKind
+				}{
+					{mastermerge.Request{Cluster: "no-such-cluster"}, mastermerge.KindNotFound},
+					{mastermerge.Request{Cluster: "../etc"}, mastermerge.KindInvalid},
+					{mastermerge.Request{Cluster: cluster, SteeringURI: "ftp://x/steer.json"}, mastermerge.KindInvalid},
+				} {
+					_, err := regen(ctx, tc.req)
+					var me *mastermerge.Error
+					if !errors.As(err, &me) || me.Kind != tc.kind {
+						t.Errorf("%+v: err = %v, want kind %s", tc.req, err, tc.kind)
+					}
+					if tc.kind == mastermerge.KindNotFound && !errors.Is(err, state.ErrNotFound) {
+						t.Errorf("%+v: err does not match state.ErrNotFound", tc.req)
+					}
+				}
+				if east, _ := f.object(t, "us-east-1"); east != "" {
+					t.Fatal("a refused request wrote a master")
+				}
+			})
+		})
+	}
+}
+
+func TestIsRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string
+		want bool
+	}{
+		{"API request", "merge-cluster.json", true},
+		{"API request with steering", "merge-cluster-steering.json", true},
+		{"encoder upload", "merge-encoder-primary.json", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := mastermerge.IsRequest(b); got != tc.want {
+				t.Fatalf("IsRequest = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
