@@ -1,0 +1,105 @@
+package detector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+// benchOrigin serves media playlists that gain a segment on every request, so every poll reads,
+// parses and judges a new playlist (the costliest case: an unchanged body skips the parse).
+func benchOrigin(b *testing.B) *httptest.Server {
+	const ring = 4096
+	bodies := make([]string, ring)
+	for i := range bodies {
+		var s strings.Builder
+		msn := 1000 + i
+		fmt.Fprintf(&s, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:%d\n", msn)
+		for k := range 6 {
+			fmt.Fprintf(&s, "#EXT-X-PROGRAM-DATE-TIME:2025-03-01T12:%02d:%02d.000Z\n#EXTINF:2.000,\nseg-%d.ts\n", (msn+k)/30%60, (msn+k)*2%60, msn+k)
+		}
+		bodies[i] = s.String()
+	}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		_, _ = w.Write([]byte(bodies[n.Add(1)%ring]))
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkPoll measures the detector's capacity: one iteration is one playlist poll (fetch
+// over a keep-alive loopback connection with cache-busting, ReadLimited, parse, track) plus the
+// instance's verdict, through the same code as a Run's cycle. The origin is an httptest server
+// in the same process, so its work counts against the same cores. Run with -cpu 1 for the
+// per-core figure.
+func BenchmarkPoll(b *testing.B) {
+	for _, playlists := range []int{1, 8} {
+		b.Run(fmt.Sprintf("playlists=%d", playlists), func(b *testing.B) {
+			srv := benchOrigin(b)
+			cfg, err := Config{Region: "r", TopicARN: "t"}.withDefaults()
+			if err != nil {
+				b.Fatal(err)
+			}
+			client := NewHTTPClient(cfg.MaxConcurrency)
+			d := &Detector{cfg: cfg, getter: NewGetter(client, cfg), sem: make(chan struct{}, cfg.MaxConcurrency)}
+			w := &watcher{d: d, cfg: cfg, inst: state.Instance{OriginPlaylistURL: srv.URL + "/master.m3u8"}}
+			for i := range playlists {
+				tr, err := hls.NewTracker(cfg.Tracker)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w.lists = append(w.lists, &playlist{url: fmt.Sprintf("%s/v%d.m3u8", srv.URL, i), class: classVideo, tr: tr})
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			polls := 0
+			for polls < b.N {
+				w.pollDue(ctx, time.Now().Add(time.Hour)) // every playlist is due
+				if v := decide(w.views(), tolerance{}); v.Health != state.HealthFresh {
+					b.Fatalf("verdict %s: %s", v.Health, v.Reason)
+				}
+				polls += playlists
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(polls)/b.Elapsed().Seconds(), "polls/s")
+			client.CloseIdleConnections()
+		})
+	}
+}
+
+// BenchmarkParseAndTrack is the share of a poll spent without the network: parse a new
+// playlist and track it.
+func BenchmarkParseAndTrack(b *testing.B) {
+	tr, err := hls.NewTracker(hls.TrackerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, 1024)
+	for i := range bodies {
+		var s strings.Builder
+		fmt.Fprintf(&s, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:%d\n", 1000+i)
+		for k := range 6 {
+			fmt.Fprintf(&s, "#EXTINF:2.000,\nseg-%d.ts\n", 1000+i+k)
+		}
+		bodies[i] = []byte(s.String())
+	}
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := range b.N {
+		at = at.Add(time.Second)
+		if r := tr.Observe(hls.Observation{At: at, Status: 200, Body: bodies[i%len(bodies)]}); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package detector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/workflow"
+)
+
+// publishTimeout bounds one SNS Publish call (the SDK retries transient errors within it).
+const publishTimeout = 5 * time.Second
+
+// maxReasonBytes bounds the reason recorded with a health change.
+const maxReasonBytes = 1000
+
+// transition claims and delivers an event when the verdict differs from the last transition.
+// The claim is a conditional write of the memory with the new sequence and the event as
+// pending: an overlapping Run that also saw the transition loses the write and learns of the
+// claim instead of publishing. Nothing is published without a claim.
+func (w *watcher) transition(ctx context.Context, views []playlistView, v verdict, now time.Time) error {
+	if v.Health == state.HealthUnknown {
+		return nil
+	}
+	kind := workflow.EventKind(v.Health)
+	if kind == w.lastKind() {
+		return nil
+	}
+	// At least the claim time in milliseconds: sequences stay increasing and unique even if
+	// the memory is lost, because they name the workflow executions.
+	seq := max(w.doc.Sequence+1, now.UnixMilli())
+	ev := w.event(kind, views, v, seq, now)
+	if err := ev.Validate(); err != nil {
+		w.fail("cannot build a valid "+string(kind)+" event", err)
+		return nil
+	}
+	prevSeq, prevPending := w.doc.Sequence, w.doc.Pending
+	w.doc.Sequence, w.doc.Pending = seq, &pendingEvent{Event: ev, Reason: truncate(v.Reason, maxReasonBytes)}
+	if err := w.save(ctx); err != nil {
+		w.doc.Sequence, w.doc.Pending = prevSeq, prevPending
+		if !errors.Is(err, errLostLease) {
+			w.fail("claim the "+string(kind)+" transition (it will be tried again)", err)
+		}
+		return err
+	}
+	if prevPending != nil {
+		w.log.Warn("detector: unpublished event superseded", "event", prevPending.Event.Event, "sequence", prevPending.Event.Sequence)
+	}
+	w.log.Info("detector: transition claimed", "event", kind, "sequence", seq, "reason", v.Reason)
+	return w.deliver(ctx)
+}
+
+// deliver finishes the pending event: publish it, record the health in the table, then mark it
+// published in the memory. What fails is retried after RetryInterval, by this Run or the next.
+func (w *watcher) deliver(ctx context.Context) error {
+	p := w.doc.Pending
+	if !p.Sent {
+		if err := w.publish(ctx, p.Event); err != nil {
+			w.nextRetry = time.Now().Add(w.cfg.RetryInterval)
+			w.fail(fmt.Sprintf("publish the %s event, sequence %d (it will be retried)", p.Event.Event, p.Event.Sequence), err)
+			return err
+		}
+		p.Sent = true
+		w.res.published++
+		w.log.Info("detector: event published", "event", p.Event.Event, "sequence", p.Event.Sequence,
+			"stale_for_ms", p.Event.StaleForMS, "detected_at", p.Event.DetectedAt)
+	}
+	if !p.Recorded {
+		reason := truncate(fmt.Sprintf("detector %s event, sequence %d: %s", p.Event.Event, p.Event.Sequence, p.Reason), 2*maxReasonBytes)
+		in, err := w.d.registry.RecordHealth(ctx, w.inst.Cluster, w.inst.Domain, p.Event.Event.Health(), state.Change{By: w.inv.By, Reason: reason})
+		if err != nil {
+			w.nextRetry = time.Now().Add(w.cfg.RetryInterval)
+			w.fail("record health "+string(p.Event.Event)+" (it will be retried)", err)
+			return err
+		}
+		p.Recorded = true
+		w.inst = in
+	}
+	w.doc.Published = &publishedRef{Event: p.Event.Event, Sequence: p.Event.Sequence, At: time.Now().UTC()}
+	w.doc.Pending = nil
+	if err := w.save(ctx); err != nil {
+		if !errors.Is(err, errLostLease) {
+			// The memory still says pending: the next save or Run publishes the same sequence again,
+			// which the trigger ignores.
+			w.fail("save the published event", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// event builds the detector event of a transition (design.md 4.2). Playlists whose state is not
+// known yet are left out.
+func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict, seq int64, now time.Time) workflow.DetectorEvent {
+	ev := workflow.DetectorEvent{
+		Version:           workflow.EventVersion,
+		Event:             kind,
+		Cluster:           w.inst.Cluster,
+		Domain:            w.inst.Domain,
+		Region:            w.inst.Region,
+		OriginPlaylistURL: w.inst.OriginPlaylistURL,
+		Playlists:         []workflow.PlaylistDetail{},
+		DetectedAt:        now.UTC(),
+		Sequence:          seq,
+	}
+	if kind == workflow.EventStale || kind == workflow.EventUnreachable {
+		ev.StaleForMS = max(v.StaleFor.Milliseconds(), 0)
+		if kind == workflow.EventStale && ev.StaleForMS == 0 {
+			ev.StaleForMS = 1
+		}
+	}
+	for _, p := range views {
+		if p.Health == state.HealthUnknown || len(ev.Playlists) == workflow.MaxPlaylists {
+			continue
+		}
+		d := workflow.PlaylistDetail{URL: p.URL, State: p.Health, MediaSequence: p.MediaSequence,
+			TargetDuration: int(math.Ceil(p.TargetDuration.Seconds()))}
+		if !p.LastChange.IsZero() {
+			d.LastChange = p.LastChange.UTC()
+		}
+		ev.Playlists = append(ev.Playlists, d)
+	}
+	return ev
+}
+
+// publish sends the event to the region's topic with the message attributes subscribers filter
+// on: event, cluster and region.
+func (w *watcher) publish(ctx context.Context, ev workflow.DetectorEvent) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	_, err = w.d.publisher.Publish(ctx, PublishInput(w.cfg.TopicARN, ev, body))
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", w.cfg.TopicARN, err)
+	}
+	return nil
+}
+
+// PublishInput is the SNS message of a detector event whose JSON is body.
+func PublishInput(topicARN string, ev workflow.DetectorEvent, body []byte) *sns.PublishInput {
+	attr := func(v string) snstypes.MessageAttributeValue {
+		return snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	}
+	return &sns.PublishInput{
+		TopicArn: aws.String(topicARN),
+		Message:  aws.String(string(body)),
+		MessageAttributes: map[string]snstypes.MessageAttributeValue{
+			"event":   attr(string(ev.Event)),
+			"cluster": attr(ev.Cluster),
+			"region":  attr(ev.Region),
+		},
+	}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
