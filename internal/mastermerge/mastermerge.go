@@ -376,3 +376,31 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// ParseTargets reads a comma-separated list of master bucket regional domain names
+// (BUCKET.s3.REGION.amazonaws.com, what CloudFormation's RegionalDomainName gives), skipping
+// empty entries, and gives each a client for its region.
+func ParseTargets(list string, client func(region string) Bucket) ([]Target, error) {
+	var out []Target
+	seen := map[string]bool{}
+	for _, d := range strings.Split(list, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
+		}
+		bucket, rest, ok := strings.Cut(d, ".s3.")
+		region, ok2 := strings.CutSuffix(rest, ".amazonaws.com")
+		if !ok || !ok2 || bucket == "" || region == "" || strings.Contains(region, ".") {
+			return nil, fmt.Errorf("master bucket %q is not BUCKET.s3.REGION.amazonaws.com", d)
+		}
+		if seen[bucket] {
+			continue
+		}
+		seen[bucket] = true
+		out = append(out, Target{Region: region, Bucket: bucket, S3: client(region)})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no master bucket given")
+	}
+	return out, nil
+}

@@ -292,3 +292,17 @@ func TestIsRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTargets(t *testing.T) {
+	var regions []string
+	client := func(region string) mastermerge.Bucket { regions = append(regions, region); return nopBucket{} }
+	got, err := mastermerge.ParseTargets("cvs-master-1-us-east-1.s3.us-east-1.amazonaws.com, ,cvs-master-1-eu-west-1.s3.eu-west-1.amazonaws.com,", client)
+	if err != nil || len(got) != 2 || got[1].Bucket != "cvs-master-1-eu-west-1" || got[1].Region != "eu-west-1" || strings.Join(regions, ",") != "us-east-1,eu-west-1" {
+		t.Fatalf("ParseTargets = %+v, %v (clients for %v)", got, err, regions)
+	}
+	for _, bad := range []string{"", ",", "cvs-master.s3.amazonaws.com", "https://x.s3.eu-west-1.amazonaws.com/", "bucket"} {
+		if _, err := mastermerge.ParseTargets(bad, client); err == nil {
+			t.Errorf("ParseTargets(%q) accepted it", bad)
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	"github.com/clustered-video-streams/cvs/internal/sweeper"
+	"github.com/clustered-video-streams/cvs/internal/testenv"
+)
+
+// offlineAWS points the SDK's default chain at dummy credentials and every service at moto.
+func offlineAWS(t *testing.T, endpoint string) {
+	dir := t.TempDir()
+	config, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	os.WriteFile(config, []byte("[default]\nregion = us-east-1\n"), 0o600)
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIDLOCALDUMMY\naws_secret_access_key = dummy\n"), 0o600)
+	for k, v := range map[string]string{
+		"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "default",
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint,
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func sample(t *testing.T, name string) []byte {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "sweeper-"+name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBuild wires the function as Lambda would, on moto's S3 and SQS, and runs each sample event.
+func TestBuild(t *testing.T) {
+	endpoint := testenv.Moto(t, "the sweeper function test")
+	offlineAWS(t, endpoint)
+	ctx := context.Background()
+	c := s3test.S3(endpoint)
+	s3test.Bucket(t, c, "cvs-encoder-example", true)
+	q := sqs.NewFromConfig(s3test.Config(endpoint))
+	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("cvs-sweeper-checks")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"BUCKET": "cvs-encoder-example", "PREFIXES": "primary/,failover/", "CHECK_QUEUE_URL": aws.ToString(queue.QueueUrl),
+		"MULTIPLIER": "1.5", "SWEEP_MIN_AGE": "30s", "S3_FORCE_PATH_STYLE": "true"}
+	h, err := build(ctx, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	vid := s3test.Put(t, c, "cvs-encoder-example", "primary/index_1.m3u8",
+		[]byte("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:6.0,\ns1.ts\n"))
+
+	out, err := h(ctx, bytes.ReplaceAll(sample(t, "upload"), []byte("UIORUnfndfhnw89493jJFJ.BCdN9Kzv"), []byte(vid)))
+	if err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	if ds := out.([]sweeper.Decision); len(ds) != 1 || ds[0].Action != sweeper.Scheduled {
+		t.Fatalf("upload decisions %+v, want one scheduled", ds)
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed)]; got != "1" {
+		t.Fatalf("delayed messages = %s, want the check waiting in SQS", got)
+	}
+	if _, err := h(ctx, sample(t, "sweep")); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	if _, err := h(ctx, sample(t, "check")); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+
+	for name, over := range map[string]map[string]string{
+		"no prefixes": {"PREFIXES": ""}, "bad multiplier": {"MULTIPLIER": "x"}, "multiplier below 1": {"MULTIPLIER": "0.5"},
+		"bad min age": {"SWEEP_MIN_AGE": "30"}, "no queue": {"CHECK_QUEUE_URL": ""},
+	} {
+		get := func(k string) string {
+			if v, ok := over[k]; ok {
+				return v
+			}
+			return env[k]
+		}
+		if _, err := build(ctx, get, io.Discard); err == nil {
+			t.Errorf("%s: build accepted it", name)
+		}
+	}
+}
