@@ -24,6 +24,7 @@ const (
 	CodeTooLarge         Code = "body_too_large"         // 413
 	CodeUnsupportedMedia Code = "unsupported_media_type" // 415: a body that is not application/json
 	CodeUnavailable      Code = "unavailable"            // 503: the control region's store is down
+	CodeUpstream         Code = "upstream_failed"        // 502: a region's master or a master bucket failed
 	CodeInternal         Code = "internal"               // 500: anything else; details only in the log
 )
 
@@ -68,6 +69,8 @@ func Status(code Code) int {
 		return http.StatusUnsupportedMediaType
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeUpstream:
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}

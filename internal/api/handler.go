@@ -47,6 +47,8 @@ type Options struct {
 	// LocalDomains lets the local runtime key instances by loopback host:port as well as by
 	// CloudFront domain. The deployed API leaves it off.
 	LocalDomains bool
+	// Master, when set, serves POST /clusters/{cluster}/master (merged-master regeneration).
+	Master MasterRegenerator
 }
 
 // ClusterSummary is one entry of the cluster list.
@@ -96,12 +98,13 @@ type handler struct {
 	caller  CallerFunc
 	maxBody int64
 	local   bool
+	master  MasterRegenerator
 	mux     *http.ServeMux
 }
 
 // New returns the API's HTTP handler.
 func New(o Options) http.Handler {
-	h := &handler{store: o.Store, log: o.Logger, caller: o.Caller, maxBody: o.MaxBody, local: o.LocalDomains, mux: http.NewServeMux()}
+	h := &handler{store: o.Store, log: o.Logger, caller: o.Caller, maxBody: o.MaxBody, local: o.LocalDomains, master: o.Master, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -119,7 +122,9 @@ func New(o Options) http.Handler {
 	h.mux.HandleFunc("POST "+inst+"/close", h.wrap(h.close))
 	h.mux.HandleFunc("POST "+inst+"/open", h.wrap(h.open))
 	h.mux.HandleFunc("GET /clusters/{cluster}/history", h.wrap(h.history))
-	// POST /clusters/{cluster}/master (merged-master regeneration) comes with a later issue.
+	if h.master != nil {
+		h.mux.HandleFunc("POST /clusters/{cluster}/master", h.wrap(h.regenerateMaster))
+	}
 	h.mux.Handle("GET /dashboard/", http.StripPrefix("/dashboard", dashboard.Static()))
 	h.mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusFound))
 	return h
