@@ -99,8 +99,12 @@ func TestDetectorOnTheWire(t *testing.T) {
 	}
 	F, S, U, E := workflow.EventFresh, workflow.EventStale, workflow.EventUnreachable, workflow.EventEnded
 	instances := []*instance{
-		{name: "stall", cue: func(o *detectortest.Origin, t0 time.Time) time.Time { return o.Stall("", t0.Add(3300*time.Millisecond)) }, want: []workflow.EventKind{F, S}},
-		{name: "stall-audio", cue: func(o *detectortest.Origin, t0 time.Time) time.Time { return o.Stall("aen", t0.Add(4100*time.Millisecond)) }, want: []workflow.EventKind{F, S}},
+		{name: "stall", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
+			return o.Stall("", t0.Add(3300*time.Millisecond))
+		}, want: []workflow.EventKind{F, S}},
+		{name: "stall-audio", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
+			return o.Stall("aen", t0.Add(4100*time.Millisecond))
+		}, want: []workflow.EventKind{F, S}},
 		{name: "notfound", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.Fail("", http.StatusNotFound, t0.Add(3700*time.Millisecond), time.Time{})
 			return time.Time{}
@@ -109,12 +113,18 @@ func TestDetectorOnTheWire(t *testing.T) {
 			o.Fail("v720", http.StatusServiceUnavailable, t0.Add(4*time.Second), t0.Add(4600*time.Millisecond))
 			return time.Time{}
 		}, want: []workflow.EventKind{F}},
-		{name: "ended", cue: func(o *detectortest.Origin, t0 time.Time) time.Time { o.End("", t0.Add(3*time.Second)); return time.Time{} }, want: []workflow.EventKind{F, E}},
+		{name: "ended", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
+			o.End("", t0.Add(3*time.Second))
+			return time.Time{}
+		}, want: []workflow.EventKind{F, E}},
 		{name: "gap", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.Gap("", t0.Add(3500*time.Millisecond))
 			return o.LastChange("v720", t0.Add(3500*time.Millisecond+td)) // the segment under way is the last with media
 		}, want: []workflow.EventKind{F, S}},
-		{name: "restart", cue: func(o *detectortest.Origin, t0 time.Time) time.Time { o.Restart("", t0.Add(4*time.Second)); return time.Time{} }, want: []workflow.EventKind{F}},
+		{name: "restart", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
+			o.Restart("", t0.Add(4*time.Second))
+			return time.Time{}
+		}, want: []workflow.EventKind{F}},
 		{name: "elsewhere", region: "us-east-1", cue: func(o *detectortest.Origin, t0 time.Time) time.Time { return time.Time{} }},
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
