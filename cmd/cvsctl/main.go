@@ -41,6 +41,7 @@ var commands = []command{
 	{"open", "--reason TEXT CLUSTER DOMAIN", "open an instance's distribution again", runOpen},
 	{"history", "[--domain D] [--all] CLUSTER", "show a cluster's audit trail, newest first", runHistory},
 	{"register", "--region R --origin URL --distribution URL CLUSTER DOMAIN", "register or update a stream instance", runRegister},
+	{"master", "[--steering-uri URI] CLUSTER", "regenerate a cluster's merged master in every region's bucket and invalidate it", runMaster},
 	{"dashboard", "[--listen ADDR]", "serve the dashboard on loopback, signing its API calls with your credentials", runDashboard},
 }
 

@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
@@ -86,6 +87,12 @@ func (c *Client) Close(ctx context.Context, cluster, domain string, req api.Clos
 func (c *Client) Open(ctx context.Context, cluster, domain string, req api.OpenRequest) (state.Instance, error) {
 	var out state.Instance
 	return out, c.do(ctx, http.MethodPost, c.path("clusters", cluster, "instances", domain, "open"), nil, req, &out)
+}
+
+// RegenerateMaster regenerates a cluster's merged master playlist in every region's bucket.
+func (c *Client) RegenerateMaster(ctx context.Context, cluster string, req api.MasterRequest) (mastermerge.Result, error) {
+	var out mastermerge.Result
+	return out, c.do(ctx, http.MethodPost, c.path("clusters", cluster, "master"), nil, req, &out)
 }
 
 // History returns one page of a cluster's audit trail, newest first. Domain, limit and cursor
