@@ -223,7 +223,7 @@ func TestDetectorOnTheWire(t *testing.T) {
 		}
 	}
 
-	var delays []time.Duration
+	var delays, detections []time.Duration
 	for _, in := range instances {
 		domain := in.name + ".cloudfront.test"
 		got := byDomain[domain]
@@ -257,21 +257,24 @@ func TestDetectorOnTheWire(t *testing.T) {
 			pub.mu.Lock()
 			at := pub.at[got[1].ev.Sequence]
 			pub.mu.Unlock()
-			delay := at.Sub(in.last)
-			delays = append(delays, delay)
-			t.Logf("%-12s stale event published %s after the last change (published at +%s)", in.name, delay.Round(time.Millisecond), at.Sub(t0).Round(time.Millisecond))
+			delay, detected := at.Sub(in.last), got[1].ev.DetectedAt.Sub(in.last)
+			delays, detections = append(delays, delay), append(detections, detected)
+			t.Logf("%-12s stale detected %s and published %s after the last change (published at +%s)", in.name,
+				detected.Round(time.Millisecond), delay.Round(time.Millisecond), at.Sub(t0).Round(time.Millisecond))
 		}
 	}
 	if len(delays) > 0 {
 		slices.Sort(delays)
+		slices.Sort(detections)
 		over := 0
 		for _, d := range delays {
 			if d > 3*td/2+td/2 {
 				over++
 			}
 		}
-		t.Logf("real time, TD %s, poll interval %s: %d stalls, stall -> stale event published: min %s median %s max %s; %d over 1.5 x TD + interval (%s)",
+		t.Logf("real time, TD %s, poll interval %s: %d stalls, stall -> stale event published: min %s median %s max %s; %d over 1.5 x TD + interval (%s); stall -> detected_at: min %s median %s max %s",
 			td, td/2, len(delays), delays[0].Round(time.Millisecond), delays[len(delays)/2].Round(time.Millisecond),
-			delays[len(delays)-1].Round(time.Millisecond), over, 3*td/2+td/2)
+			delays[len(delays)-1].Round(time.Millisecond), over, 3*td/2+td/2,
+			detections[0].Round(time.Millisecond), detections[len(detections)/2].Round(time.Millisecond), detections[len(detections)-1].Round(time.Millisecond))
 	}
 }

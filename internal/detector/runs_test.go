@@ -229,6 +229,7 @@ func TestKeepAliveAndCacheBusting(t *testing.T) {
 		if dials := e.net.Dials(); dials > 4 {
 			t.Errorf("%d connections for %d polls: want at most one per concurrent request (4)", dials, total)
 		}
+		t.Logf("memory of an instance with 3 playlists: %d bytes", len(e.memoryDoc(t, "news", "d1.example.com")))
 		// Every TD/2 = 1 s for 62 s.
 		if n, _ := o.Requests("/v720.m3u8"); n < 62 || n > 64 {
 			t.Errorf("v720 polled %d times in 62 s, want 62 (every TD/2)", n)
@@ -329,5 +330,23 @@ func TestManyInstances(t *testing.T) {
 			t.Errorf("%d requests in flight at once, over the bound of 8", peak)
 		}
 		t.Logf("40 instances, 160 playlists: %d polls, at most %d requests in flight", sum.Polls, peak)
+	})
+}
+
+// TestDeadlineInsideTheMargin: an invocation with less time than the margin polls nothing.
+func TestDeadlineInsideTheMargin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, detector.Config{})
+		o := detectortest.NewOrigin(td, 6, detectortest.StandardVariants()...)
+		e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
+		ctx, cancel := context.WithTimeout(context.Background(), detector.DefaultMargin)
+		defer cancel()
+		_, err := e.detector(t).Run(ctx, detector.Invocation{Owner: "run-1", By: "local:detector"})
+		if err == nil || !strings.Contains(err.Error(), "margin") {
+			t.Errorf("Run: %v, want an error about the margin", err)
+		}
+		if n, _ := o.Requests("/master.m3u8"); n != 0 || e.memoryDoc(t, "news", "d1.example.com") != "" {
+			t.Errorf("%d requests or memory saved, want nothing done", n)
+		}
 	})
 }

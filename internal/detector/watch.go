@@ -27,6 +27,9 @@ const deadlineSlack = time.Millisecond
 // leaseCheck is how often a Run waiting for an overlapping Run's release looks again.
 const leaseCheck = 100 * time.Millisecond
 
+// maxLeaseConflicts bounds the conditional writes lost in a row while taking a lease.
+const maxLeaseConflicts = 5
+
 // errBusy says an overlapping Run holds the instance until after this Run stops.
 var errBusy = errors.New("instance leased by an overlapping run")
 
@@ -185,6 +188,7 @@ func (w *watcher) fail(what string, err error) {
 // waited for: it is released right after that Run's planned stop, with the evidence the next
 // Run needs.
 func (w *watcher) acquire(ctx context.Context) error {
+	conflicts := 0
 	for {
 		data, rev, err := w.d.memory.LoadDetector(ctx, w.inst.Cluster, w.inst.Domain)
 		if err != nil {
@@ -221,7 +225,11 @@ func (w *watcher) acquire(ctx context.Context) error {
 		}
 		rev, err = w.d.memory.SaveDetector(ctx, w.inst.Cluster, w.inst.Domain, out, rev)
 		if errors.Is(err, state.ErrVersionConflict) {
-			continue // an overlapping Run got there first: look again
+			// An overlapping Run got there first: look again, a few times.
+			if conflicts++; conflicts == maxLeaseConflicts {
+				return fmt.Errorf("save lease: %d conflicts in a row: %w", conflicts, err)
+			}
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("save lease: %w", err)
