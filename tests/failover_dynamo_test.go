@@ -23,7 +23,10 @@ func TestFailoverOnDynamoDBLocal(t *testing.T) {
 	table := d.StateTable(t)
 	var store *dynamo.Store
 	w := newFoWorld(t, foStart, func(now func() time.Time) state.Store {
-		s, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: "us-east-1", Control: client, Now: now})
+		// The test clock stands in 2025, so audit records would expire (expires_at) in the past
+		// and DynamoDB Local's TTL would delete them mid-test: keep them long enough to outlive it.
+		s, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: "us-east-1", Control: client, Now: now,
+			AuditRetention: 50 * 365 * 24 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
