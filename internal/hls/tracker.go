@@ -341,6 +341,11 @@ func (t *Tracker) evidence(at time.Time) Evidence {
 	return e
 }
 
+// SegmentKey is what a Tracker compares of a segment or part URI to tell a new one from the
+// last: the URI without query and fragment. Evidence carried elsewhere (a detector event) may
+// keep only the key and still be judged by the same rule.
+func SegmentKey(uri string) string { return trackerURIKey(uri) }
+
 // trackerURIKey is the part of a URI that names a segment: without query and fragment, which
 // some origins vary per response (tokens), so that they would make a stalled playlist look new.
 func trackerURIKey(u string) string {

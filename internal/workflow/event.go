@@ -85,10 +85,17 @@ type PlaylistDetail struct {
 	TargetDuration int `json:"target_duration"`
 	// LastChange is when the playlist last got a new segment; zero when never seen.
 	LastChange time.Time `json:"last_change,omitzero"`
+	// LiveEdge is where the live edge stood at the last successful read: the evidence the
+	// detector's tracker compares to tell progress. Optional (added within version 1): the
+	// detector sends it for every playlist it has read; an event without it is judged from
+	// media_sequence alone, which cannot see an EVENT playlist or a growing window advance.
+	LiveEdge *LiveEdge `json:"live_edge,omitempty"`
 }
 
-// ParseDetectorEvent decodes and validates an SNS message body. Unknown fields are rejected:
-// a new field means a new version.
+// ParseDetectorEvent decodes and validates an SNS message body. Unknown fields are rejected.
+// Version 1 only ever gains optional fields (playlists[].live_edge so far), which consumers
+// accept before the detector sends them and do without when absent; anything else is a new
+// version. So deploy consumers (trigger, Confirm) together with or before the detector.
 func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
 	var e DetectorEvent
 	if len(body) > MaxEventBodyLen {
@@ -149,6 +156,9 @@ func (e DetectorEvent) Validate() error {
 		}
 		if pl.TargetDuration == 0 && pl.State != state.HealthUnreachable {
 			p.add(f+".target_duration", "is 0 for a playlist that was read (state %s)", pl.State)
+		}
+		if pl.LiveEdge != nil {
+			p.liveEdge(f+".live_edge", pl)
 		}
 	}
 	if e.DetectedAt.IsZero() {

@@ -58,8 +58,10 @@ func TestParseDetectorEventAcceptsTheSamples(t *testing.T) {
 		Region:            "eu-west-1",
 		OriginPlaylistURL: "https://origin-eu.example.com/news/index.m3u8",
 		Playlists: []PlaylistDetail{
-			{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)},
-			{URL: "https://origin-eu.example.com/news/360p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 5e8, time.UTC)},
+			{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+				LiveEdge: &LiveEdge{Sequence: 18238, SegmentURI: "seg18238.ts"}},
+			{URL: "https://origin-eu.example.com/news/360p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 5e8, time.UTC),
+				LiveEdge: &LiveEdge{Sequence: 18239, SegmentURI: "360p/seg18239.ts", PartURI: "360p/part18240.1.mp4", DiscontinuitySequence: 3}},
 		},
 		DetectedAt: time.Date(2025, 3, 1, 12, 0, 9, 2e8, time.UTC),
 		StaleForMS: 9200,
@@ -72,6 +74,25 @@ func TestParseDetectorEventAcceptsTheSamples(t *testing.T) {
 		if _, err := ParseDetectorEvent(readTestdata(t, name)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestParseDetectorEventWithoutLiveEdge(t *testing.T) {
+	// fresh-event.json is an event as sent before live_edge existed: still version 1, still
+	// valid, and encoded again without the field.
+	e, err := ParseDetectorEvent(readTestdata(t, "fresh-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Playlists[0].LiveEdge != nil {
+		t.Fatalf("live_edge = %+v, want nil", e.Playlists[0].LiveEdge)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "live_edge") {
+		t.Errorf("encoded %s: an absent live_edge should be left out", b)
 	}
 }
 
@@ -136,6 +157,25 @@ func TestParseDetectorEventRejects(t *testing.T) {
 			[]string{`playlists[0].state: is "unknown"`}},
 		{"read playlist without target duration", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["target_duration"] = 0 }),
 			[]string{"playlists[0].target_duration: is 0 for a playlist that was read"}},
+		{"live edge of a playlist never read", mutate(t, "stale-event.json", func(m map[string]any) {
+			playlist0(m)["target_duration"], playlist0(m)["state"] = 0, "unreachable"
+		}), []string{"playlists[0].live_edge: is given for a playlist that was never read"}},
+		{"live edge before the media sequence", mutate(t, "stale-event.json", func(m map[string]any) {
+			playlist0(m)["live_edge"].(map[string]any)["sequence"] = 18233
+		}), []string{"playlists[0].live_edge.sequence: is 18233, before media_sequence 18234"}},
+		{"live edge sequence without a segment", mutate(t, "stale-event.json", func(m map[string]any) {
+			delete(playlist0(m)["live_edge"].(map[string]any), "segment_uri")
+		}), []string{"playlists[0].live_edge.sequence: is 18238 without a segment_uri"}},
+		{"overlong live edge URIs", mutate(t, "stale-event.json", func(m map[string]any) {
+			le := playlist0(m)["live_edge"].(map[string]any)
+			le["segment_uri"], le["part_uri"] = strings.Repeat("s", MaxEdgeURILen+1), strings.Repeat("p", MaxEdgeURILen+1)
+		}), []string{"live_edge.segment_uri: is 257 bytes", "live_edge.part_uri: is 257 bytes"}},
+		{"control character in a live edge URI", mutate(t, "stale-event.json", func(m map[string]any) {
+			playlist0(m)["live_edge"].(map[string]any)["part_uri"] = "p1.mp4\n#EXT-X-ENDLIST"
+		}), []string{"live_edge.part_uri: contains spaces or control characters"}},
+		{"unknown live edge field", mutate(t, "stale-event.json", func(m map[string]any) {
+			playlist0(m)["live_edge"].(map[string]any)["gaps"] = 2
+		}), []string{`unknown field "gaps"`}},
 		{"ftp playlist URL", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["url"] = "ftp://origin/x.m3u8" }),
 			[]string{"playlists[0].url"}},
 		{"stale for no time", mutate(t, "stale-event.json", func(m map[string]any) { m["stale_for_ms"] = 0 }),
