@@ -99,7 +99,8 @@ func (w *watcher) deliver(ctx context.Context) error {
 }
 
 // event builds the detector event of a transition (design.md 4.2). Playlists whose state is not
-// known yet are left out.
+// known yet are left out. Each playlist read at least once carries its tracker's live edge, so
+// that Confirm judges a fresh probe by the same rule as the tracker here.
 func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict, seq int64, now time.Time) workflow.DetectorEvent {
 	ev := workflow.DetectorEvent{
 		Version:           workflow.EventVersion,
@@ -123,7 +124,7 @@ func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict
 			continue
 		}
 		d := workflow.PlaylistDetail{URL: p.URL, State: p.Health, MediaSequence: p.MediaSequence,
-			TargetDuration: int(math.Ceil(p.TargetDuration.Seconds()))}
+			TargetDuration: int(math.Ceil(p.TargetDuration.Seconds())), LiveEdge: p.LiveEdge}
 		if !p.LastChange.IsZero() {
 			d.LastChange = p.LastChange.UTC()
 		}

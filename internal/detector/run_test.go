@@ -3,6 +3,7 @@ package detector_test
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -193,11 +194,17 @@ func TestStaleEventContents(t *testing.T) {
 		if fresh.StaleForMS != 0 || len(fresh.Playlists) != 3 {
 			t.Errorf("fresh event: stale_for_ms %d, %d playlists; want 0 and 3", fresh.StaleForMS, len(fresh.Playlists))
 		}
+		// The live edge is the newest of the window's 6 segments, named <variant>-seg-<sequence>.ts
+		// by the test origin.
+		edge := func(name string, msn uint64) *workflow.LiveEdge {
+			return &workflow.LiveEdge{Sequence: msn + 5, SegmentURI: name + "-seg-" + strconv.FormatUint(msn+5, 10) + ".ts"}
+		}
 		want := workflow.DetectorEvent{
 			Version: 1, Event: workflow.EventStale, Cluster: "news", Domain: "d1.example.com", Region: testRegion,
 			OriginPlaylistURL: master,
 			Playlists: []workflow.PlaylistDetail{
-				{URL: "http://origin-eu.test/v720.m3u8", State: state.HealthStale, MediaSequence: o.MediaSequence("v720", stallAt), TargetDuration: 2},
+				{URL: "http://origin-eu.test/v720.m3u8", State: state.HealthStale, MediaSequence: o.MediaSequence("v720", stallAt), TargetDuration: 2,
+					LiveEdge: edge("v720", o.MediaSequence("v720", stallAt))},
 				{URL: "http://origin-eu.test/v360.m3u8", State: state.HealthFresh, TargetDuration: 2},
 				{URL: "http://origin-eu.test/aen.m3u8", State: state.HealthFresh, TargetDuration: 2},
 			},
@@ -205,9 +212,13 @@ func TestStaleEventContents(t *testing.T) {
 		got := stale
 		got.Playlists = append([]workflow.PlaylistDetail(nil), stale.Playlists...)
 		// What depends on the moment of the polls: checked below.
-		for i := range got.Playlists {
+		for i, p := range got.Playlists {
 			if i > 0 {
-				got.Playlists[i].MediaSequence = 0
+				name := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://origin-eu.test/"), ".m3u8")
+				if diff := cmp.Diff(edge(name, p.MediaSequence), p.LiveEdge); diff != "" {
+					t.Errorf("%s live_edge (-want +got):\n%s", name, diff)
+				}
+				got.Playlists[i].MediaSequence, got.Playlists[i].LiveEdge = 0, nil
 			}
 			got.Playlists[i].LastChange = time.Time{}
 		}
@@ -240,6 +251,40 @@ func TestStaleEventContents(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"fresh->stale", "unknown->fresh"}, health); diff != "" {
 			t.Errorf("health audit records, newest first (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestGapEventLiveEdge: when the encoder fails and the packager keeps listing EXT-X-GAP
+// segments, the stale event's live edge is the newest segment with media, not the newest
+// listed, so Confirm sees the gaps as no progress too.
+func TestGapEventLiveEdge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, detector.Config{})
+		o := detectortest.NewOrigin(td, 6, detectortest.StandardVariants()...)
+		e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
+		cue := time.Now().Add(10*time.Second + 337*time.Millisecond)
+		o.Gap("", cue)
+		// The segment under way at the cue is the last with media: listed one TD on, as the
+		// newest of the window's 6 at that moment.
+		lastMedia := o.LastChange("v720", cue.Add(td))
+		e.run(t, "run-1", 70*time.Second)
+
+		msgs := e.messages(t, "d1.example.com")
+		if len(msgs) != 2 || msgs[1].Event.Event != workflow.EventStale {
+			t.Fatalf("events %v, want fresh and stale", e.events(t, "d1.example.com"))
+		}
+		for _, p := range msgs[1].Event.Playlists {
+			name := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://origin-eu.test/"), ".m3u8")
+			seq := o.MediaSequence(name, lastMedia) + 5
+			want := &workflow.LiveEdge{Sequence: seq, SegmentURI: name + "-seg-" + strconv.FormatUint(seq, 10) + ".ts"}
+			if diff := cmp.Diff(want, p.LiveEdge); diff != "" {
+				t.Errorf("%s live_edge (-want +got):\n%s", name, diff)
+			}
+			if p.LiveEdge != nil && p.LiveEdge.Sequence >= p.MediaSequence+5 {
+				t.Errorf("%s: live edge %d is the newest listed segment (media sequence %d, window 6): want it before the gaps",
+					name, p.LiveEdge.Sequence, p.MediaSequence)
+			}
 		}
 	})
 }

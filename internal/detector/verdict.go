@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // playlistView is one playlist's conclusion as the verdict sees it.
@@ -25,6 +26,9 @@ type playlistView struct {
 	MediaSequence  uint64
 	TargetDuration time.Duration
 	LastChange     time.Time
+	// LiveEdge is the tracker's live-edge evidence, sent in events so that Confirm judges the
+	// origin by the same rule; nil when the playlist was never read.
+	LiveEdge *workflow.LiveEdge
 }
 
 // verdict is an instance's health as concluded from its playlists.

@@ -600,6 +600,7 @@ func (w *watcher) views() []playlistView {
 			}
 		default:
 			v.Health = state.Health(s.Health)
+			v.LiveEdge = workflow.LiveEdgeOf(s)
 			v.StaleFor = s.LastObserved.Sub(s.LastChange)
 			if s.Failures > 0 {
 				v.Down = s.LastObserved.Sub(s.LastGood)
