@@ -92,6 +92,16 @@ func foMedia(msn uint64, ended bool) string {
 	return b.String()
 }
 
+// foEventPlaylist is an EVENT playlist (it only grows) of n segments from media sequence msn.
+func foEventPlaylist(msn uint64, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:%d\n", msn)
+	for i := range uint64(n) {
+		fmt.Fprintf(&b, "#EXTINF:6.000,\nseg%d.ts\n", msn+i)
+	}
+	return b.String()
+}
+
 // Origin behaviours.
 func foStalled(msn uint64) func(time.Time) (int, string) {
 	return func(time.Time) (int, string) { return http.StatusOK, foMedia(msn, false) }
@@ -207,7 +217,8 @@ func (w *foWorld) health(domain string, h state.Health) {
 }
 
 // event is the sample detector event of events/trigger-<kind>.json, pointed at the test origin,
-// with the given sequence, detection time, last change and media sequence.
+// with the given sequence, detection time, last change and media sequence, and the live edge
+// the detector saw then: the newest of foMedia's 5 segments.
 func (w *foWorld) event(kind string, seq int64, detected, lastChange time.Time, msn uint64) workflow.DetectorEvent {
 	w.t.Helper()
 	body := foSNSEvent(w.t, "trigger-"+kind).Records[0].SNS.Message
@@ -222,6 +233,7 @@ func (w *foWorld) event(kind string, seq int64, detected, lastChange time.Time, 
 	}
 	for i := range e.Playlists {
 		e.Playlists[i].LastChange, e.Playlists[i].MediaSequence = lastChange, msn
+		e.Playlists[i].LiveEdge = &workflow.LiveEdge{Sequence: msn + 4, SegmentURI: fmt.Sprintf("seg%d.ts", msn+4)}
 	}
 	return e
 }
@@ -334,7 +346,9 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 		origin func(time.Time) (int, string)
 		prep   func(w *foWorld)
 		faults map[string][]*asl.TaskError
-		want   want
+		// event changes the stale event #42 before the run.
+		event func(e *workflow.DetectorEvent)
+		want  want
 	}{
 		{name: "stalled origin: confirmed, closed, notified", origin: stalled, want: want{
 			status: asl.StatusSucceeded, states: []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyClosed"},
@@ -349,6 +363,16 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 		{name: "ended stream: false alarm, nothing changed", origin: func(time.Time) (int, string) { return 200, foMedia(18234, true) }, want: want{
 			status: asl.StatusSucceeded, states: []string{"CheckInput", "Confirm", "IsConfirmed", "NotifyFalseAlarm"},
 			outcome: "false_alarm", summary: "the confirming probe found the origin ended: "}},
+		{name: "EVENT playlist that did not grow: confirmed from the live edge, closed", origin: func(time.Time) (int, string) {
+			return 200, foEventPlaylist(18234, 5)
+		}, want: want{
+			status: asl.StatusSucceeded, states: []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyClosed"},
+			outcome: "closed", summary: "no progress for", closed: true}},
+		{name: "EVENT playlist that grew: false alarm from the live edge, nothing changed", origin: func(time.Time) (int, string) {
+			return 200, foEventPlaylist(18234, 6)
+		}, want: want{
+			status: asl.StatusSucceeded, states: []string{"CheckInput", "Confirm", "IsConfirmed", "NotifyFalseAlarm"},
+			outcome: "false_alarm", summary: "new segment at the live edge, media sequence 18239"}},
 		{name: "last healthy instance: guard refuses, nothing written", origin: stalled,
 			prep: func(w *foWorld) { w.health(foPeer, state.HealthStale) }, want: want{
 				status: asl.StatusSucceeded, states: []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyRefused"},
@@ -365,6 +389,12 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 			return 200, strings.Replace(foMedia(18234, false), "#EXT-X-VERSION:3\n", "#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n", 1)
 		}, faults: map[string][]*asl.TaskError{
 			foSubstitutions[workflow.SubstConfirmFunctionArn]: {{Name: "Lambda.ServiceException", Cause: "Internal error"}},
+		}, event: func(e *workflow.DetectorEvent) {
+			// An event from before live_edge: its media sequence alone cannot judge an EVENT
+			// playlist, which Confirm reports as an OriginProbeError.
+			for i := range e.Playlists {
+				e.Playlists[i].LiveEdge = nil
+			}
 		}, want: want{
 			status: asl.StatusFailed, states: []string{"CheckInput", "Confirm", "ConfirmFailed", "NotifyFailure", "Failed"},
 			retries: map[string]int{"Confirm": 2}, sleeps: []time.Duration{time.Second, time.Second},
@@ -381,6 +411,9 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 			w.faults = tt.faults
 			before := w.snapshot()
 			e := w.event("stale", 42, foDetected, foLastChange, 18234)
+			if tt.event != nil {
+				tt.event(&e)
+			}
 			ex := w.runFailover(e)
 
 			if ex.Status != tt.want.status || ex.Error != tt.want.err {

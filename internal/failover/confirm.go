@@ -34,7 +34,9 @@ const MaxClockSkew = 5 * time.Second
 
 // Confirmer is the Confirm task: it does not trust the detector's verdict but probes the origin
 // playlists itself, bypassing caches, and judges each fresh fetch with an hls.Tracker restored
-// from the event's evidence, so the same rules decide as in the detector.
+// from the event's evidence (each playlist's media sequence, last change and live edge), so
+// the same rule decides as in the detector: progress is a new segment at the live edge or a new
+// LL-HLS part, trailing GAP segments are none.
 type Confirmer struct {
 	Fetcher Fetcher
 	// History is the state table's audit trail, read in fresh mode to check that the instance's
@@ -259,11 +261,16 @@ func (c *Confirmer) probe(ctx context.Context, e workflow.DetectorEvent, p workf
 
 // evidence restores what the detector's tracker knew of playlist p when it sent the event.
 //
-// A v1 event carries the playlist's media sequence, target duration, last change and state, not
-// its newest segment. So the live edge is taken from the fresh fetch when its media sequence is
-// the evidence's (the sliding window has not moved: no new segment), and left unknown otherwise
-// (the window moved, or the sequence went back: a restart). An EVENT playlist never moves its
-// window, so its progress cannot be judged that way: that is an *OriginProbeError.
+// The live edge (newest non-GAP segment, newest LL-HLS part, discontinuity sequence) comes from
+// the event's live_edge, the detector's tracker memory itself: the restored tracker then judges
+// the probe by its one rule, so an EVENT playlist or a growing window that got a new segment is
+// progress, and one that did not (or only got GAP segments) is none.
+//
+// An event without live_edge (sent before the field existed) carries only the media sequence.
+// Then the live edge is taken from the fresh fetch when its media sequence is the evidence's
+// (taken as: the sliding window has not moved, no new segment), and left unknown otherwise (the
+// window moved, or the sequence went back: a restart). An EVENT playlist never moves its window,
+// so its progress cannot be judged that way: that is an *OriginProbeError.
 func (c *Confirmer) evidence(e workflow.DetectorEvent, p workflow.PlaylistDetail, probe *hls.Media) (hls.TrackerState, error) {
 	fresh, err := hls.NewTracker(c.Tracker)
 	if err != nil {
@@ -299,10 +306,13 @@ func (c *Confirmer) evidence(e workflow.DetectorEvent, p workflow.PlaylistDetail
 		// Read before, failing since: the last good read is at least as old as the last change.
 		st.GoodHealth, st.LastGood, st.Failures = hls.HealthFresh, lastChange, minFailures
 	}
-	if probe != nil && probe.MediaSequence == p.MediaSequence {
+	switch {
+	case p.LiveEdge != nil:
+		p.LiveEdge.ApplyTo(&st)
+	case probe != nil && probe.MediaSequence == p.MediaSequence:
 		if probe.Playlist != nil && probe.Playlist.MediaType == m3u8.EVENT {
 			return st, &workflow.OriginProbeError{URL: p.URL, Err: errors.New(
-				"an EVENT playlist keeps its media sequence while it grows, so the event's evidence (media sequence only) cannot tell whether it advanced")}
+				"an EVENT playlist keeps its media sequence while it grows, and the event carries no live_edge, so its evidence (media sequence only) cannot tell whether it advanced")}
 		}
 		st.DiscontinuitySequence = probe.DiscontinuitySequence
 		st.Segments = probe.Segments

@@ -68,6 +68,17 @@ func media(msn uint64, n, td int, opts ...string) string {
 	return b.String()
 }
 
+// withGaps appends n segments marked EXT-X-GAP to a live playlist, from media sequence next on:
+// an encoder outage that the packager keeps writing into the playlist.
+func withGaps(playlist string, next uint64, n int) string {
+	var b strings.Builder
+	b.WriteString(playlist)
+	for i := range uint64(n) {
+		fmt.Fprintf(&b, "#EXT-X-GAP\n#EXTINF:6.000,\nseg%d.ts\n", next+i)
+	}
+	return b.String()
+}
+
 // fakeOrigin is an HTTP origin whose playlists the test sets per path, and which records what
 // it was asked.
 type fakeOrigin struct {
