@@ -193,6 +193,19 @@ func (d *DynamoDBLocal) StateTable(t testing.TB) string {
 
 var tableNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
+// StateStore creates a state table (see StateTable) and returns its name and a store on it
+// whose control region is us-east-1, for tests to set up and inspect the table a function
+// under test works on.
+func (d *DynamoDBLocal) StateStore(t testing.TB) (table string, store *dynamo.Store) {
+	t.Helper()
+	table = d.StateTable(t)
+	store, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: "us-east-1", Control: d.Client("us-east-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table, store
+}
+
 // repoRoot finds the folder holding go.mod above the working directory, without a testing.TB.
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
@@ -226,11 +239,15 @@ type lockedBuffer struct {
 	b  strings.Builder
 }
 
+// Write keeps at most about 1 MiB, dropping the oldest half when it is full: the end of a log
+// says why a server stopped.
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.b.Len() > 1<<20 {
-		return len(p), nil
+		rest := l.b.String()[l.b.Len()/2:]
+		l.b.Reset()
+		l.b.WriteString(rest)
 	}
 	return l.b.Write(p)
 }
@@ -239,4 +256,13 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Tail returns the last n bytes written.
+func (l *lockedBuffer) Tail(n int) string {
+	s := l.String()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
 }

@@ -47,6 +47,17 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
+// SampleEvent returns the sample event events/<name> (e.g. "close-confirmed.json"), the file
+// `sam local invoke -e` takes, so that a function's tests run on the very samples it ships.
+func SampleEvent(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(t), "events", name))
+	if err != nil {
+		t.Fatalf("sample event: %v", err)
+	}
+	return b
+}
+
 // Command returns the path of a program on PATH, or skips (fails in strict mode) when it is
 // missing. what says which suite needs it, for the skip line.
 func Command(t testing.TB, name, what string) string {
