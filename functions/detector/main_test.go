@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,31 +18,9 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
-
-// offlineAWS points the SDK's default chain at dummy credentials, DynamoDB Local and
-// moto_server, so that nothing reads the machine's real AWS configuration or reaches AWS.
-func offlineAWS(t *testing.T, dynamoEndpoint, snsEndpoint string) {
-	dir := t.TempDir()
-	cfg, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
-	if err := os.WriteFile(cfg, []byte("[default]\nregion = us-east-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIDLOCALDUMMY\naws_secret_access_key = dummy\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": cfg, "AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "default",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "",
-		"AWS_ENDPOINT_URL_DYNAMODB": dynamoEndpoint, "AWS_ENDPOINT_URL_SNS": snsEndpoint,
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 func TestBuildRefusesBadConfiguration(t *testing.T) {
 	topic := "arn:aws:sns:us-east-1:123456789012:cvs-detector"
@@ -59,7 +36,8 @@ func TestBuildRefusesBadConfiguration(t *testing.T) {
 		{"malformed tolerance", map[string]string{"TABLE_NAME": "t", "TOPIC_ARN": topic, "AWS_REGION": "us-east-1", "VIDEO_TOLERANCE": "any"}, "VIDEO_TOLERANCE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := build(context.Background(), func(k string) string { return tc.env[k] })
+			testenv.OfflineAWS(t, nil)
+			_, err := build(context.Background(), func(k string) string { return tc.env[k] }, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want one mentioning %s", err, tc.wantErr)
 			}
@@ -73,9 +51,9 @@ func TestBuildRefusesBadConfiguration(t *testing.T) {
 func TestBuiltHandlerPublishesToSNS(t *testing.T) {
 	d := testenv.DynamoDB(t)
 	moto := testenv.Moto(t, "the detector function's wiring test")
-	offlineAWS(t, d.Endpoint, moto)
+	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": d.Endpoint, "AWS_ENDPOINT_URL_SNS": moto})
 	ctx := context.Background()
-	creds := credentials.NewStaticCredentialsProvider("AKIDLOCALDUMMY", "dummy", "")
+	creds := credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")
 	snsClient := sns.New(sns.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(moto)})
 	sqsClient := sqs.New(sqs.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(moto)})
 	topic, err := snsClient.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("cvs-detector")})
@@ -94,11 +72,7 @@ func TestBuiltHandlerPublishesToSNS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	table := d.StateTable(t)
-	store, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: "us-east-1", Control: d.Client("us-east-1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table, store := d.StateStore(t)
 	origin := httptest.NewServer(detectortest.NewOrigin(2*time.Second, 6, detectortest.StandardVariants()...))
 	defer origin.Close()
 	if _, err := store.Register(ctx, state.Registration{Cluster: "news", Domain: "d111111abcdef8.cloudfront.net", Region: "us-east-1",
@@ -108,16 +82,12 @@ func TestBuiltHandlerPublishesToSNS(t *testing.T) {
 	}
 
 	env := map[string]string{"TABLE_NAME": table, "TOPIC_ARN": aws.ToString(topic.TopicArn), "AWS_REGION": "us-east-1", "RUN_FOR": "2500ms", "MARGIN": "1s"}
-	h, err := build(ctx, func(k string) string { return env[k] })
+	h, err := build(ctx, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "detector-scheduled.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
+	if err := json.Unmarshal(testenv.SampleEvent(t, "detector-scheduled.json"), &ev); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"io"
 	"strings"
 	"testing"
 
@@ -16,30 +15,8 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
-
-// offlineAWS points the SDK's default chain at dummy credentials and DynamoDB Local, so that
-// nothing reads the machine's real AWS configuration or reaches AWS.
-func offlineAWS(t *testing.T, dynamoEndpoint string) {
-	dir := t.TempDir()
-	cfg, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
-	if err := os.WriteFile(cfg, []byte("[default]\nregion = us-east-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIDLOCALDUMMY\naws_secret_access_key = dummy\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": cfg, "AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "default",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "",
-		"AWS_ENDPOINT_URL_DYNAMODB": dynamoEndpoint,
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 func TestBuildRefusesBadConfiguration(t *testing.T) {
 	for _, tc := range []struct {
@@ -52,7 +29,8 @@ func TestBuildRefusesBadConfiguration(t *testing.T) {
 		{"bad TTL", map[string]string{"KVS_ARN": kvsfake.ARN, "TABLE_NAME": "t", "STEERING_TTL_SECONDS": "ten"}, "STEERING_TTL_SECONDS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := build(context.Background(), func(k string) string { return tc.env[k] })
+			testenv.OfflineAWS(t, nil)
+			_, err := build(context.Background(), func(k string) string { return tc.env[k] }, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want one mentioning %s", err, tc.wantErr)
 			}
@@ -65,12 +43,12 @@ func TestBuildRefusesBadConfiguration(t *testing.T) {
 // the sample close event.
 func TestBuiltHandlerMirrorsTheTable(t *testing.T) {
 	d := testenv.DynamoDB(t)
-	offlineAWS(t, d.Endpoint)
-	table := d.StateTable(t)
+	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": d.Endpoint})
+	table, store := d.StateStore(t)
 	kvs := kvsfake.New()
 	defer kvs.Close()
 	env := map[string]string{"KVS_ARN": kvsfake.ARN, "TABLE_NAME": table, "STEERING_TTL_SECONDS": "4"}
-	h, err := build(context.Background(), func(k string) string { return env[k] }, func(o *cloudfrontkeyvaluestore.Options) {
+	h, err := build(context.Background(), func(k string) string { return env[k] }, io.Discard, func(o *cloudfrontkeyvaluestore.Options) {
 		o.BaseEndpoint = aws.String(kvs.URL)
 		o.HTTPClient = kvs.HTTPClient()
 	})
@@ -80,30 +58,14 @@ func TestBuiltHandlerMirrorsTheTable(t *testing.T) {
 
 	// The table as of the sample event: d1 closed by the failover workflow, d2 open and fresh.
 	ctx := context.Background()
-	store, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: "us-east-1", Control: d.Client("us-east-1")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range []struct{ domain, region string }{{"d111111abcdef8.cloudfront.net", "us-east-1"}, {"d222222abcdef8.cloudfront.net", "eu-west-1"}} {
-		r := state.Registration{Cluster: "news", Domain: in.domain, Region: in.region,
-			DistributionPlaylistURL: "https://" + in.domain + "/live/news/index.m3u8", OriginPlaylistURL: "https://origin-" + in.region + ".example.com/live/news/index.m3u8"}
-		if _, err := store.Register(ctx, r, state.Change{By: "local:test"}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.RecordHealth(ctx, "news", in.domain, state.HealthFresh, state.Change{By: "local:detector"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.FreshInstances(t, store, "news", "us-east-1", "d111111abcdef8.cloudfront.net")
+	testenv.FreshInstances(t, store, "news", "eu-west-1", "d222222abcdef8.cloudfront.net")
 	if _, err := store.Close(ctx, "news", "d111111abcdef8.cloudfront.net", state.Change{By: "local:workflow", Reason: "confirmed stale"}); err != nil {
 		t.Fatal(err)
 	}
 
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "edgesync-modify-close.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
+	if err := json.Unmarshal(testenv.SampleEvent(t, "edgesync-modify-close.json"), &ev); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := h.Handle(ctx, ev)

@@ -7,48 +7,41 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/clustered-video-streams/cvs/internal/encoderpair"
+	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/origin"
-	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 )
 
 func main() {
-	h, err := build(context.Background(), os.Getenv, os.Stdout)
-	if err != nil {
-		slog.Error("merge: cannot start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)))
 }
 
-// build wires both jobs from the environment template.yaml's MergeFunction sets; logs get JSON.
+// build wires both jobs from the environment template.yaml's MergeFunction sets (the state
+// table in this region: no CONTROL_REGION, no fallback needed); logs get JSON.
 func build(ctx context.Context, env func(string) string, logs io.Writer) (func(context.Context, json.RawMessage) (any, error), error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := lambdaenv.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	log := lambdaenv.Logger(logs)
 	s3For := func(region string) *s3.Client {
 		return s3.NewFromConfig(cfg, func(o *s3.Options) { o.Region, o.UsePathStyle = region, env("S3_FORCE_PATH_STYLE") == "true" })
 	}
-	pair, err1 := encoderpair.New(encoderpair.Config{S3: s3For(cfg.Region), Bucket: env("ENCODER_BUCKET"),
+	pair, err1 := encoderpair.New(encoderpair.Config{S3: s3For(cfg.Region), Bucket: env("ENCODER_BUCKET"), Logger: log,
 		Layout: encoderpair.Layout{PrimaryKey: env("PRIMARY_MASTER_KEY"), FailoverKey: env("FAILOVER_MASTER_KEY"), OutputKey: env("MERGED_MASTER_KEY")}})
 	targets, err2 := mastermerge.ParseTargets(env("MASTER_BUCKETS"), func(r string) mastermerge.Bucket { return s3For(r) })
-	store, err3 := dynamo.New(dynamo.Config{Table: env("TABLE_NAME"), ControlRegion: cfg.Region, Control: dynamodb.NewFromConfig(cfg)})
+	store, err3 := lambdaenv.StateStore(cfg, env, lambdaenv.ControlOnly)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, err
 	}
-	master, err := mastermerge.New(mastermerge.Config{Store: store, Fetcher: &origin.Fetcher{UserAgent: "cvs-merge"}, Targets: targets,
+	master, err := mastermerge.New(mastermerge.Config{Store: store, Fetcher: &origin.Fetcher{UserAgent: "cvs-merge"}, Targets: targets, Logger: log,
 		CloudFront: cloudfront.NewFromConfig(cfg), DistributionID: env("MASTER_DISTRIBUTION_ID"), KeyFormat: env("MASTER_KEY_FORMAT"), SteeringURI: env("STEERING_URI")})
 	return func(ctx context.Context, p json.RawMessage) (any, error) {
 		if mastermerge.IsRequest(p) {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,29 +20,6 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
-
-// offlineAWS points the SDK's default chain at dummy credentials and every service at moto.
-func offlineAWS(t *testing.T, endpoint string) {
-	dir := t.TempDir()
-	config, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
-	os.WriteFile(config, []byte("[default]\nregion = us-east-1\n"), 0o600)
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIDLOCALDUMMY\naws_secret_access_key = dummy\n"), 0o600)
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "default",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint,
-	} {
-		t.Setenv(k, v)
-	}
-}
-
-func sample(t *testing.T, name string) []byte {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 var env = map[string]string{
 	"ENCODER_BUCKET": "cvs-encoder-example", "PRIMARY_MASTER_KEY": "primary/index.m3u8", "FAILOVER_MASTER_KEY": "failover/index.m3u8",
@@ -64,7 +40,7 @@ func getenv(over map[string]string) func(string) string {
 // service on moto.
 func TestBuild(t *testing.T) {
 	endpoint := testenv.Moto(t, "the merge function test")
-	offlineAWS(t, endpoint)
+	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL": endpoint})
 	ctx := context.Background()
 	c := s3test.S3(endpoint)
 	s3test.Bucket(t, c, "cvs-encoder-example", true)
@@ -82,7 +58,7 @@ func TestBuild(t *testing.T) {
 	}
 
 	t.Run("encoder upload writes the redundant master", func(t *testing.T) {
-		out, err := h(ctx, sample(t, "merge-encoder-primary.json"))
+		out, err := h(ctx, testenv.SampleEvent(t, "merge-encoder-primary.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +85,7 @@ func TestBuild(t *testing.T) {
 			DistributionPlaylistURL: srv.URL + "/live-1/index.m3u8", OriginPlaylistURL: srv.URL + "/origin.m3u8"}, state.Change{By: "local:test", Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
-		out, err := h(ctx, sample(t, "merge-cluster.json"))
+		out, err := h(ctx, testenv.SampleEvent(t, "merge-cluster.json"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,46 +3,27 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
+	"io"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/clustered-video-streams/cvs/internal/failover"
-	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
+	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 )
 
 func main() {
-	r, err := build(context.Background(), os.Getenv)
-	if err != nil {
-		slog.Error("reopen: cannot start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(r.Reopen)
+	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)).Reopen)
 }
 
-// build wires the handler from the environment: TABLE_NAME (the state table) and CONTROL_REGION
-// (the replica written; default: this function's region).
-func build(ctx context.Context, getenv func(string) string, ddbOpts ...func(*dynamodb.Options)) (*failover.Reopener, error) {
-	table := getenv("TABLE_NAME")
-	if table == "" {
-		return nil, errors.New("TABLE_NAME is not set")
-	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+// build wires the handler from the environment: TABLE_NAME and CONTROL_REGION (the state table,
+// control region only: who closed the distribution is read where guarded writes are decided).
+// It logs JSON to logs.
+func build(ctx context.Context, getenv func(string) string, logs io.Writer) (*failover.Reopener, error) {
+	_, store, err := lambdaenv.ConfigAndStore(ctx, getenv, lambdaenv.ControlOnly)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
-	control := cmp.Or(getenv("CONTROL_REGION"), cfg.Region)
-	ddbOpts = append(ddbOpts, func(o *dynamodb.Options) { o.Region = control })
-	store, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: control, Control: dynamodb.NewFromConfig(cfg, ddbOpts...)})
-	if err != nil {
-		return nil, fmt.Errorf("state store: %w", err)
-	}
-	return &failover.Reopener{Store: store, Log: slog.New(slog.NewJSONHandler(os.Stdout, nil))}, nil
+	return &failover.Reopener{Store: store, Log: lambdaenv.Logger(logs)}, nil
 }

@@ -9,33 +9,27 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 	"github.com/clustered-video-streams/cvs/internal/sweeper"
 )
 
 func main() {
-	h, err := build(context.Background(), os.Getenv, os.Stdout)
-	if err != nil {
-		slog.Error("sweeper: cannot start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)))
 }
 
 // build wires the handler from the environment template.yaml's SweeperFunction sets (BUCKET,
 // PREFIXES, CHECK_QUEUE_URL, MULTIPLIER, DRY_RUN, SWEEP_MIN_AGE as a Go duration); logs get JSON.
 func build(ctx context.Context, env func(string) string, logs io.Writer) (func(context.Context, json.RawMessage) (any, error), error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := lambdaenv.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +37,7 @@ func build(ctx context.Context, env func(string) string, logs io.Writer) (func(c
 		S3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = env("S3_FORCE_PATH_STYLE") == "true" }),
 		Queue:    sqs.NewFromConfig(cfg),
 		QueueURL: env("CHECK_QUEUE_URL"), Bucket: env("BUCKET"), Prefixes: strings.Split(env("PREFIXES"), ","),
-		DryRun: env("DRY_RUN") == "true", Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		DryRun: env("DRY_RUN") == "true", Logger: lambdaenv.Logger(logs),
 	}
 	var err1, err2 error
 	c.Multiplier, err1 = strconv.ParseFloat(cmp.Or(env("MULTIPLIER"), "0"), 64)

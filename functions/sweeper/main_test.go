@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,33 +15,10 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 
-// offlineAWS points the SDK's default chain at dummy credentials and every service at moto.
-func offlineAWS(t *testing.T, endpoint string) {
-	dir := t.TempDir()
-	config, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
-	os.WriteFile(config, []byte("[default]\nregion = us-east-1\n"), 0o600)
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIDLOCALDUMMY\naws_secret_access_key = dummy\n"), 0o600)
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "default",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": endpoint,
-	} {
-		t.Setenv(k, v)
-	}
-}
-
-func sample(t *testing.T, name string) []byte {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "sweeper-"+name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestBuild wires the function as Lambda would, on moto's S3 and SQS, and runs each sample event.
 func TestBuild(t *testing.T) {
 	endpoint := testenv.Moto(t, "the sweeper function test")
-	offlineAWS(t, endpoint)
+	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL": endpoint})
 	ctx := context.Background()
 	c := s3test.S3(endpoint)
 	s3test.Bucket(t, c, "cvs-encoder-example", true)
@@ -61,7 +36,7 @@ func TestBuild(t *testing.T) {
 	vid := s3test.Put(t, c, "cvs-encoder-example", "primary/index_1.m3u8",
 		[]byte("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:6.0,\ns1.ts\n"))
 
-	out, err := h(ctx, bytes.ReplaceAll(sample(t, "upload"), []byte("UIORUnfndfhnw89493jJFJ.BCdN9Kzv"), []byte(vid)))
+	out, err := h(ctx, bytes.ReplaceAll(testenv.SampleEvent(t, "sweeper-upload.json"), []byte("UIORUnfndfhnw89493jJFJ.BCdN9Kzv"), []byte(vid)))
 	if err != nil {
 		t.Fatalf("upload: %v", err)
 	}
@@ -76,10 +51,10 @@ func TestBuild(t *testing.T) {
 	if got := attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed)]; got != "1" {
 		t.Fatalf("delayed messages = %s, want the check waiting in SQS", got)
 	}
-	if _, err := h(ctx, sample(t, "sweep")); err != nil {
+	if _, err := h(ctx, testenv.SampleEvent(t, "sweeper-sweep.json")); err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
-	if _, err := h(ctx, sample(t, "check")); err != nil {
+	if _, err := h(ctx, testenv.SampleEvent(t, "sweeper-check.json")); err != nil {
 		t.Fatalf("check: %v", err)
 	}
 

@@ -4,55 +4,45 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
 )
 
 func main() {
-	h, err := build(context.Background(), os.Getenv)
-	if err != nil {
-		slog.Error("trigger: cannot start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)).Handle)
 }
 
 // build wires the handler from the environment: FAILOVER_STATE_MACHINE_ARN,
-// FAILBACK_STATE_MACHINE_ARN, ENABLE_FAILBACK ("true" or "false") and HOLD_DOWN_SECONDS.
-// sfnOpts adjust the Step Functions client (tests point it at a local endpoint).
-func build(ctx context.Context, getenv func(string) string, sfnOpts ...func(*sfn.Options)) (*trigger.Handler, error) {
+// FAILBACK_STATE_MACHINE_ARN, ENABLE_FAILBACK ("true" or "false") and HOLD_DOWN_SECONDS. It logs
+// JSON to logs; sfnOpts adjust the Step Functions client (tests point it at a local endpoint).
+func build(ctx context.Context, getenv func(string) string, logs io.Writer, sfnOpts ...func(*sfn.Options)) (*trigger.Handler, error) {
 	enable, err := strconv.ParseBool(getenv("ENABLE_FAILBACK"))
 	if err != nil {
 		return nil, fmt.Errorf("ENABLE_FAILBACK=%q: want true or false", getenv("ENABLE_FAILBACK"))
 	}
-	holdDown, err := strconv.Atoi(getenv("HOLD_DOWN_SECONDS"))
+	holdDown, err := lambdaenv.Seconds(getenv, "HOLD_DOWN_SECONDS", "")
 	if err != nil {
-		return nil, fmt.Errorf("HOLD_DOWN_SECONDS=%q: want a whole number of seconds", getenv("HOLD_DOWN_SECONDS"))
+		return nil, err
 	}
 	failback := getenv("FAILBACK_STATE_MACHINE_ARN")
 	if !enable {
 		failback = ""
 	} else if failback == "" {
-		return nil, fmt.Errorf("ENABLE_FAILBACK=true needs FAILBACK_STATE_MACHINE_ARN")
+		return nil, errors.New("ENABLE_FAILBACK=true needs FAILBACK_STATE_MACHINE_ARN")
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := lambdaenv.AWSConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
-	return trigger.New(trigger.Config{
-		SFN:         sfn.NewFromConfig(cfg, sfnOpts...),
-		FailoverArn: getenv("FAILOVER_STATE_MACHINE_ARN"),
-		FailbackArn: failback,
-		HoldDown:    time.Duration(holdDown) * time.Second,
-		Log:         slog.New(slog.NewJSONHandler(os.Stdout, nil)),
-	})
+	return trigger.New(trigger.Config{SFN: sfn.NewFromConfig(cfg, sfnOpts...), FailoverArn: getenv("FAILOVER_STATE_MACHINE_ARN"),
+		FailbackArn: failback, HoldDown: holdDown, Log: lambdaenv.Logger(logs)})
 }

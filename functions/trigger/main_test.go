@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,20 +18,8 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 
-// offlineAWS points the SDK's default chain at dummy credentials, so that nothing reads the
-// machine's AWS configuration or reaches AWS.
-func offlineAWS(t *testing.T) {
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
-		"AWS_ACCESS_KEY_ID": "AKIDLOCALDUMMY", "AWS_SECRET_ACCESS_KEY": "dummy", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "", "AWS_PROFILE": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 func TestBuildRefusesBadConfig(t *testing.T) {
-	offlineAWS(t)
+	testenv.OfflineAWS(t, nil)
 	base := map[string]string{"FAILOVER_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:f",
 		"ENABLE_FAILBACK": "false", "HOLD_DOWN_SECONDS": "300"}
 	tests := []struct {
@@ -49,7 +38,7 @@ func TestBuildRefusesBadConfig(t *testing.T) {
 				env[k] = v
 			}
 			env[tt.key] = tt.value
-			_, err := build(context.Background(), func(k string) string { return env[k] })
+			_, err := build(context.Background(), func(k string) string { return env[k] }, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("build = %v, want an error naming %s", err, tt.want)
 			}
@@ -61,11 +50,11 @@ func TestBuildRefusesBadConfig(t *testing.T) {
 var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]*)\}`)
 
 func TestBuildStartsExecutionsOnTheConfiguredMachine(t *testing.T) {
-	endpoint := testenv.Moto(t, "the trigger wiring test") // before offlineAWS: moto reads AWS_* too
-	offlineAWS(t)
+	endpoint := testenv.Moto(t, "the trigger wiring test") // before OfflineAWS: moto reads AWS_* too
+	testenv.OfflineAWS(t, nil)
 	ctx := context.Background()
 	opt := func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) }
-	client := sfn.New(sfn.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCALDUMMY", "dummy", "")}, opt)
+	client := sfn.New(sfn.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")}, opt)
 	def, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "statemachines", "failover.asl.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -76,16 +65,12 @@ func TestBuildStartsExecutionsOnTheConfiguredMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"FAILOVER_STATE_MACHINE_ARN": aws.ToString(sm.StateMachineArn), "ENABLE_FAILBACK": "false", "HOLD_DOWN_SECONDS": "300"}
-	h, err := build(ctx, func(k string) string { return env[k] }, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "trigger-stale.json"))
+	h, err := build(ctx, func(k string) string { return env[k] }, io.Discard, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var e events.SNSEvent
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := json.Unmarshal(testenv.SampleEvent(t, "trigger-stale.json"), &e); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Handle(ctx, e); err != nil {

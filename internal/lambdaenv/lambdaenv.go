@@ -83,6 +83,17 @@ func StateStore(cfg aws.Config, getenv func(string) string, fallback Fallback, o
 	return store, nil
 }
 
+// ConfigAndStore loads the AWS configuration (AWSConfig) and builds the state store on it
+// (StateStore): how the functions on the state table start.
+func ConfigAndStore(ctx context.Context, getenv func(string) string, fallback Fallback) (aws.Config, *dynamo.Store, error) {
+	cfg, err := AWSConfig(ctx)
+	if err != nil {
+		return cfg, nil, err
+	}
+	store, err := StateStore(cfg, getenv, fallback)
+	return cfg, store, err
+}
+
 // Seconds reads the environment variable key as a whole, non-negative number of seconds. An
 // empty value is an error unless def is not empty, when def stands for it.
 func Seconds(getenv func(string) string, key, def string) (time.Duration, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 )
 
@@ -189,6 +190,25 @@ func (d *DynamoDBLocal) StateTable(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return name
+}
+
+// FreshInstances registers an instance of cluster in region for each domain (open, with
+// playlist URLs on example hosts) and records it fresh, as an operator and the detector would:
+// the table a function under test starts from.
+func FreshInstances(t testing.TB, store state.Store, cluster, region string, domains ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, domain := range domains {
+		r := state.Registration{Cluster: cluster, Domain: domain, Region: region,
+			DistributionPlaylistURL: "https://" + domain + "/live/" + cluster + "/index.m3u8",
+			OriginPlaylistURL:       "https://origin-" + region + ".example.com/live/" + cluster + "/index.m3u8"}
+		if _, err := store.Register(ctx, r, state.Change{By: "local:test", Reason: "test setup"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.RecordHealth(ctx, cluster, domain, state.HealthFresh, state.Change{By: "local:detector", Reason: "test setup"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 var tableNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
