@@ -3,56 +3,36 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
-	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
+	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 )
 
 type handlerFunc = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
 func main() {
-	h, err := build(context.Background(), os.Getenv, os.Stdout)
-	if err != nil {
-		slog.Error("api: cannot start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)))
 }
 
-// build wires the handler from the environment: TABLE_NAME (the state table) and CONTROL_REGION
-// (the replica that decides guarded closes; default: this function's region). It logs JSON to
-// logs (CloudWatch takes stdout).
+// build wires the handler from the environment: TABLE_NAME and CONTROL_REGION (the state
+// table, with this region's replica as the fallback) and MERGE_FUNCTION_NAME (optional: the
+// merge function that POST /clusters/{cluster}/master invokes). It logs JSON to logs.
 func build(ctx context.Context, getenv func(string) string, logs io.Writer) (handlerFunc, error) {
-	table := getenv("TABLE_NAME")
-	if table == "" {
-		return nil, errors.New("TABLE_NAME is not set")
-	}
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
-	}
-	local := dynamodb.NewFromConfig(cfg)
-	sc := dynamo.Config{Table: table, ControlRegion: cmp.Or(getenv("CONTROL_REGION"), cfg.Region), Control: local}
-	if sc.ControlRegion != cfg.Region {
-		sc.Control = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.Region = sc.ControlRegion })
-		sc.Local = local
-	}
-	store, err := dynamo.New(sc)
+	cfg, store, err := lambdaenv.ConfigAndStore(ctx, getenv, lambdaenv.LocalFallback)
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	return api.LambdaHandler(api.New(api.Options{Store: store, Logger: log})), nil
+	o := api.Options{Store: store, Logger: lambdaenv.Logger(logs)}
+	if name := getenv("MERGE_FUNCTION_NAME"); name != "" {
+		o.Master = &mastermerge.Invoker{Client: awslambda.NewFromConfig(cfg), FunctionName: name}
+	}
+	return api.LambdaHandler(api.New(o)), nil
 }

@@ -4,17 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/go-cmp/cmp"
 
+	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 
@@ -31,36 +33,10 @@ const (
 	d2 = "d222222abcdef8.cloudfront.net"
 )
 
-// offlineAWS points the SDK's default chain at dummy credentials and DynamoDB Local, so that
-// nothing reads the machine's real AWS configuration or reaches AWS.
-func offlineAWS(t testing.TB, endpoint string) {
-	dir := t.TempDir()
-	config := filepath.Join(dir, "config")
-	creds := filepath.Join(dir, "credentials")
-	if err := os.WriteFile(config, []byte("[default]\nregion = us-east-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIDLOCALDUMMY\naws_secret_access_key = dummy\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "default",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "",
-		"AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 func loadEvent(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "events", "api-"+name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ev events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(b, &ev); err != nil {
+	if err := json.Unmarshal(testenv.SampleEvent(t, "api-"+name+".json"), &ev); err != nil {
 		t.Fatal(err)
 	}
 	return ev
@@ -77,16 +53,12 @@ func forDomain(ev events.APIGatewayV2HTTPRequest, domain string) events.APIGatew
 // and d2 through the API and marks both fresh as a detector would.
 func wired(t testing.TB, getenv map[string]string) handlerFunc {
 	d := db.Get(t)
-	offlineAWS(t, d.Endpoint)
-	table := d.StateTable(t)
+	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": d.Endpoint})
+	table, store := d.StateStore(t)
 	getenv["TABLE_NAME"] = table
 	h, err := build(context.Background(), func(k string) string { return getenv[k] }, io.Discard)
 	if err != nil {
 		t.Fatalf("build: %v", err)
-	}
-	store, err := dynamo.New(dynamo.Config{Table: table, ControlRegion: "us-east-1", Control: d.Client("us-east-1")})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, domain := range []string{d1, d2} {
 		ev := forDomain(loadEvent(t, "register"), domain)
@@ -102,6 +74,7 @@ func wired(t testing.TB, getenv map[string]string) handlerFunc {
 
 func TestBuild(t *testing.T) {
 	t.Run("no table name", func(t *testing.T) {
+		testenv.OfflineAWS(t, nil)
 		if _, err := build(context.Background(), func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "TABLE_NAME") {
 			t.Fatalf("err = %v, want TABLE_NAME is not set", err)
 		}
@@ -136,6 +109,55 @@ func TestBuild(t *testing.T) {
 				if resp.StatusCode != step.wantStatus || !strings.Contains(resp.Body, step.wantInBody) {
 					t.Fatalf("%s %s: %d %s; want %d with %s", step.event, step.domain, resp.StatusCode, resp.Body, step.wantStatus, step.wantInBody)
 				}
+			}
+		})
+	}
+}
+
+// TestMasterRoute builds the function with and without MERGE_FUNCTION_NAME and sends it the
+// sample master event. Every AWS endpoint is a loopback stand-in for Lambda's Invoke API (no
+// local server runs Go Lambdas), which records the invocation and answers as the merge function
+// would; any other request fails the test.
+func TestMasterRoute(t *testing.T) {
+	type invocation struct {
+		Method, Path, InvocationType string
+		Payload                      mastermerge.Request
+	}
+	var got []invocation
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in := invocation{Method: r.Method, Path: r.URL.Path, InvocationType: r.Header.Get("X-Amz-Invocation-Type")}
+		if err := json.NewDecoder(r.Body).Decode(&in.Payload); err != nil {
+			t.Errorf("payload: %v", err)
+		}
+		got = append(got, in)
+		json.NewEncoder(w).Encode(mastermerge.Result{Cluster: in.Payload.Cluster, Key: in.Payload.Cluster + "/index.m3u8", Written: true, Variants: 6})
+	}))
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		name            string
+		env             map[string]string
+		wantStatus      int
+		wantInBody      string
+		wantInvocations []invocation
+	}{
+		{"no merge function: no route", map[string]string{"TABLE_NAME": "cvs-state"}, 404, `"code":"not_found"`, nil},
+		{"merge function set: invoked synchronously", map[string]string{"TABLE_NAME": "cvs-state", "MERGE_FUNCTION_NAME": "cvs-merge"}, 200, `"written":true`,
+			[]invocation{{Method: "POST", Path: "/2015-03-31/functions/cvs-merge/invocations", InvocationType: "RequestResponse", Payload: mastermerge.Request{Cluster: "live-1"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got = nil
+			testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL": srv.URL})
+			h, err := build(context.Background(), func(k string) string { return tc.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatalf("build: %v", err)
+			}
+			resp, err := h(context.Background(), loadEvent(t, "master"))
+			if err != nil || resp.StatusCode != tc.wantStatus || !strings.Contains(resp.Body, tc.wantInBody) {
+				t.Fatalf("POST master: %d %s %v; want %d with %s", resp.StatusCode, resp.Body, err, tc.wantStatus, tc.wantInBody)
+			}
+			if diff := cmp.Diff(tc.wantInvocations, got); diff != "" {
+				t.Errorf("Lambda requests (-want +got):\n%s", diff)
 			}
 		})
 	}
