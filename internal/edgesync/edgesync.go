@@ -4,6 +4,8 @@
 // global table, so several writers update one store at once: every write carries the store's
 // ETag, a conflict re-reads and retries with backoff, and an entry is never replaced by one
 // from an older version of its instance, so a lagging replica cannot undo a newer write.
+// Stream records that change nothing the edge reads (a MODIFY that keeps the version: the
+// detector saving its memory) cause no sync at all.
 package edgesync
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -17,7 +18,11 @@ type Syncs interface {
 }
 
 // Handler turns a batch of DynamoDB Streams records of the state table into one sync per
-// changed cluster. Audit records are ignored. A record that cannot be read, or whose cluster
+// changed cluster. Audit records are ignored, and so are MODIFY records of an instance whose
+// version did not change: every store write that changes what the edge reads (open state,
+// health, reason, region: see edgestate.NewInstance and NewSteering) bumps the version, and the
+// writes that do not are the detector saving its memory on the item (attributes detector and
+// detector_rev, twice a minute per instance), which the edge never reads. A record that cannot be read, or whose cluster
 // could not be written, is reported in BatchItemFailures (by sequence number), so Lambda
 // retries from it while the rest of the batch, already written, is idempotent to redo; after
 // the event source's retry limit, the record goes to the on-failure destination and the
@@ -37,8 +42,11 @@ func (e *MalformedRecordError) Error() string {
 	return fmt.Sprintf("malformed stream record %s: %s", e.EventID, e.Problem)
 }
 
+// versionAttr is the instance item's version attribute (internal/state/dynamo AttrVersion).
+const versionAttr = "version"
+
 type recordKey struct {
-	kind    string // "instance", "ignore"
+	kind    string // "instance", "ignore" (not an instance), "unchanged" (nothing the edge reads changed)
 	cluster string
 	domain  string
 	removed bool
@@ -60,7 +68,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	}
 	work := map[string]*clusterWork{}
 	var order []string
-	ignored := 0
+	ignored, unchanged := 0, 0
 	for _, rec := range ev.Records {
 		k, err := classify(rec)
 		if err != nil {
@@ -68,8 +76,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			fail(rec)
 			continue
 		}
-		if k.kind == "ignore" {
+		switch k.kind {
+		case "ignore":
 			ignored++
+			continue
+		case "unchanged":
+			unchanged++
 			continue
 		}
 		w, ok := work[k.cluster]
@@ -95,7 +107,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		}
 		log.Info("edgesync: cluster synced", "cluster", cluster, "records", len(w.records), "puts", out.Puts, "deletes", out.Deletes, "skipped", out.Skipped, "attempts", out.Attempts)
 	}
-	log.Info("edgesync: batch done", "records", len(ev.Records), "clusters", len(order), "ignored", ignored, "failed", len(resp.BatchItemFailures))
+	log.Info("edgesync: batch done", "records", len(ev.Records), "clusters", len(order), "ignored", ignored,
+		"unchanged", unchanged, "failed", len(resp.BatchItemFailures))
 	return resp, nil
 }
 
@@ -146,7 +159,27 @@ func classify(rec events.DynamoDBEventRecord) (recordKey, error) {
 	if err := state.ValidateKey(cluster, domain); err != nil {
 		return bad("%v", err)
 	}
+	if rec.EventName == string(events.DynamoDBOperationTypeModify) && sameVersion(rec.Change.OldImage, rec.Change.NewImage) {
+		return recordKey{kind: "unchanged", cluster: cluster, domain: domain}, nil
+	}
 	return recordKey{kind: "instance", cluster: cluster, domain: domain, removed: rec.EventName == string(events.DynamoDBOperationTypeRemove)}, nil
+}
+
+// sameVersion reports whether both images hold the same version number. An image without one
+// (a stream that sends only new images, an item from before versions) is taken as changed.
+func sameVersion(before, after map[string]events.DynamoDBAttributeValue) bool {
+	o, ok1 := numberAttr(before, versionAttr)
+	n, ok2 := numberAttr(after, versionAttr)
+	return ok1 && ok2 && o == n
+}
+
+func numberAttr(m map[string]events.DynamoDBAttributeValue, name string) (int64, bool) {
+	v, ok := m[name]
+	if !ok || v.DataType() != events.DataTypeNumber {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v.Number(), 10, 64)
+	return n, err == nil
 }
 
 func stringAttr(m map[string]events.DynamoDBAttributeValue, name string) (string, bool) {

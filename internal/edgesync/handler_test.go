@@ -3,8 +3,14 @@ package edgesync
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +65,9 @@ func TestHandlerWithSampleEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, nil, true},
+		{"a detector memory save is not synced", "edgesync-detector-save.json", func(t *testing.T, s *memory.Store) {
+			mustRegister(t, s, "news", d1, "us-east-1", ops)
+		}, nil, false},
 		{"an audit record is ignored", "edgesync-audit.json", func(t *testing.T, s *memory.Store) {
 			mustRegister(t, s, "news", d1, "us-east-1", ops)
 		}, nil, false},
@@ -177,5 +186,144 @@ func TestHandlerBatches(t *testing.T) {
 		if _, ok := got[k]; ok {
 			t.Fatalf("%s written although the sports sync failed before its update", k)
 		}
+	}
+}
+
+// countingTransport counts the requests a client sends, by KeyValueStore operation.
+type countingTransport struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	ops  map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := r.Method + " " + r.URL.Path
+	switch {
+	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/keys/"):
+		op = "GetKey"
+	case r.Method == http.MethodGet:
+		op = "DescribeKeyValueStore"
+	case r.Method == http.MethodPost:
+		op = "UpdateKeys"
+	}
+	c.mu.Lock()
+	c.ops[op]++
+	c.mu.Unlock()
+	return c.base.RoundTrip(r)
+}
+
+func (c *countingTransport) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.ops)
+}
+
+// TestDetectorSaveCausesNoKVSCall: the detector saves its memory on the instance item about
+// twice a minute without bumping the version; such a MODIFY reaches the edge sync, which must
+// not read or write the KeyValueStore for it.
+func TestDetectorSaveCausesNoKVSCall(t *testing.T) {
+	ctx := context.Background()
+	ev := loadEvent(t, "edgesync-detector-save.json")
+
+	// The sample is what it says: the images differ in the detector's attributes only.
+	before, after := maps.Clone(ev.Records[0].Change.OldImage), maps.Clone(ev.Records[0].Change.NewImage)
+	for _, a := range []string{"detector", "detector_rev"} {
+		if reflect.DeepEqual(before[a], after[a]) {
+			t.Errorf("sample: %s did not change", a)
+		}
+		delete(before, a)
+		delete(after, a)
+	}
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("sample: the images differ in more than the detector's attributes:\nold %v\nnew %v", before, after)
+	}
+
+	srv := newFake(t)
+	store := memory.New(func() time.Time { return t0 })
+	register(t, store, "news", d1, "us-east-1")
+	register(t, store, "news", d2, "eu-west-1")
+	count := &countingTransport{base: srv.HTTPClient().Transport, ops: map[string]int{}}
+	s := newSyncer(srv, store)
+	s.KVS = kvs.New(kvs.Options{
+		Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL), HTTPClient: &http.Client{Transport: count},
+	})
+	// The cluster is in sync, as it is between changes.
+	if _, err := s.SyncCluster(ctx, "news", nil); err != nil {
+		t.Fatal(err)
+	}
+	synced := count.counts()
+
+	var logs strings.Builder
+	h := &Handler{Sync: s, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	resp, err := h.Handle(ctx, ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v; want no failures", resp, err)
+	}
+	if diff := cmp.Diff(synced, count.counts()); diff != "" {
+		t.Errorf("KeyValueStore requests for a detector save (-before +after):\n%s", diff)
+	}
+	if !strings.Contains(logs.String(), `"unchanged":1`) {
+		t.Errorf("batch log %s does not count the record as unchanged", logs.String())
+	}
+
+	// What the record cost before it was skipped: a sync of an in-sync cluster of 2 instances.
+	start := count.counts()
+	if _, err := s.SyncCluster(ctx, "news", nil); err != nil {
+		t.Fatal(err)
+	}
+	cost := count.counts()
+	for op := range cost {
+		cost[op] -= start[op]
+	}
+	t.Logf("a sync of an in-sync cluster of 2 instances, now skipped per detector save: %v (plus one state table Query)", cost)
+	if cost["UpdateKeys"] != 0 {
+		t.Errorf("an in-sync cluster was written: %v", cost)
+	}
+}
+
+func TestClassifyModify(t *testing.T) {
+	num := events.NewNumberAttribute
+	modify := func(before, after map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
+		rec := record("1", "MODIFY", "news", d1, "instance")
+		for k, v := range before {
+			if rec.Change.OldImage == nil {
+				rec.Change.OldImage = map[string]events.DynamoDBAttributeValue{}
+			}
+			rec.Change.OldImage[k] = v
+		}
+		for k, v := range after {
+			rec.Change.NewImage[k] = v
+		}
+		return rec
+	}
+	v := func(n string) map[string]events.DynamoDBAttributeValue {
+		return map[string]events.DynamoDBAttributeValue{"version": num(n)}
+	}
+	remove := record("1", "REMOVE", "news", d1, "instance")
+	remove.Change.OldImage["version"], remove.Change.NewImage = num("4"), v("4")
+	tests := []struct {
+		name string
+		rec  events.DynamoDBEventRecord
+		want string
+	}{
+		{"same version: nothing the edge reads changed", modify(v("4"), v("4")), "unchanged"},
+		{"version bumped", modify(v("4"), v("5")), "instance"},
+		{"same version written differently", modify(v("4"), v("4.0")), "instance"},
+		{"no old image (a NEW_IMAGE stream)", modify(nil, v("4")), "instance"},
+		{"no version in the old image", modify(map[string]events.DynamoDBAttributeValue{"health": events.NewStringAttribute("fresh")}, v("1")), "instance"},
+		{"version not a number", modify(map[string]events.DynamoDBAttributeValue{"version": events.NewStringAttribute("4")}, map[string]events.DynamoDBAttributeValue{"version": events.NewStringAttribute("4")}), "instance"},
+		{"a remove is never unchanged", remove, "instance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := classify(tt.rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.kind != tt.want {
+				t.Errorf("kind %q, want %q", k.kind, tt.want)
+			}
+		})
 	}
 }
