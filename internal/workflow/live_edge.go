@@ -9,9 +9,10 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
-// MaxEdgeURILen bounds each URI of a LiveEdge, in bytes. The detector leaves out the live edge
-// of a playlist whose URIs are longer (its event is then judged from the media sequence alone),
-// so that 64 playlists still fit an event far below Step Functions' input limit.
+// MaxEdgeURILen bounds each URI of a LiveEdge, in bytes, so that the live edge adds little to an
+// event (at most 2 x 256 bytes of URIs per playlist) next to MaxEventBodyLen. The detector leaves
+// out the live edge of a playlist whose URIs are longer: its event is then judged from the media
+// sequence alone, as an event from before live_edge.
 const MaxEdgeURILen = 256
 
 // LiveEdge is where a media playlist's live edge stood at the detector's last good read: the
