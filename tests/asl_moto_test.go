@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,7 +46,7 @@ import (
 // Two moto 5.2 quirks shape the test: a state machine backend with one finished execution cannot
 // start another (StartExecution deep-copies the backend, execution threads included), so every
 // path starts from /moto-api/reset; and moto's engine calls SNS and Lambda at localhost:$MOTO_PORT,
-// so moto_server runs with MOTO_PORT set to its own port.
+// so moto_server runs with MOTO_PORT set to its own port (testenv.Moto sets it).
 
 const (
 	motoRegion     = "us-east-1"
@@ -57,48 +56,8 @@ const (
 	motoReopenArn  = "arn:aws:lambda:us-east-1:123456789012:function:cvs-reopen"
 )
 
-// startMotoForStepFunctions starts moto_server on a free port with MOTO_PORT set, so its Step
-// Functions engine reaches its own SNS and Lambda.
-func startMotoForStepFunctions(t *testing.T) string {
-	t.Helper()
-	bin := testenv.Command(t, "moto_server", "the Step Functions cross-check")
-	port := testenv.FreePort(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("MOTO_PORT=%d", port))
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("moto_server log (last 4 KiB):\n%s", logs.tail(4096))
-		}
-	})
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		select {
-		case <-done:
-			t.Fatalf("moto_server exited before it answered:\n%s", logs.tail(4096))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s within 30s", endpoint)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
+// syncBuffer collects a child process's output (asl_lambda_runtime_test.go), safe for concurrent
+// writes.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -432,7 +391,7 @@ func TestASLAgreesWithMoto(t *testing.T) {
 	if testing.Short() {
 		t.Skip("moto cross-check: not in -short")
 	}
-	endpoint := startMotoForStepFunctions(t)
+	endpoint := testenv.Moto(t, "the Step Functions cross-check")
 	c := newMotoClients(endpoint)
 	ctx := context.Background()
 

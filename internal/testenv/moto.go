@@ -9,36 +9,28 @@ import (
 	"time"
 )
 
-// MotoOptions adjust the moto_server that MotoWith starts.
-type MotoOptions struct {
-	// SelfPort sets MOTO_PORT to the server's own port. Moto's Step Functions engine calls its
-	// own SNS and Lambda at localhost:$MOTO_PORT, so executions that run tasks need it.
-	SelfPort bool
-	// Env adds "KEY=value" entries to the server's environment (which otherwise is the test
-	// process's).
-	Env []string
-}
-
 // Moto starts a moto_server (the preinstalled Python moto 5) on a free loopback port for this
 // test and returns its endpoint, e.g. "http://127.0.0.1:40123". SDK clients point at it with
-// BaseEndpoint and any static credentials. The server stops when the test ends. It skips (fails
-// in strict mode) when moto_server is missing; what names the suite for the skip line.
+// BaseEndpoint and any static credentials. The server stops when the test ends; when the test
+// failed, the end of the server's log goes to the test log. It skips (fails in strict mode)
+// when moto_server is missing; what names the suite for the skip line.
+//
+// The server's environment is the test's, with MOTO_PORT set to the server's own port: moto's
+// Step Functions engine calls its own SNS and Lambda at localhost:$MOTO_PORT, and moto_server
+// sets it from -p only when it is not inherited already.
 func Moto(t testing.TB, what string) string {
 	t.Helper()
-	return MotoWith(t, what, MotoOptions{})
+	return MotoWith(t, what)
 }
 
-// MotoWith is Moto with options for the server's environment. When the test fails, the end of
-// the server's log goes to the test log.
-func MotoWith(t testing.TB, what string, o MotoOptions) string {
+// MotoWith is Moto with env ("KEY=value") added to the server's environment, after MOTO_PORT
+// (a later entry wins).
+func MotoWith(t testing.TB, what string, env ...string) string {
 	t.Helper()
 	bin := Command(t, "moto_server", what)
 	port := FreePort(t)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), o.Env...)
-	if o.SelfPort {
-		cmd.Env = append(cmd.Env, fmt.Sprintf("MOTO_PORT=%d", port))
-	}
+	cmd.Env = append(append(os.Environ(), fmt.Sprintf("MOTO_PORT=%d", port)), env...)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -1,10 +1,18 @@
 package testenv
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 func TestMotoAnswers(t *testing.T) {
@@ -41,8 +49,54 @@ func TestMotoWithEnv(t *testing.T) {
 	if got, body := listQueues(Moto(t, "the moto launcher test")); got != http.StatusOK {
 		t.Fatalf("plain moto: ListQueues status %d, want 200: %s", got, body)
 	}
-	strict := MotoWith(t, "the moto launcher test", MotoOptions{Env: []string{"INITIAL_NO_AUTH_ACTION_COUNT=0"}})
+	strict := MotoWith(t, "the moto launcher test", "INITIAL_NO_AUTH_ACTION_COUNT=0")
 	if got, body := listQueues(strict); got != http.StatusForbidden || !strings.Contains(body, "InvalidClientTokenId") {
 		t.Fatalf("moto with IAM checks: ListQueues status %d, want 403 InvalidClientTokenId: %s", got, body)
+	}
+}
+
+// TestMotoRunsTasksOnItself runs a one-task state machine (an SNS publish) in moto's Step
+// Functions engine, which makes that call at localhost:$MOTO_PORT, while the test's environment
+// carries a MOTO_PORT of another server: the task succeeds only if the server got its own.
+func TestMotoRunsTasksOnItself(t *testing.T) {
+	t.Setenv("MOTO_PORT", "5999")
+	endpoint := Moto(t, "the moto launcher test")
+	ctx := context.Background()
+	resp, err := http.Post(endpoint+"/moto-api/config", "application/json", strings.NewReader(`{"stepfunctions":{"execute_state_machine":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(DummyAccessKeyID, DummySecretAccessKey, ""), BaseEndpoint: aws.String(endpoint)}
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("notes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := sfn.NewFromConfig(cfg)
+	def := `{"StartAt":"Publish","States":{"Publish":{"Type":"Task","Resource":"arn:aws:states:::sns:publish",` +
+		`"Parameters":{"TopicArn":"` + aws.ToString(topic.TopicArn) + `","Message":"hello"},"End":true}}}`
+	sm, err := sf.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("publish"), Definition: aws.String(def),
+		RoleArn: aws.String("arn:aws:iam::123456789012:role/sfn")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := sf.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(25 * time.Millisecond) {
+		d, err := sf.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: ex.ExecutionArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != sfntypes.ExecutionStatusRunning {
+			if d.Status != sfntypes.ExecutionStatusSucceeded {
+				t.Fatalf("execution %s: %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("execution still running after 20s")
+		}
 	}
 }
