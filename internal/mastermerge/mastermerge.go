@@ -1,8 +1,9 @@
 // Package mastermerge regenerates a cluster's merged multi-region master playlist (seed 002 done
-// by a machine): it fetches every stream instance's master through its distribution, merges them
-// losslessly into HLS redundant streams (optionally with content steering), writes the same
-// object to every region's master playlist bucket and invalidates it on the master distribution.
-// A failed fetch leaves the previous master in place and says which source failed.
+// by a machine): it reads every stream instance's master from its origin, lists it under the
+// instance's distribution (closed instances too, so players use them again once they reopen),
+// merges them losslessly into HLS redundant streams (optionally with content steering), writes
+// the same object to every region's master playlist bucket and invalidates it on the master
+// distribution. A failed fetch leaves the previous master in place and says which source failed.
 package mastermerge
 
 import (
@@ -138,7 +139,14 @@ type Request struct {
 type SourceReport struct {
 	Name   string `json:"name"` // the pathway / namespace: the region
 	Domain string `json:"domain"`
-	URL    string `json:"url"`
+	// URL is the distribution's master URL, which the master's relative URIs are resolved
+	// against: viewers go through the distribution (and its copilot).
+	URL string `json:"url"`
+	// Origin is where the master was read: the origin, which answers even while the copilot
+	// answers 404 for a closed distribution.
+	Origin string `json:"origin_url"`
+	// Closed: the distribution is closed now; its variants are listed all the same.
+	Closed bool   `json:"closed,omitempty"`
 	Bytes  int    `json:"bytes,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
@@ -230,11 +238,11 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Domain, b.Domain))
 	})
 
-	sources := s.fetch(ctx, insts, res)
+	sources, warnings := s.fetch(ctx, insts, res)
 	var failed []string
 	for _, r := range res.Sources {
 		if r.Error != "" {
-			failed = append(failed, fmt.Sprintf("%s (%s): %s", r.Name, r.URL, r.Error))
+			failed = append(failed, fmt.Sprintf("%s (origin %s): %s", r.Name, r.Origin, r.Error))
 		}
 	}
 	if len(failed) > 0 {
@@ -252,6 +260,7 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 		}
 		return fail(KindSource, "merge failed, nothing written: %v", err)
 	}
+	res.Warnings = warnings
 	for _, w := range merged.Warnings {
 		res.Warnings = append(res.Warnings, w.String())
 	}
@@ -281,8 +290,13 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 	return res, nil
 }
 
-// fetch gets every instance's master at once; failures are recorded in res.Sources.
-func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result) []hls.MergeSource {
+// fetch reads every instance's master from its origin at once, and makes it the master viewers
+// get through the distribution: relative URIs resolve against the distribution's master URL (or
+// where an origin redirect led, mapped onto the distribution), and absolute URIs that name the
+// origin are rewritten to the distribution (see viewerMap). The origin, not the distribution:
+// the copilot answers 404 for a closed distribution, and a closed region must stay in the master.
+// Failures are recorded in res.Sources; warnings come back in source order.
+func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result) ([]hls.MergeSource, []string) {
 	names := map[string]int{}
 	res.Sources = make([]SourceReport, len(insts))
 	for i, in := range insts {
@@ -291,25 +305,51 @@ func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result
 		if n := names[name]; n > 1 {
 			name += "-" + strconv.Itoa(n) // two instances in one region stay two pathways
 		}
-		res.Sources[i] = SourceReport{Name: name, Domain: in.Domain, URL: in.DistributionPlaylistURL}
+		res.Sources[i] = SourceReport{Name: name, Domain: in.Domain, URL: in.DistributionPlaylistURL, Origin: in.OriginPlaylistURL, Closed: !in.Open}
 	}
 	sources := make([]hls.MergeSource, len(insts))
+	warnings := make([][]string, len(insts))
 	var wg sync.WaitGroup
 	for i := range insts {
 		wg.Go(func() {
 			r := &res.Sources[i]
-			resp, err := s.c.Fetcher.Get(ctx, r.URL)
+			m, err := newViewerMap(r.Origin, r.URL)
+			if err != nil {
+				r.Error = err.Error()
+				return
+			}
+			resp, err := s.c.Fetcher.Get(ctx, r.Origin)
 			if err != nil {
 				r.Error = err.Error()
 				return
 			}
 			r.Bytes = len(resp.Body)
-			// Relative URIs resolve against where the master really was, after redirects.
-			sources[i] = hls.MergeSource{Name: r.Name, URL: resp.URL, Body: resp.Body}
+			base := r.URL
+			if resp.URL != r.Origin {
+				// Relative URIs are relative to where the master really was.
+				if mapped, _, ok := m.mapURI(resp.URL); ok {
+					base = mapped
+				} else {
+					warnings[i] = append(warnings[i], fmt.Sprintf("%s: the origin redirected to %s, which the distribution does not serve by any known path; "+
+						"relative URIs resolved against %s", r.Name, clip(resp.URL), r.URL))
+				}
+			}
+			body, w := viewerMaster(r.Name, resp.Body, m)
+			warnings[i] = append(warnings[i], w...)
+			sources[i] = hls.MergeSource{Name: r.Name, URL: base, Body: body}
 		})
 	}
 	wg.Wait()
-	return sources
+	var closed []string
+	for _, r := range res.Sources {
+		if r.Closed {
+			closed = append(closed, r.Name)
+		}
+	}
+	if len(closed) > 0 {
+		s.log.InfoContext(ctx, "mastermerge: closed instances stay listed, read from their origins", "cluster", insts[0].Cluster, "closed", closed)
+	}
+	return sources, slices.Concat(warnings...)
 }
 
 // write puts the master into every target bucket that does not hold it yet.

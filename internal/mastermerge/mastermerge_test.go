@@ -3,9 +3,12 @@ package mastermerge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/clustered-video-streams/cvs/internal/edge"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/origin"
@@ -30,14 +34,19 @@ import (
 
 const cluster = "live-1"
 
-// fixture is a cluster of two regions whose distributions are httptest servers, the two regions'
-// master buckets and a master distribution on moto, and the Service on them.
+// fixture is a cluster of two regions, each an origin (httptest) behind a regional distribution
+// that runs the real copilot (internal/edge, goja) on the state store, the two regions' master
+// buckets and a master distribution on moto, and the Service on them.
 type fixture struct {
 	svc     *mastermerge.Service
 	s3      map[string]*s3.Client // region -> client
 	cf      *cloudfront.Client
 	distID  string
-	masters map[string]*atomic.Value // region -> master body served ("" answers 404)
+	masters map[string]*atomic.Value // region -> master body its origin serves ("" answers 404)
+	moved   map[string]*atomic.Bool  // region -> its origin redirects the master to v2/index.m3u8
+	origins map[string]string        // region -> origin base URL
+	dists   map[string]string        // region -> distribution base URL
+	domains map[string]string        // region -> distribution domain (the state table key)
 	store   *memory.Store
 }
 
@@ -51,14 +60,23 @@ func regionMaster(t testing.TB) string {
 	return string(b)
 }
 
+// masterPath is where a region's master sits, on its origin and on its distribution alike.
+func masterPath(region string) string { return "/out/v1/" + region + "/index.m3u8" }
+
 func newFixture(t *testing.T, endpoint string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	s3test.Reset(t, endpoint)
-	f := &fixture{s3: map[string]*s3.Client{}, masters: map[string]*atomic.Value{}, store: memory.New(time.Now)}
+	f := &fixture{s3: map[string]*s3.Client{}, masters: map[string]*atomic.Value{}, moved: map[string]*atomic.Bool{}, origins: map[string]string{},
+		dists: map[string]string{}, domains: map[string]string{}, store: memory.New(time.Now)}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	copilot, err := edge.LoadCopilot(filepath.Join(testenv.RepoRoot(t), filepath.FromSlash(edge.CopilotPath)), edge.StoreKVS{Store: f.store}, edge.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := s3test.Config(endpoint)
 	var targets []mastermerge.Target
-	for _, region := range []string{"us-east-1", "eu-west-1"} {
+	for i, region := range []string{"us-east-1", "eu-west-1"} {
 		c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true; o.Region = region })
 		in := &s3.CreateBucketInput{Bucket: aws.String(buckets[region])}
 		if region != "us-east-1" {
@@ -73,18 +91,33 @@ func newFixture(t *testing.T, endpoint string) *fixture {
 		body := &atomic.Value{}
 		body.Store(regionMaster(t))
 		f.masters[region] = body
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b := body.Load().(string)
-			if b == "" {
+		moved := &atomic.Bool{}
+		f.moved[region] = moved
+		movedPath := "/out/v1/" + region + "/v2/index.m3u8"
+		orig := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch b := body.Load().(string); {
+			case r.URL.Path == masterPath(region) && moved.Load():
+				http.Redirect(w, r, movedPath, http.StatusFound)
+			case r.URL.Path == masterPath(region) && b != "", r.URL.Path == movedPath && moved.Load():
+				io.WriteString(w, b)
+			case r.URL.Path != masterPath(region) && strings.HasSuffix(r.URL.Path, ".m3u8"):
+				io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\ns1.ts\n") // a variant
+			default:
 				http.NotFound(w, r)
-				return
 			}
-			io.WriteString(w, b)
 		}))
-		t.Cleanup(srv.Close)
-		if _, err := f.store.Register(ctx, state.Registration{Cluster: cluster, Domain: strings.TrimPrefix(srv.URL, "http://"), Region: region,
-			DistributionPlaylistURL: srv.URL + "/out/v1/" + region + "/index.m3u8", OriginPlaylistURL: srv.URL + "/origin/index.m3u8"},
+		t.Cleanup(orig.Close)
+		u, _ := url.Parse(orig.URL)
+		domain := fmt.Sprintf("d%d1111abcdef8.cloudfront.net", i+1)
+		dist := httptest.NewServer(edge.NewEdge(domain, u, copilot, edge.EdgeOptions{Log: quiet}))
+		t.Cleanup(dist.Close)
+		f.origins[region], f.dists[region], f.domains[region] = orig.URL, dist.URL, domain
+		if _, err := f.store.Register(ctx, state.Registration{Cluster: cluster, Domain: domain, Region: region,
+			DistributionPlaylistURL: dist.URL + masterPath(region), OriginPlaylistURL: orig.URL + masterPath(region)},
 			state.Change{By: "local:test", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.RecordHealth(ctx, cluster, domain, state.HealthFresh, state.Change{By: "local:detector", Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,11 +133,22 @@ func newFixture(t *testing.T, endpoint string) *fixture {
 	}
 	f.distID = aws.ToString(dist.Distribution.Id)
 	f.svc, err = mastermerge.New(mastermerge.Config{Store: f.store, Fetcher: &origin.Fetcher{Timeout: 5 * time.Second},
-		Targets: targets, CloudFront: f.cf, DistributionID: f.distID})
+		Targets: targets, CloudFront: f.cf, DistributionID: f.distID, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// status GETs a URL as a player would and returns the status code.
+func status(t *testing.T, u string) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // object returns a bucket's master, "" when it has none.
@@ -166,8 +210,10 @@ func TestRegenerate(t *testing.T) {
 				if aws.ToString(obj.ContentType) != "application/vnd.apple.mpegurl" || aws.ToString(obj.CacheControl) != "max-age=10" {
 					t.Errorf("Content-Type %q, Cache-Control %q", aws.ToString(obj.ContentType), aws.ToString(obj.CacheControl))
 				}
-				if strings.Count(east, "/out/v1/us-east-1/index_1.m3u8") != 1 || strings.Count(east, "/out/v1/eu-west-1/index_1.m3u8") != 1 {
-					t.Errorf("master does not list both regions' variants:\n%s", east)
+				for region := range buckets {
+					if strings.Count(east, f.dists[region]+"/out/v1/"+region+"/index_1.m3u8") != 1 || strings.Contains(east, f.origins[region]) {
+						t.Errorf("master does not list %s's variants on its distribution, or names its origin:\n%s", region, east)
+					}
 				}
 				inv := f.invalidations(t)
 				if len(inv) != 1 || aws.ToString(inv[0].Id) != res.InvalidationID {
@@ -201,8 +247,8 @@ func TestRegenerate(t *testing.T) {
 				f.masters["us-east-1"].Store(strings.Replace(regionMaster(t), "index_3.m3u8", "index_3b.m3u8", 1))
 				res, err := regen(ctx, mastermerge.Request{Cluster: cluster})
 				var me *mastermerge.Error
-				if !errors.As(err, &me) || me.Kind != mastermerge.KindSource || !strings.Contains(err.Error(), "eu-west-1 (http") || !strings.Contains(err.Error(), "404") {
-					t.Fatalf("err = %v, want a source error naming eu-west-1 and its 404", err)
+				if !errors.As(err, &me) || me.Kind != mastermerge.KindSource || !strings.Contains(err.Error(), "eu-west-1 (origin "+f.origins["eu-west-1"]) || !strings.Contains(err.Error(), "404") {
+					t.Fatalf("err = %v, want a source error naming eu-west-1, its origin and its 404", err)
 				}
 				if res == nil || res.Sources[0].Name != "eu-west-1" || res.Sources[0].Error == "" || res.Sources[1].Error != "" {
 					t.Fatalf("sources %+v, want eu-west-1 failed and us-east-1 fine", res)
@@ -214,6 +260,80 @@ func TestRegenerate(t *testing.T) {
 				}
 				if n := len(f.invalidations(t)); n != 1 {
 					t.Errorf("%d invalidations, want only the first", n)
+				}
+			})
+
+			t.Run("a closed region stays in the master, behind its distribution", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				west := f.domains["eu-west-1"]
+				if _, err := f.store.Close(ctx, cluster, west, state.Change{By: "local:test", Reason: "origin stale"}); err != nil {
+					t.Fatal(err)
+				}
+				if got := status(t, f.dists["eu-west-1"]+masterPath("eu-west-1")); got != http.StatusNotFound {
+					t.Fatalf("closed distribution answered %d for the master, want the copilot's 404", got)
+				}
+				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				if err != nil {
+					t.Fatalf("Regenerate with eu-west-1 closed: %v", err)
+				}
+				if !res.Written || res.Variants != 6 || res.VariantGroups != 3 {
+					t.Fatalf("result %+v, want both regions' 6 variants in 3 groups written", res)
+				}
+				if got := []bool{res.Sources[0].Closed, res.Sources[1].Closed}; !got[0] || got[1] {
+					t.Errorf("sources %+v: want eu-west-1 reported closed, us-east-1 open", res.Sources)
+				}
+				body, _ := f.object(t, "us-east-1")
+				variant := f.dists["eu-west-1"] + "/out/v1/eu-west-1/index_1.m3u8"
+				if !strings.Contains(body, variant+"\n") || strings.Contains(body, f.origins["eu-west-1"]) {
+					t.Fatalf("master lacks the closed region's variants on its distribution, or names its origin:\n%s", body)
+				}
+				// A player on the merged master: 404 from the copilot while closed (it switches to
+				// us-east-1), the same URI plays again once the region reopens.
+				if got := status(t, variant); got != http.StatusNotFound {
+					t.Fatalf("closed region's variant answered %d, want 404", got)
+				}
+				if _, err := f.store.Open(ctx, cluster, west, state.Change{By: "local:test", Reason: "recovered"}); err != nil {
+					t.Fatal(err)
+				}
+				if got := status(t, variant); got != http.StatusOK {
+					t.Fatalf("reopened region's variant answered %d, want 200", got)
+				}
+			})
+
+			t.Run("absolute URIs on the origin are rewritten to the distribution", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				abs := f.origins["us-east-1"] + "/out/v1/us-east-1/"
+				m := strings.ReplaceAll(regionMaster(t), "\nindex_", "\n"+abs+"index_")
+				m = strings.Replace(m, `URI="index_4.m3u8"`, `URI="`+abs+`index_4.m3u8"`, 1)
+				f.masters["us-east-1"].Store(m)
+				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := f.object(t, "eu-west-1")
+				dist := f.dists["us-east-1"] + "/out/v1/us-east-1/"
+				if strings.Contains(body, f.origins["us-east-1"]) || strings.Count(body, dist+"index_") != 4 || !strings.Contains(body, `URI="`+dist+`index_4.m3u8"`) {
+					t.Fatalf("origin URIs not rewritten to the distribution:\n%s", body)
+				}
+				if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "us-east-1 line 5: 4 absolute URIs point at the origin") {
+					t.Fatalf("warnings %q, want one saying us-east-1's 4 origin URIs were rewritten", res.Warnings)
+				}
+			})
+
+			t.Run("an origin redirect is followed on the distribution's path", func(t *testing.T) {
+				f := newFixture(t, endpoint)
+				f.moved["us-east-1"].Store(true)
+				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := f.object(t, "us-east-1")
+				variant := f.dists["us-east-1"] + "/out/v1/us-east-1/v2/index_1.m3u8"
+				if !strings.Contains(body, variant+"\n") || len(res.Warnings) != 0 {
+					t.Fatalf("variants not resolved against the redirected master on the distribution (warnings %q):\n%s", res.Warnings, body)
+				}
+				if got := status(t, variant); got != http.StatusOK {
+					t.Fatalf("%s answered %d, want 200", variant, got)
 				}
 			})
 
