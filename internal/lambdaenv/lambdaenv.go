@@ -13,7 +13,8 @@
 // (reads, so a forced close reaches the edge). The failover and failback tasks do not
 // (ControlOnly): an automated close never falls back anyway, and a failback reopen decided on a
 // lagging replica could undo a close an operator just made in the control region, when
-// waiting for the control region costs only time.
+// waiting for the control region costs only time. The merge function only reads instances, in
+// its own region (template.yaml gives it no CONTROL_REGION).
 package lambdaenv
 
 import (
