@@ -21,6 +21,7 @@ const (
 	CodeMethodNotAllowed Code = "method_not_allowed"     // 405
 	CodeGuardRefused     Code = "guard_refused"          // 409: closing the last open, healthy instance
 	CodeVersionConflict  Code = "version_conflict"       // 409: If-Match or expected_version mismatch
+	CodeDomainTaken      Code = "domain_taken"           // 409: the domain is registered to another cluster
 	CodeTooLarge         Code = "body_too_large"         // 413
 	CodeUnsupportedMedia Code = "unsupported_media_type" // 415: a body that is not application/json
 	CodeUnavailable      Code = "unavailable"            // 503: the control region's store is down
@@ -61,7 +62,7 @@ func Status(code Code) int {
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case CodeGuardRefused, CodeVersionConflict:
+	case CodeGuardRefused, CodeVersionConflict, CodeDomainTaken:
 		return http.StatusConflict
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -83,6 +84,7 @@ func asError(err error) *Error {
 	var guard *state.GuardError
 	var tooBig *http.MaxBytesError
 	var invalid *state.InvalidError
+	var taken *state.DomainTakenError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
@@ -90,6 +92,10 @@ func asError(err error) *Error {
 		return &Error{Code: CodeGuardRefused, Err: err, Message: fmt.Sprintf(
 			"refused to close %s/%s: no other instance of the cluster is open and healthy; "+
 				"open or repair another instance first, or close with force", guard.Cluster, guard.Domain)}
+	case errors.As(err, &taken):
+		return &Error{Code: CodeDomainTaken, Err: err, Message: fmt.Sprintf(
+			"%s is registered to cluster %s: a distribution serves one cluster, because its edge state is keyed by its domain",
+			taken.Domain, taken.Owner)}
 	case errors.As(err, &invalid):
 		// The store's own input checks: their messages are written to be shown.
 		return &Error{Code: CodeInvalid, Err: err, Message: invalid.Error()}

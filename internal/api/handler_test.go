@@ -211,6 +211,24 @@ func TestSampleEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("registering another cluster's domain is refused with domain_taken", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.seed(t)
+		before := f.snapshot(t)
+		resp := mustInvoke(t, f, loadEvent(t, "register-domain-taken"), http.StatusConflict)
+		var got apiError
+		decodeInto(t, resp, &got)
+		if got.Code != "domain_taken" || !strings.Contains(got.Message, "registered to cluster "+cluster) {
+			t.Fatalf("error = %+v, want code domain_taken naming the owner %s", got, cluster)
+		}
+		if diff := cmp.Diff(before, f.snapshot(t)); diff != "" {
+			t.Errorf("the refused registration changed live-1 (-before +after):\n%s", diff)
+		}
+		if _, err := f.store.Instances(ctx, "live-2"); !errors.Is(err, state.ErrNotFound) {
+			t.Errorf("Instances(live-2) error = %v, want state.ErrNotFound", err)
+		}
+	})
+
 	t.Run("close records the caller and the reason", func(t *testing.T) {
 		f := newFixture(t, nil)
 		f.seed(t)

@@ -148,6 +148,20 @@ func (e *GuardError) Error() string {
 	return fmt.Sprintf("refused to close %s/%s: no other instance of the cluster is open and healthy", e.Cluster, e.Domain)
 }
 
+// DomainTakenError is the refusal to register a domain that an instance of another cluster
+// already has. The edge state is keyed by the distribution's domain alone (the copilot knows
+// only the domain it serves), so a distribution can serve one cluster only: a second cluster's
+// instance would share its open/closed state. Nothing is written.
+type DomainTakenError struct {
+	Domain  string
+	Cluster string // the cluster the refused registration was for
+	Owner   string // the cluster the domain is registered to
+}
+
+func (e *DomainTakenError) Error() string {
+	return fmt.Sprintf("refused to register %s/%s: the domain is registered to cluster %s (a distribution serves one cluster)", e.Cluster, e.Domain, e.Owner)
+}
+
 // ErrInvalid matches (with errors.Is) every *InvalidError: the caller's input is wrong and
 // nothing was written.
 var ErrInvalid = errors.New("invalid input")

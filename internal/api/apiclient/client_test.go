@@ -117,12 +117,18 @@ func TestSignedCalls(t *testing.T) {
 	if _, err := c.Cluster(ctx, "live-9"); !apiclient.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("unknown cluster: err = %v, want not_found", err)
 	}
-	reg, err := c.Register(ctx, "live-2", d1, api.RegisterRequest{Region: "us-west-2",
-		DistributionPlaylistURL: "https://" + d1 + "/x.m3u8", OriginPlaylistURL: "https://o.example.com/x.m3u8"})
+	// A domain serves one cluster: live-1's d1 is refused to live-2, a new domain is not.
+	if _, err := c.Register(ctx, "live-2", d1, api.RegisterRequest{Region: "us-west-2",
+		DistributionPlaylistURL: "https://" + d1 + "/x.m3u8", OriginPlaylistURL: "https://o.example.com/x.m3u8"}); !apiclient.IsCode(err, api.CodeDomainTaken) {
+		t.Fatalf("register live-1's domain in live-2: err = %v, want domain_taken", err)
+	}
+	const d3 = "d333333abcdef8.cloudfront.net"
+	reg, err := c.Register(ctx, "live-2", d3, api.RegisterRequest{Region: "us-west-2",
+		DistributionPlaylistURL: "https://" + d3 + "/x.m3u8", OriginPlaylistURL: "https://o.example.com/x.m3u8"})
 	if err != nil || reg.Version != 1 || reg.ChangedBy != opARN {
 		t.Fatalf("register: %+v, %v", reg, err)
 	}
-	inst, err := c.Instance(ctx, "live-2", d1)
+	inst, err := c.Instance(ctx, "live-2", d3)
 	if err != nil || inst.Region != "us-west-2" {
 		t.Fatalf("instance: %+v, %v", inst, err)
 	}

@@ -139,12 +139,16 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// Register creates an instance (open, health unknown) or updates its region and URLs.
+// Register creates an instance (open, health unknown) or updates its region and URLs. A domain
+// registered to another cluster is refused with *state.DomainTakenError: the write claims the
+// domain in the domain registry (DomainRegistryPartition) in the same transaction, conditioned
+// on no other cluster owning it, so two clusters registering one domain at once cannot both
+// win.
 func (s *Store) Register(ctx context.Context, r state.Registration, c state.Change) (state.Instance, error) {
 	if err := state.ValidateRegistration(r); err != nil {
 		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
 	}
-	return s.write(ctx, "register", r.Cluster, r.Domain, c, writeOpts{fallback: true},
+	return s.write(ctx, "register", r.Cluster, r.Domain, c, writeOpts{fallback: true, claimDomain: true},
 		func(cur *state.Instance, _ []state.Instance, now time.Time, _ int) (plan, error) {
 			if cur == nil {
 				if c.ExpectedVersion != 0 {
@@ -344,6 +348,9 @@ type writeOpts struct {
 	fallback    bool // may go to the local replica when the control region is unreachable
 	cluster     bool // decide needs all the cluster's instances, not just the target
 	requireOpen bool // the target must still be open when the transaction commits
+	// claimDomain refuses a domain registered to another cluster and claims it for this one
+	// in the same transaction (the domain registry).
+	claimDomain bool
 }
 
 type decideFunc func(cur *state.Instance, all []state.Instance, now time.Time, attempt int) (plan, error)
@@ -411,8 +418,14 @@ func (c *cancelled) Error() string { return "transaction cancelled: " + c.reason
 func (s *Store) attempt(ctx context.Context, api API, fallback bool, cluster, domain string, c state.Change, o writeOpts, decide decideFunc, attempt int) (state.Instance, error) {
 	var cur *state.Instance
 	var all []state.Instance
+	owner := ""
 	err := s.call(ctx, api, fallback, func(ctx context.Context) error {
 		var err error
+		if o.claimDomain {
+			if owner, err = s.domainOwner(ctx, api, domain); err != nil {
+				return err
+			}
+		}
 		if o.cluster {
 			all, err = s.instances(ctx, api, cluster)
 			for i := range all {
@@ -427,6 +440,9 @@ func (s *Store) attempt(ctx context.Context, api API, fallback bool, cluster, do
 	})
 	if err != nil {
 		return state.Instance{}, err
+	}
+	if owner != "" && owner != cluster {
+		return state.Instance{}, &state.DomainTakenError{Domain: domain, Cluster: cluster, Owner: owner}
 	}
 	if cur != nil && c.ExpectedVersion != 0 && cur.Version != c.ExpectedVersion {
 		return state.Instance{}, fmt.Errorf("at version %d, expected %d: %w", cur.Version, c.ExpectedVersion, state.ErrVersionConflict)
@@ -456,8 +472,10 @@ func (s *Store) attempt(ctx context.Context, api API, fallback bool, cluster, do
 
 // transaction builds the items of one write: the instance Put (new) or Update (conditioned on
 // the version read, and for a close on being open), the audit record's Put, the cluster's
-// registry entry for a new instance, and a guarded close's peer ConditionCheck. The peer check
-// comes second so cancellation reasons can be matched by position.
+// registry entry for a new instance, a registration's claim of its domain (conditioned on no
+// other cluster owning it; a lost race cancels the transaction and the next attempt reads the
+// owner), and a guarded close's peer ConditionCheck. The peer check comes second so
+// cancellation reasons can be matched by position.
 func (s *Store) transaction(cur *state.Instance, p plan, o writeOpts) []types.TransactWriteItem {
 	table := aws.String(s.cfg.Table)
 	var items []types.TransactWriteItem
@@ -492,6 +510,15 @@ func (s *Store) transaction(cur *state.Instance, p plan, o writeOpts) []types.Tr
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: table,
 			Item:      mustMarshal(registryItem{Cluster: RegistryPartition, Domain: p.next.Cluster, Kind: KindCluster}),
+		}})
+	}
+	if o.claimDomain {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:                 table,
+			Item:                      mustMarshal(domainItem{Cluster: DomainRegistryPartition, Domain: p.next.Domain, Kind: KindDomain, Owner: p.next.Cluster}),
+			ConditionExpression:       aws.String("attribute_not_exists(#o) OR #o = :o"),
+			ExpressionAttributeNames:  map[string]string{"#o": AttrOwner},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(p.next.Cluster)},
 		}})
 	}
 	return items
@@ -572,6 +599,26 @@ func (s *Store) call(ctx context.Context, api API, local bool, f func(ctx contex
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ControlTimeout)
 	defer cancel()
 	return f(ctx)
+}
+
+// domainOwner returns the cluster a domain is registered to in the domain registry, "" when
+// none.
+func (s *Store) domainOwner(ctx context.Context, api API, domain string) (string, error) {
+	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.cfg.Table),
+		Key:                      key(DomainRegistryPartition, domain),
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("#o"),
+		ExpressionAttributeNames: map[string]string{"#o": AttrOwner},
+	})
+	if err != nil {
+		return "", err
+	}
+	v, ok := out.Item[AttrOwner].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", nil
+	}
+	return v.Value, nil
 }
 
 func (s *Store) get(ctx context.Context, api API, cluster, domain string) (*state.Instance, error) {

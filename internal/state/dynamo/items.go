@@ -39,6 +39,9 @@ const (
 	AttrForce          = "force"
 	AttrFallback       = "fallback"
 	AttrExpiresAt      = "expires_at" // the table's TTL attribute, epoch seconds
+
+	// Domain registry items only: the cluster the domain is registered to.
+	AttrOwner = "owner"
 )
 
 // Values of the kind attribute. Readers of the table's stream act on KindInstance items and
@@ -49,6 +52,9 @@ const (
 	// KindCluster marks a cluster's entry in the registry partition (RegistryPartition), which
 	// lets Clusters read one partition instead of scanning the table.
 	KindCluster = "cluster"
+	// KindDomain marks a domain's entry in the domain registry (DomainRegistryPartition),
+	// which gives each distribution domain to one cluster only.
+	KindDomain = "domain"
 )
 
 // Key layout. Instance domains never contain '#' (state.ValidateKey), so they never collide
@@ -62,6 +68,11 @@ const (
 	// RegistryPartition is the partition key of the cluster registry: one item per cluster,
 	// sort key the cluster's name, kind KindCluster.
 	RegistryPartition = "#clusters"
+	// DomainRegistryPartition is the partition key of the domain registry: one item per
+	// registered domain, sort key the domain, kind KindDomain, AttrOwner the cluster it belongs
+	// to. The edge state is keyed by domain alone, so Register writes this item in the
+	// transaction that writes the instance, on the condition that no other cluster owns it.
+	DomainRegistryPartition = "#domains"
 )
 
 // auditEnd is the first sort key after every audit key: instance items sort below AuditPrefix
@@ -108,6 +119,13 @@ type registryItem struct {
 	Cluster string `dynamodbav:"cluster"` // RegistryPartition
 	Domain  string `dynamodbav:"domain"`  // the cluster's name
 	Kind    string `dynamodbav:"kind"`
+}
+
+type domainItem struct {
+	Cluster string `dynamodbav:"cluster"` // DomainRegistryPartition
+	Domain  string `dynamodbav:"domain"`  // the registered domain
+	Kind    string `dynamodbav:"kind"`    // KindDomain
+	Owner   string `dynamodbav:"owner"`   // the cluster the domain is registered to
 }
 
 func toInstanceItem(in state.Instance) instanceItem {

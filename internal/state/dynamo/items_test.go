@@ -148,11 +148,18 @@ func TestItemShapes(t *testing.T) {
 			if got, want := s(item, "cluster")+"/"+s(item, "domain"), dynamo.RegistryPartition+"/news"; got != want {
 				t.Errorf("registry item key = %s, want %s", got, want)
 			}
+		case dynamo.KindDomain:
+			if diff := cmp.Diff(map[string]string{"cluster": "S", "domain": "S", "kind": "S", "owner": "S"}, shape(item)); diff != "" {
+				t.Errorf("domain registry item attributes (-want +got):\n%s", diff)
+			}
+			if got, want := s(item, "cluster")+"/"+s(item, "domain")+" owner "+s(item, "owner"), dynamo.DomainRegistryPartition+"/d1.example owner news"; got != want {
+				t.Errorf("domain registry item = %s, want %s", got, want)
+			}
 		default:
 			t.Errorf("item of unknown kind %q: %v", kind, shape(item))
 		}
 	}
-	if diff := cmp.Diff(map[string]int{"instance": 1, "audit": 3, "cluster": 1}, kinds); diff != "" {
+	if diff := cmp.Diff(map[string]int{"instance": 1, "audit": 3, "cluster": 1, "domain": 1}, kinds); diff != "" {
 		t.Errorf("items by kind (-want +got):\n%s", diff)
 	}
 }

@@ -24,7 +24,8 @@ type Store struct {
 
 	mu        sync.Mutex
 	instances map[key]state.Instance
-	audit     []entry // ascending by sortKey
+	owners    map[string]string // domain -> the cluster it is registered to
+	audit     []entry           // ascending by sortKey
 }
 
 type key struct{ cluster, domain string }
@@ -39,10 +40,11 @@ func New(now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, instances: map[key]state.Instance{}}
+	return &Store{now: now, instances: map[key]state.Instance{}, owners: map[string]string{}}
 }
 
-// Register creates an instance (open, health unknown) or updates its region and URLs.
+// Register creates an instance (open, health unknown) or updates its region and URLs. A domain
+// registered to another cluster is refused with *state.DomainTakenError.
 func (s *Store) Register(ctx context.Context, r state.Registration, c state.Change) (state.Instance, error) {
 	if err := state.ValidateRegistration(r); err != nil {
 		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
@@ -52,6 +54,9 @@ func (s *Store) Register(ctx context.Context, r state.Registration, c state.Chan
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if owner, ok := s.owners[r.Domain]; ok && owner != r.Cluster {
+		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, &state.DomainTakenError{Domain: r.Domain, Cluster: r.Cluster, Owner: owner})
+	}
 	k := key{r.Cluster, r.Domain}
 	cur, ok := s.instances[k]
 	if !ok {
@@ -60,6 +65,7 @@ func (s *Store) Register(ctx context.Context, r state.Registration, c state.Chan
 		}
 		in, rec := state.NewInstance(r, c, s.now())
 		s.write(in, &rec)
+		s.owners[r.Domain] = r.Cluster
 		return in, nil
 	}
 	if err := checkVersion(cur, c); err != nil {

@@ -14,6 +14,7 @@ func Benchmarks(b *testing.B, s state.Store) {
 	setup := func(b *testing.B, cluster string) {
 		b.Helper()
 		for _, d := range []string{"a.example", "b.example"} {
+			d = cluster + "." + d // a domain belongs to one cluster only
 			if _, err := s.Register(ctx, registration(cluster, d), operator); err != nil {
 				b.Fatal(err)
 			}
@@ -27,7 +28,7 @@ func Benchmarks(b *testing.B, s state.Store) {
 		healths := []state.Health{state.HealthStale, state.HealthFresh}
 		i := 0
 		for b.Loop() {
-			if _, err := s.RecordHealth(ctx, "bench-health", "a.example", healths[i%2], operator); err != nil {
+			if _, err := s.RecordHealth(ctx, "bench-health", "bench-health.a.example", healths[i%2], operator); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -37,10 +38,10 @@ func Benchmarks(b *testing.B, s state.Store) {
 		setup(b, "bench-close")
 		c := state.Change{By: "bench", Reason: "bench"}
 		for b.Loop() {
-			if _, err := s.Close(ctx, "bench-close", "a.example", c); err != nil {
+			if _, err := s.Close(ctx, "bench-close", "bench-close.a.example", c); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.Open(ctx, "bench-close", "a.example", c); err != nil {
+			if _, err := s.Open(ctx, "bench-close", "bench-close.a.example", c); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -131,7 +131,8 @@ func runTrial(t *testing.T, s state.Store, seed uint64, trial int) trialOutcome 
 	specs := make([]spec, n)
 	healthyOne := rng.IntN(n) // at least one open and fresh
 	for i := range specs {
-		specs[i] = spec{domain: fmt.Sprintf("d%d.example", i), health: trialHealths[rng.IntN(len(trialHealths))], open: rng.IntN(3) > 0}
+		// Domains are the cluster's own: a domain belongs to one cluster only.
+		specs[i] = spec{domain: fmt.Sprintf("d%d.%s.example", i, cluster), health: trialHealths[rng.IntN(len(trialHealths))], open: rng.IntN(3) > 0}
 		if i == healthyOne {
 			specs[i].health, specs[i].open = state.HealthFresh, true
 		}

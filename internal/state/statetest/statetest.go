@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"history refuses bad queries", testHistoryInvalid},
 		{"concurrent closes always leave a healthy instance open", testConcurrentCloses},
 		{"concurrent health records each write once", testConcurrentHealth},
+		{"a domain registered to one cluster is refused to another", testDomainTaken},
+		{"concurrent registrations of one domain in several clusters: one wins", testConcurrentDomainClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := NewClock(T0)
@@ -281,7 +283,7 @@ func testNotFound(t *testing.T, s state.Store, clk *Clock) {
 }
 
 func testListing(t *testing.T, s state.Store, clk *Clock) {
-	for _, k := range [][2]string{{"sport", "b.example"}, {"news", "c.example"}, {"news", "a.example"}, {"sport", "a.example"}, {"news", "b.example"}} {
+	for _, k := range [][2]string{{"sport", "b.sport.example"}, {"news", "c.example"}, {"news", "a.example"}, {"sport", "a.sport.example"}, {"news", "b.example"}} {
 		register(t, s, k[0], k[1])
 		clk.Advance(time.Second)
 	}
@@ -401,14 +403,15 @@ func testGuard(t *testing.T, s state.Store, clk *Clock) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cluster := fmt.Sprintf("guard-%d", i)
-			register(t, s, cluster, "target.example")
+			target := cluster + ".target.example" // a domain belongs to one cluster only
+			register(t, s, cluster, target)
 			if tc.targetFresh {
-				health(t, s, cluster, "target.example", state.HealthFresh)
+				health(t, s, cluster, target, state.HealthFresh)
 			} else {
-				health(t, s, cluster, "target.example", state.HealthStale)
+				health(t, s, cluster, target, state.HealthStale)
 			}
 			for j, p := range tc.peers {
-				d := fmt.Sprintf("peer%d.example", j)
+				d := fmt.Sprintf("peer%d.%s.example", j, cluster)
 				register(t, s, cluster, d)
 				if p.health != state.HealthUnknown {
 					health(t, s, cluster, d, p.health)
@@ -422,10 +425,10 @@ func testGuard(t *testing.T, s state.Store, clk *Clock) {
 				}
 			}
 			// A healthy instance in another cluster never counts.
-			register(t, s, cluster+"-other", "elsewhere.example")
-			health(t, s, cluster+"-other", "elsewhere.example", state.HealthFresh)
+			register(t, s, cluster+"-other", cluster+".elsewhere.example")
+			health(t, s, cluster+"-other", cluster+".elsewhere.example", state.HealthFresh)
 
-			got, err := s.Close(ctx, cluster, "target.example", state.Change{By: "workflow", Reason: "stale"})
+			got, err := s.Close(ctx, cluster, target, state.Change{By: "workflow", Reason: "stale"})
 			if tc.allowed {
 				if err != nil {
 					t.Fatalf("Close: %v, want it allowed", err)
@@ -439,10 +442,10 @@ func testGuard(t *testing.T, s state.Store, clk *Clock) {
 			if !errors.As(err, &guard) {
 				t.Fatalf("Close error = %v, want *state.GuardError", err)
 			}
-			if got, want := *guard, (state.GuardError{Cluster: cluster, Domain: "target.example"}); got != want {
+			if got, want := *guard, (state.GuardError{Cluster: cluster, Domain: target}); got != want {
 				t.Errorf("GuardError = %+v, want %+v", got, want)
 			}
-			if !get(t, s, cluster, "target.example").Open {
+			if !get(t, s, cluster, target).Open {
 				t.Errorf("refused Close closed the instance")
 			}
 		})
@@ -651,7 +654,7 @@ func testHistoryPaging(t *testing.T, s state.Store, clk *Clock) {
 		register(t, s, "news", d)
 		clk.Advance(time.Second)
 	}
-	register(t, s, "sport", "a.example") // another cluster's record never shows
+	register(t, s, "sport", "a.sport.example") // another cluster's record never shows
 	for _, h := range healths {
 		for _, d := range []string{"a.example", "b.example", "c.example"} {
 			health(t, s, "news", d, h)
@@ -859,5 +862,99 @@ func testConcurrentHealth(t *testing.T, s state.Store, clk *Clock) {
 	}
 	if h := history(t, s, "news", "")[0]; h.After != string(in.Health) {
 		t.Errorf("newest audit record says health %s, the instance has %s", h.After, in.Health)
+	}
+}
+
+func testDomainTaken(t *testing.T, s state.Store, clk *Clock) {
+	register(t, s, "news", "d1.example")
+	before := get(t, s, "news", "d1.example")
+	clk.Advance(time.Second)
+	_, err := s.Register(ctx, registration("sport", "d1.example"), operator)
+	var taken *state.DomainTakenError
+	if !errors.As(err, &taken) {
+		t.Fatalf("Register(sport/d1.example) error = %v, want *state.DomainTakenError", err)
+	}
+	if got, want := *taken, (state.DomainTakenError{Domain: "d1.example", Cluster: "sport", Owner: "news"}); got != want {
+		t.Errorf("DomainTakenError = %+v, want %+v", got, want)
+	}
+	if _, err := s.Instances(ctx, "sport"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("Instances(sport) error = %v, want state.ErrNotFound", err)
+	}
+	clusters, err := s.Clusters(ctx)
+	if err != nil {
+		t.Fatalf("Clusters: %v", err)
+	}
+	if diff := cmp.Diff([]string{"news"}, clusters); diff != "" {
+		t.Errorf("Clusters after the refused registration (-want +got):\n%s", diff)
+	}
+	if h := history(t, s, "sport", ""); len(h) != 0 {
+		t.Errorf("the refused registration left %d audit records in sport", len(h))
+	}
+	if diff := cmp.Diff(before, get(t, s, "news", "d1.example")); diff != "" {
+		t.Errorf("the refused registration changed news/d1.example (-before +after):\n%s", diff)
+	}
+
+	t.Run("the owner may still update its registration", func(t *testing.T) {
+		r := registration("news", "d1.example")
+		r.Region = "us-east-1"
+		got, err := s.Register(ctx, r, operator)
+		if err != nil {
+			t.Fatalf("Register update by the owner: %v", err)
+		}
+		if got.Region != "us-east-1" || got.Version != before.Version+1 {
+			t.Errorf("updated instance region %s version %d, want us-east-1 and %d", got.Region, got.Version, before.Version+1)
+		}
+	})
+	t.Run("other domains are free", func(t *testing.T) {
+		register(t, s, "sport", "d2.example")
+	})
+	t.Run("the refusal stays after the other cluster exists", func(t *testing.T) {
+		_, err := s.Register(ctx, registration("sport", "d1.example"), operator)
+		if !errors.As(err, &taken) || taken.Owner != "news" {
+			t.Fatalf("Register(sport/d1.example) error = %v, want *state.DomainTakenError owned by news", err)
+		}
+		_, err = s.Register(ctx, registration("news", "d2.example"), operator)
+		if !errors.As(err, &taken) || taken.Owner != "sport" {
+			t.Fatalf("Register(news/d2.example) error = %v, want *state.DomainTakenError owned by sport", err)
+		}
+	})
+}
+
+func testConcurrentDomainClaims(t *testing.T, s state.Store, clk *Clock) {
+	const n = 5
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.Register(ctx, registration(fmt.Sprintf("c%d", i), "shared.example"), operator)
+		})
+	}
+	wg.Wait()
+	var winners []string
+	for i, err := range errs {
+		var taken *state.DomainTakenError
+		switch {
+		case err == nil:
+			winners = append(winners, fmt.Sprintf("c%d", i))
+		case errors.As(err, &taken):
+		default:
+			t.Errorf("Register(c%d/shared.example): unexpected error %v", i, err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d registrations of shared.example succeeded (%q), want exactly 1", len(winners), winners)
+	}
+	for i, err := range errs {
+		var taken *state.DomainTakenError
+		if errors.As(err, &taken) && taken.Owner != winners[0] {
+			t.Errorf("c%d was told the owner is %s, the winner is %s", i, taken.Owner, winners[0])
+		}
+	}
+	clusters, err := s.Clusters(ctx)
+	if err != nil {
+		t.Fatalf("Clusters: %v", err)
+	}
+	if diff := cmp.Diff(winners, clusters); diff != "" {
+		t.Errorf("Clusters (-want +got):\n%s", diff)
 	}
 }
