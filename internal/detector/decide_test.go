@@ -10,59 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
-	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
-func TestDecide(t *testing.T) {
-	const (
-		F = state.HealthFresh
-		S = state.HealthStale
-		U = state.HealthUnreachable
-		E = state.HealthEnded
-		K = state.HealthUnknown
-	)
-	view := func(c class, h state.Health) playlistView {
-		return playlistView{URL: "http://o.test/" + string(c) + ".m3u8", Class: c, Health: h, StaleFor: 4 * time.Second, Down: 5 * time.Second}
-	}
-	v, a := classVideo, classAudio
-	for _, tc := range []struct {
-		name         string
-		views        []playlistView
-		tol          tolerance
-		want         state.Health
-		wantStaleFor time.Duration
-	}{
-		{"nothing to judge is unknown", nil, nil, K, 0},
-		{"all fresh", []playlistView{view(v, F), view(v, F), view(a, F)}, nil, F, 0},
-		{"one stale video variant is stale", []playlistView{view(v, F), view(v, S), view(a, F)}, nil, S, 4 * time.Second},
-		{"one stale audio rendition is stale", []playlistView{view(v, F), view(a, S)}, nil, S, 4 * time.Second},
-		{"every bad playlist unreachable is unreachable", []playlistView{view(v, U), view(v, U), view(a, U)}, nil, U, 5 * time.Second},
-		{"stale and unreachable together are stale", []playlistView{view(v, S), view(v, U), view(a, F)}, nil, S, 5 * time.Second},
-		{"one unreachable of two video variants is unreachable", []playlistView{view(v, F), view(v, U)}, nil, U, 5 * time.Second},
-		{"within the video tolerance is fresh", []playlistView{view(v, F), view(v, S), view(a, F)}, tolerance{v: 1}, F, 0},
-		{"beyond the video tolerance is stale", []playlistView{view(v, S), view(v, S), view(a, F)}, tolerance{v: 1}, S, 4 * time.Second},
-		{"unreachable within tolerance, stale beyond it", []playlistView{view(v, U), view(v, S), view(v, F)}, tolerance{v: 1}, S, 5 * time.Second},
-		{"audio tolerance does not cover video", []playlistView{view(v, S), view(a, F)}, tolerance{a: 1}, S, 4 * time.Second},
-		{"all ended is ended", []playlistView{view(v, E), view(a, E)}, nil, E, 0},
-		{"ended and fresh is fresh", []playlistView{view(v, E), view(v, F)}, nil, F, 0},
-		{"ended and stale is stale", []playlistView{view(v, E), view(v, S)}, nil, S, 4 * time.Second},
-		{"a playlist not read yet keeps it unknown", []playlistView{view(v, F), view(v, K)}, nil, K, 0},
-		{"not read yet within the tolerance is fresh", []playlistView{view(v, F), view(v, K)}, tolerance{v: 1}, F, 0},
-		{"a stale one decides even with unknown ones", []playlistView{view(v, S), view(v, K)}, nil, S, 4 * time.Second},
-		{"ended and unknown is unknown", []playlistView{view(v, E), view(v, K)}, tolerance{v: 1}, K, 0},
-		{"ended and stale within tolerance is ended", []playlistView{view(v, E), view(v, S)}, tolerance{v: 1}, E, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := decide(tc.views, tc.tol)
-			if got.Health != tc.want || got.StaleFor != tc.wantStaleFor {
-				t.Errorf("decide = %s (stale for %s; %s), want %s (stale for %s)", got.Health, got.StaleFor, got.Reason, tc.want, tc.wantStaleFor)
-			}
-			if got.Reason == "" {
-				t.Error("no reason given")
-			}
-		})
-	}
-}
+// The instance-health rule (decide) is health.Decide, tested in internal/health.
 
 func TestDiscover(t *testing.T) {
 	base, _ := url.Parse("https://origin.example.com/live/news/master.m3u8?_cvs_nocache=1")

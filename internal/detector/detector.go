@@ -20,7 +20,8 @@
 //
 // Each playlist has an hls.Tracker. An instance is stale or unreachable when, among its video
 // playlists or among its audio ones, more than VideoTolerance or AudioTolerance (default 0) are
-// stale or unreachable; ended when every playlist has #EXT-X-ENDLIST; fresh otherwise. A
+// stale or unreachable; ended when every playlist has #EXT-X-ENDLIST; fresh otherwise (the rule
+// of internal/health, which the Confirm task applies with the same settings). A
 // playlist never read stays unknown (no event) until MinFailures failures span more than the
 // threshold. Subtitles and I-frame playlists are not polled.
 //
@@ -55,6 +56,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -196,17 +198,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LeaseSlack == 0 {
 		c.LeaseSlack = DefaultLeaseSlack
 	}
-	if c.Tracker.Multiplier == 0 {
-		c.Tracker.Multiplier = 1.5
-	}
-	if c.Tracker.MinFailures == 0 {
-		c.Tracker.MinFailures = 2
-	}
-	if _, err := hls.NewTracker(c.Tracker); err != nil {
-		return c, fmt.Errorf("detector config: %w", err)
-	}
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	pol, err := c.Policy().WithDefaults()
+	if err != nil {
+		p = append(p, health.Problems(err)...)
+	}
+	c.Tracker, c.VideoTolerance, c.AudioTolerance = pol.Tracker, pol.VideoTolerance, pol.AudioTolerance
 	if c.Region == "" {
 		bad("region is required")
 	}
@@ -240,13 +238,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RunFor < 0 || c.Margin < 0 || c.ColdTargetDuration < 0 || c.RetryInterval < 0 || c.LeaseSlack < 0 {
 		bad("durations must not be negative")
 	}
-	if c.VideoTolerance < 0 || c.AudioTolerance < 0 {
-		bad("tolerances must not be negative")
-	}
 	if len(p) > 0 {
 		return c, &ConfigError{Problems: p}
 	}
 	return c, nil
+}
+
+// Policy returns the health rule's settings in the configuration (the tracker's and the
+// tolerances), which the Confirm task reads from the same environment variables.
+func (c Config) Policy() health.Policy {
+	return health.Policy{Tracker: c.Tracker, VideoTolerance: c.VideoTolerance, AudioTolerance: c.AudioTolerance}
 }
 
 // ConfigError lists what is wrong with a Config.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 )
@@ -23,11 +24,11 @@ import (
 //	MAX_PLAYLISTS          playlists polled per instance at most (32)
 //	RUN_FOR                how long one invocation polls (62s)
 //	MARGIN                 stop this long before the invocation's deadline (5s)
-//	STALE_MULTIPLIER       stale after this many target durations without progress (1.5)
-//	MIN_FAILURES           consecutive failures it takes to be unreachable (2)
-//	VIDEO_TOLERANCE        stale or unreachable video playlists tolerated per instance (0)
-//	AUDIO_TOLERANCE        stale or unreachable audio playlists tolerated per instance (0)
 //	COLD_TARGET_DURATION   target duration assumed before any playlist was read (6s)
+//
+// and the health rule's settings as health.PolicyFromEnv reads them for the Confirm task too
+// (STALE_MULTIPLIER, MIN_FAILURES, VIDEO_TOLERANCE, AUDIO_TOLERANCE): give both functions the
+// same values.
 //
 // Durations are Go durations ("750ms", "2s"). Every malformed value is reported.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -75,11 +76,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	num("MAX_PLAYLISTS", &c.MaxPlaylists)
 	dur("RUN_FOR", &c.RunFor)
 	dur("MARGIN", &c.Margin)
-	float("STALE_MULTIPLIER", &c.Tracker.Multiplier)
-	num("MIN_FAILURES", &c.Tracker.MinFailures)
-	num("VIDEO_TOLERANCE", &c.VideoTolerance)
-	num("AUDIO_TOLERANCE", &c.AudioTolerance)
 	dur("COLD_TARGET_DURATION", &c.ColdTargetDuration)
+	// The health rule's settings, read as the Confirm task reads them.
+	pol, err := health.PolicyFromEnv(getenv)
+	if err != nil {
+		problems = append(problems, health.Problems(err)...)
+	}
+	c.Tracker.Multiplier, c.Tracker.MinFailures = pol.Tracker.Multiplier, pol.Tracker.MinFailures
+	c.VideoTolerance, c.AudioTolerance = pol.VideoTolerance, pol.AudioTolerance
 	if len(problems) > 0 {
 		return c, &ConfigError{Problems: problems}
 	}

@@ -106,7 +106,7 @@ func decodeMemory(data []byte) (memoryDoc, error) {
 		return memoryDoc{}, &MemoryError{Problem: fmt.Sprintf("published event kind %q", doc.Published.Event)}
 	}
 	for _, p := range doc.Playlists {
-		if p.URL == "" || !p.Class.valid() {
+		if p.URL == "" || !p.Class.Valid() {
 			return memoryDoc{}, &MemoryError{Problem: fmt.Sprintf("playlist %q of class %q", p.URL, p.Class)}
 		}
 	}

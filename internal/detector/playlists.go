@@ -5,21 +5,20 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 )
 
-// class is what a polled playlist carries; each class has its own tolerance.
-type class string
+// class is what a polled playlist carries; each class has its own tolerance (health.Class).
+type class = health.Class
 
 const (
 	// classVideo: an EXT-X-STREAM-INF variant with video (or of unknown content), an EXT-X-MEDIA
 	// TYPE=VIDEO rendition with a URI, or an origin URL that is a media playlist.
-	classVideo class = "video"
+	classVideo = health.Video
 	// classAudio: an audio-only variant, or an EXT-X-MEDIA TYPE=AUDIO rendition with a URI.
-	classAudio class = "audio"
+	classAudio = health.Audio
 )
-
-func (c class) valid() bool { return c == classVideo || c == classAudio }
 
 // target is a playlist to poll.
 type target struct {

@@ -1,0 +1,272 @@
+// Package health is the rule that concludes a stream instance's health from the health of its
+// playlists, and the settings it takes. The detector decides its transitions with it and the
+// failover workflow's Confirm task confirms them with it, so both judge an origin by one rule
+// with the same numbers (read from the same environment variables). It does no IO.
+package health
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/state"
+)
+
+// Class is what a playlist carries; each class has its own tolerance.
+type Class string
+
+// Classes.
+const (
+	// Video: an EXT-X-STREAM-INF variant with video (or of unknown content), an EXT-X-MEDIA
+	// TYPE=VIDEO rendition, or an origin URL that is a media playlist.
+	Video Class = "video"
+	// Audio: an audio-only variant, or an EXT-X-MEDIA TYPE=AUDIO rendition.
+	Audio Class = "audio"
+)
+
+// Valid reports whether c is Video or Audio.
+func (c Class) Valid() bool { return c == Video || c == Audio }
+
+// Tolerance is how many stale or unreachable playlists of each class an instance may have and
+// still be fresh. A missing class tolerates none.
+type Tolerance map[Class]int
+
+// The environment variables Policy is read from, by the detector and the Confirm task alike.
+const (
+	EnvStaleMultiplier = "STALE_MULTIPLIER"
+	EnvMinFailures     = "MIN_FAILURES"
+	EnvVideoTolerance  = "VIDEO_TOLERANCE"
+	EnvAudioTolerance  = "AUDIO_TOLERANCE"
+)
+
+// Defaults of Policy.
+const (
+	DefaultMultiplier  = 1.5
+	DefaultMinFailures = 2
+)
+
+// Policy is the settings of the health rule: how each playlist's tracker judges it (the
+// staleness multiplier and the failures it takes to be unreachable) and how many bad playlists
+// of each class an instance tolerates. The zero value of a field means its default.
+type Policy struct {
+	// Tracker configures every playlist's hls.Tracker. Multiplier and MinFailures come from the
+	// environment; MaxBody is the caller's.
+	Tracker hls.TrackerConfig
+	// VideoTolerance and AudioTolerance are how many video and audio playlists of an instance
+	// may be stale or unreachable while it still counts as fresh (default 0).
+	VideoTolerance int
+	AudioTolerance int
+}
+
+// Tolerance returns the policy's tolerances by class.
+func (p Policy) Tolerance() Tolerance {
+	return Tolerance{Video: p.VideoTolerance, Audio: p.AudioTolerance}
+}
+
+// WithDefaults fills in the defaults and checks the policy.
+func (p Policy) WithDefaults() (Policy, error) {
+	if p.Tracker.Multiplier == 0 {
+		p.Tracker.Multiplier = DefaultMultiplier
+	}
+	if p.Tracker.MinFailures == 0 {
+		p.Tracker.MinFailures = DefaultMinFailures
+	}
+	var problems []string
+	if _, err := hls.NewTracker(p.Tracker); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if p.VideoTolerance < 0 || p.AudioTolerance < 0 {
+		problems = append(problems, fmt.Sprintf("tolerances must not be negative (video %d, audio %d)", p.VideoTolerance, p.AudioTolerance))
+	}
+	if len(problems) > 0 {
+		return p, &PolicyError{Problems: problems}
+	}
+	return p, nil
+}
+
+// PolicyError lists what is wrong with a policy or its environment variables.
+type PolicyError struct {
+	Problems []string
+}
+
+func (e *PolicyError) Error() string {
+	return "health policy: " + strings.Join(e.Problems, "; ")
+}
+
+// PolicyFromEnv reads the policy's settings from environment variables (getenv is os.Getenv in
+// Lambda), without filling in defaults:
+//
+//	STALE_MULTIPLIER   stale or unreachable after this many target durations (1.5)
+//	MIN_FAILURES       consecutive failures it takes to be unreachable (2)
+//	VIDEO_TOLERANCE    stale or unreachable video playlists tolerated per instance (0)
+//	AUDIO_TOLERANCE    stale or unreachable audio playlists tolerated per instance (0)
+//
+// Every malformed value is reported, in one *PolicyError.
+func PolicyFromEnv(getenv func(string) string) (Policy, error) {
+	var p Policy
+	var problems []string
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s=%q: want a whole number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	if v := getenv(EnvStaleMultiplier); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q: want a number", EnvStaleMultiplier, v))
+		} else {
+			p.Tracker.Multiplier = f
+		}
+	}
+	num(EnvMinFailures, &p.Tracker.MinFailures)
+	num(EnvVideoTolerance, &p.VideoTolerance)
+	num(EnvAudioTolerance, &p.AudioTolerance)
+	if len(problems) > 0 {
+		return p, &PolicyError{Problems: problems}
+	}
+	return p, nil
+}
+
+// Problems returns the problems err lists when it is a *PolicyError, else err's message.
+func Problems(err error) []string {
+	var pe *PolicyError
+	if errors.As(err, &pe) {
+		return pe.Problems
+	}
+	return []string{err.Error()}
+}
+
+// Playlist is one playlist's conclusion, as Decide sees it.
+type Playlist struct {
+	URL   string
+	Class Class
+	// Health is the playlist's tracker's conclusion; state.HealthUnknown while nothing can be
+	// concluded (a playlist never read that has not failed long enough, or one a probe cannot
+	// judge).
+	Health state.Health
+	Reason string
+	// StaleFor is how long the playlist had shown no progress, Down how long it had been
+	// failing; they make the verdict's StaleFor.
+	StaleFor time.Duration
+	Down     time.Duration
+}
+
+// Verdict is an instance's health as concluded from its playlists.
+type Verdict struct {
+	Health   state.Health
+	Reason   string
+	StaleFor time.Duration
+}
+
+// Decide concludes an instance's health from its playlists:
+//   - ended when every playlist has ended (#EXT-X-ENDLIST): not a failure;
+//   - stale or unreachable when, in some class, more playlists than its tolerance are stale or
+//     unreachable: unreachable when none of those classes' bad playlists is stale (they all
+//     fail to answer), stale otherwise;
+//   - unknown while playlists whose health is unknown could still tip the balance, or when
+//     there is nothing to judge;
+//   - fresh otherwise.
+//
+// A playlist whose class is not Video or Audio counts as video.
+func Decide(playlists []Playlist, tol Tolerance) Verdict {
+	if len(playlists) == 0 {
+		return Verdict{Health: state.HealthUnknown, Reason: "no playlist to judge"}
+	}
+	type counts struct{ n, fresh, stale, unreachable, ended, unknown int }
+	by := map[Class]*counts{}
+	var total counts
+	for _, p := range playlists {
+		c := by[classOf(p)]
+		if c == nil {
+			c = &counts{}
+			by[classOf(p)] = c
+		}
+		for _, k := range []*counts{c, &total} {
+			k.n++
+			switch p.Health {
+			case state.HealthFresh:
+				k.fresh++
+			case state.HealthStale:
+				k.stale++
+			case state.HealthUnreachable:
+				k.unreachable++
+			case state.HealthEnded:
+				k.ended++
+			default:
+				k.unknown++
+			}
+		}
+	}
+	if total.ended == total.n {
+		return Verdict{Health: state.HealthEnded, Reason: "every playlist has #EXT-X-ENDLIST: the stream has ended"}
+	}
+	offending := map[Class]bool{}
+	anyStale := false
+	undecided := false
+	for _, c := range []Class{Video, Audio} {
+		k := by[c]
+		if k == nil {
+			continue
+		}
+		bad := k.stale + k.unreachable
+		switch {
+		case bad > tol[c]:
+			offending[c] = true
+			anyStale = anyStale || k.stale > 0
+		case bad+k.unknown > tol[c]:
+			undecided = true
+		}
+	}
+	if len(offending) > 0 {
+		v := Verdict{Health: state.HealthStale}
+		if !anyStale {
+			v.Health = state.HealthUnreachable
+		}
+		var why []string
+		for _, p := range playlists {
+			if !offending[classOf(p)] || (p.Health != state.HealthStale && p.Health != state.HealthUnreachable) {
+				continue
+			}
+			why = append(why, fmt.Sprintf("%s %s %s: %s", classOf(p), p.URL, p.Health, p.Reason))
+			d := p.StaleFor
+			if p.Health == state.HealthUnreachable {
+				d = max(d, p.Down)
+			}
+			v.StaleFor = max(v.StaleFor, d)
+		}
+		v.Reason = strings.Join(why, "; ")
+		if v.Health == state.HealthStale && v.StaleFor <= 0 {
+			v.StaleFor = time.Millisecond // a stale playlist has been unchanged for some time
+		}
+		return v
+	}
+	if undecided {
+		return Verdict{Health: state.HealthUnknown, Reason: fmt.Sprintf("%d playlist(s) not judged yet", total.unknown)}
+	}
+	if total.fresh == 0 {
+		if total.unknown > 0 {
+			return Verdict{Health: state.HealthUnknown, Reason: fmt.Sprintf("%d playlist(s) not judged yet", total.unknown)}
+		}
+		return Verdict{Health: state.HealthEnded, Reason: "the playlists that have not ended are within the tolerance"}
+	}
+	reason := fmt.Sprintf("%d of %d playlist(s) fresh", total.fresh, total.n)
+	if bad := total.stale + total.unreachable; bad > 0 {
+		reason += fmt.Sprintf(", %d stale or unreachable within the tolerance", bad)
+	}
+	return Verdict{Health: state.HealthFresh, Reason: reason}
+}
+
+func classOf(p Playlist) Class {
+	if p.Class == Audio {
+		return Audio
+	}
+	return Video
+}
