@@ -298,6 +298,31 @@ func TestTriggerStartsOneExecutionPerEvent(t *testing.T) {
 		}
 	})
 
+	t.Run("an event with a field this trigger does not know starts its failover, field kept", func(t *testing.T) {
+		// A newer detector adds an optional field within version 1 (design: additive changes
+		// stay version 1): the transition is acted upon, and the execution input is the message
+		// as published, so a Confirm that knows the field gets it.
+		newer := foSNSEvent(t, "trigger-stale")
+		rec := &newer.Records[0]
+		rec.SNS.MessageID = "f0f0f0f0-0000-4000-8000-000000000001"
+		rec.SNS.Message = strings.Replace(rec.SNS.Message, `"sequence":42`, `"sequence":4242,"encoder":{"id":"enc-1"}`, 1)
+		if err := disabled.Handle(ctx, newer); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		var got *foExecution
+		for _, e := range foExecutions(t, ctx, client, failoverArn) {
+			if e.Name == name(newer) {
+				got = &e
+			}
+		}
+		if got == nil {
+			t.Fatalf("no failover execution %s", name(newer))
+		}
+		if diff := cmp.Diff(message(newer), got.Input); diff != "" {
+			t.Errorf("execution input (-published +got):\n%s", diff)
+		}
+	})
+
 	t.Run("a Step Functions error is returned so Lambda retries the delivery", func(t *testing.T) {
 		h, err := trigger.New(trigger.Config{SFN: client, HoldDown: time.Minute,
 			FailoverArn: "arn:aws:states:us-east-1:123456789012:stateMachine:missing",

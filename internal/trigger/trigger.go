@@ -67,6 +67,12 @@ func New(cfg Config) (*Handler, error) {
 		holdDown: int(cfg.HoldDown / time.Second), log: log}, nil
 }
 
+// failbackInput is workflow.FailbackInput with the detector event as published.
+type failbackInput struct {
+	DetectorEvent   json.RawMessage `json:"detector_event"`
+	HoldDownSeconds int             `json:"hold_down_seconds"`
+}
+
 // Outcome is what the trigger did with one message.
 type Outcome string
 
@@ -107,13 +113,16 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 		return Dropped, nil
 	}
 	log = log.With("event", ev.Event, "cluster", ev.Cluster, "domain", ev.Domain, "sequence", ev.Sequence)
+	// The execution input carries the event as published, fields this trigger does not know
+	// included, for a Confirm that knows them (version 1 only gains optional fields).
+	published := json.RawMessage(r.SNS.Message)
 	var arn string
 	var input any
 	switch {
 	case ev.Event.StartsFailover():
-		arn, input = h.failoverArn, ev
+		arn, input = h.failoverArn, published
 	case ev.Event == workflow.EventFresh && h.failbackArn != "":
-		arn, input = h.failbackArn, workflow.FailbackInput{DetectorEvent: ev, HoldDownSeconds: h.holdDown}
+		arn, input = h.failbackArn, failbackInput{DetectorEvent: published, HoldDownSeconds: h.holdDown}
 	default:
 		why := "an ended stream needs no failover"
 		if ev.Event == workflow.EventFresh {

@@ -59,8 +59,10 @@ func (k EventKind) Health() state.Health { return state.Health(k) }
 func (k EventKind) StartsFailover() bool { return k == EventStale || k == EventUnreachable }
 
 // DetectorEvent is the body of the detector's SNS message (design.md 4.2) and the input of the
-// failover workflow. The detector publishes one per transition; Sequence increases with every
-// event of one instance and is never reused, because it names the workflow execution.
+// failover workflow. The detector publishes each transition of an instance at least once: a
+// transition published again (its publication could not be saved) carries the same Sequence.
+// Sequence increases with every transition of one instance and is never reused, because it
+// names the workflow execution, so a repeat starts no second workflow.
 type DetectorEvent struct {
 	Version           int              `json:"version"`
 	Event             EventKind        `json:"event"`
@@ -92,18 +94,30 @@ type PlaylistDetail struct {
 	LiveEdge *LiveEdge `json:"live_edge,omitempty"`
 }
 
-// ParseDetectorEvent decodes and validates an SNS message body. Unknown fields are rejected.
-// Version 1 only ever gains optional fields (playlists[].live_edge so far), which consumers
-// accept before the detector sends them and do without when absent; anything else is a new
-// version. So deploy consumers (trigger, Confirm) together with or before the detector.
+// ParseDetectorEvent decodes and validates an SNS message body.
+//
+// Within version 1 the event only ever gains optional fields (playlists[].live_edge and
+// playlists[].class so far); a change that an older consumer would misread (a field removed,
+// renamed or given another meaning or type) makes a new version, which this refuses. So fields
+// this code does not know are ignored: during a deploy, a detector already sending a new field
+// to a trigger or Confirm not yet updated still has its transitions acted upon, as if the
+// field were absent. Consumers do without an optional field when it is absent.
 func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
 	var e DetectorEvent
 	if len(body) > MaxEventBodyLen {
 		return e, &InvalidInputError{What: "detector event", Problems: []string{
 			fmt.Sprintf("body is %d bytes, more than %d", len(body), MaxEventBodyLen)}}
 	}
-	if err := decodeStrict(body, &e); err != nil {
-		return DetectorEvent{}, &InvalidInputError{What: "detector event", Problems: []string{err.Error()}}
+	if err := decodeOne(body, &e); err != nil {
+		p := []string{err.Error()}
+		// Another version may not decode as this one: say so first.
+		var head struct {
+			Version *int `json:"version"`
+		}
+		if json.Unmarshal(body, &head) == nil && head.Version != nil && *head.Version != EventVersion {
+			p = append([]string{fmt.Sprintf("version: is %d, want %d", *head.Version, EventVersion)}, p...)
+		}
+		return DetectorEvent{}, &InvalidInputError{What: "detector event", Problems: p}
 	}
 	if err := e.Validate(); err != nil {
 		return DetectorEvent{}, err
@@ -111,10 +125,9 @@ func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
 	return e, nil
 }
 
-// decodeStrict decodes exactly one JSON value with no unknown fields.
-func decodeStrict(data []byte, v any) error {
+// decodeOne decodes exactly one JSON value; fields v does not have are ignored.
+func decodeOne(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decode JSON: %w", err)
 	}
