@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,11 +23,13 @@ import (
 )
 
 // TestSweeperDecisionDelay runs the sweeper in real time against moto's S3 and SQS, the check
-// messages really delayed by SQS: three playlists at target duration 1 s stall after one upload
-// and must be deleted once their deadline (LastModified + 1 s + 1.5 x TD) has passed, never
-// before; a fourth is updated every second and then ends with #EXT-X-ENDLIST, and must survive
-// every check. It reports the decision delay: from the deadline to the deletion, and from the
-// true staleness moment (upload finished + 1.5 x TD) to the deletion.
+// messages really delayed by SQS: three primary playlists at target duration 1 s stall after one
+// upload while their failover copies keep coming every second, and must be deleted once their
+// deadline (LastModified + 1 s + 1.5 x TD) has passed, never before; a fourth rendition stalls on
+// both encoders and must keep both copies (a stall, not a 404 everywhere); a fifth is updated
+// every second and then ends with #EXT-X-ENDLIST, and must survive every check. It reports the
+// decision delay: from the deadline to the deletion, and from the true staleness moment (upload
+// finished + 1.5 x TD) to the deletion.
 func TestSweeperDecisionDelay(t *testing.T) {
 	endpoint := testenv.Moto(t, "the sweeper real-time wire test")
 	ctx := context.Background()
@@ -39,7 +42,7 @@ func TestSweeperDecisionDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := sweeper.New(sweeper.Config{S3: s3c, Queue: sqsc, QueueURL: aws.ToString(q.QueueUrl), Bucket: bucket,
-		Prefixes: []string{"primary/"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Prefixes: []string{"primary/", "failover/"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +70,7 @@ func TestSweeperDecisionDelay(t *testing.T) {
 	}
 
 	stalled := []string{"primary/a_1.m3u8", "primary/b_1.m3u8", "primary/c_1.m3u8"}
+	lastCopies := []string{"primary/d_1.m3u8", "failover/d_1.m3u8"} // both encoders stall
 	const live = "primary/live_1.m3u8"
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -75,6 +79,22 @@ func TestSweeperDecisionDelay(t *testing.T) {
 			time.Sleep(td) // the encoder's pace: one segment per target duration
 		}
 	})
+	failoverDone := make(chan struct{})
+	wg.Go(func() { // the failover encoder keeps a, b and c live
+		for i := 0; ; i++ {
+			for _, k := range stalled {
+				upload(strings.Replace(k, "primary/", "failover/", 1), playlist(i, false))
+			}
+			select {
+			case <-failoverDone:
+				return
+			case <-time.After(td):
+			}
+		}
+	})
+	for _, k := range lastCopies {
+		upload(k, playlist(1, false))
+	}
 	for i, k := range stalled {
 		time.Sleep(time.Duration(i) * 300 * time.Millisecond) // different sub-second phases
 		upload(k, playlist(1, false))
@@ -85,8 +105,9 @@ func TestSweeperDecisionDelay(t *testing.T) {
 		afterDeadline, afterTD time.Duration
 	}
 	var deleted []deletion
+	kept := map[string]string{} // key -> the reason it was kept
 	stop := time.Now().Add(20 * time.Second)
-	for len(deleted) < len(stalled) && time.Now().Before(stop) {
+	for (len(deleted) < len(stalled) || len(kept) < len(lastCopies)) && time.Now().Before(stop) {
 		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Fatal(err)
@@ -107,6 +128,10 @@ func TestSweeperDecisionDelay(t *testing.T) {
 			switch {
 			case d.Key == live && d.Action == sweeper.Deleted:
 				t.Fatalf("the live playlist was deleted: %+v", d)
+			case slices.Contains(lastCopies, d.Key) && d.Action == sweeper.Deleted, strings.HasPrefix(d.Key, "failover/") && d.Action == sweeper.Deleted:
+				t.Fatalf("a last live copy was deleted: %+v", d)
+			case d.Action == sweeper.Kept:
+				kept[d.Key] = d.Reason
 			case d.Action == sweeper.Deleted:
 				if d.Overdue < 0 {
 					t.Fatalf("%s deleted %s before its deadline", d.Key, -d.Overdue)
@@ -121,9 +146,18 @@ func TestSweeperDecisionDelay(t *testing.T) {
 			sqsc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle})
 		}
 	}
+	close(failoverDone)
 	wg.Wait()
 	if len(deleted) != len(stalled) {
 		t.Fatalf("deleted %+v, want all of %v within 20 s", deleted, stalled)
+	}
+	for _, k := range lastCopies {
+		if !strings.Contains(kept[k], "is stale too: keeping the last copy") {
+			t.Errorf("%s: kept for %q, want kept as the last copy", k, kept[k])
+		}
+		if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
+			t.Errorf("%s, a last copy, is gone: %v", k, err)
+		}
 	}
 	for _, k := range stalled {
 		if _, markers := s3test.Versions(t, s3c, bucket, k); len(markers) != 1 {

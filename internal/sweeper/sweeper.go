@@ -4,7 +4,10 @@
 // message; at the check, a playlist still unchanged is deleted, which in a versioned bucket only
 // adds a delete marker. A scheduled backstop sweep catches playlists whose upload events were
 // missed. Master playlists, ended playlists (#EXT-X-ENDLIST), segments and anything outside the
-// configured prefixes are never deleted.
+// configured prefixes are never deleted, and neither is the last live copy of a rendition: a
+// stale playlist goes only while the same name under another prefix is fresh, so players have
+// somewhere to switch to; otherwise it stays (a stall, which ends when an encoder returns, beats
+// a 404 everywhere) and is checked again.
 package sweeper
 
 import (
@@ -54,6 +57,9 @@ const (
 	DefaultSweepMinAge     = 30 * time.Second
 	DefaultVersioningTTL   = 5 * time.Minute
 	DefaultMaxSweep        = 5000
+	// DefaultRecheckFor is how long past its deadline a stale playlist kept as the last live
+	// copy is checked again every 1.5 x target duration; after that the backstop sweep looks.
+	DefaultRecheckFor = 15 * time.Minute
 )
 
 // Config configures a Handler.
@@ -63,11 +69,14 @@ type Config struct {
 	QueueURL string
 	// Bucket is the one bucket swept; events about others are ignored.
 	Bucket string
-	// Prefixes are the folders swept, each ending in '/', for example primary/ and failover/.
+	// Prefixes are the folders swept, each ending in '/', for example primary/ and failover/:
+	// at least two, none inside another. The same name under each is one rendition's copies.
 	Prefixes []string
 	// Multiplier times the playlist's target duration is how long it may stay unchanged; 0
 	// means DefaultMultiplier. It must be at least 1.
 	Multiplier float64
+	// RecheckFor is how long past its deadline a kept last copy is checked again (0: default).
+	RecheckFor time.Duration
 	// DryRun logs what would be deleted and deletes nothing.
 	DryRun bool
 	// SweepMinAge: the backstop sweep reads only playlists unchanged for longer (0: default).
@@ -96,14 +105,19 @@ func New(c Config) (*Handler, error) {
 	switch {
 	case c.S3 == nil || c.Queue == nil || c.QueueURL == "" || c.Bucket == "":
 		return nil, errors.New("sweeper: S3 client, queue, queue URL and bucket are required")
-	case len(c.Prefixes) == 0:
-		return nil, errors.New("sweeper: at least one prefix is required")
+	case len(c.Prefixes) < 2:
+		return nil, errors.New("sweeper: at least two prefixes are required: a stale playlist is deleted only while another prefix holds a fresh copy")
 	case c.Multiplier != 0 && (c.Multiplier < 1 || math.IsNaN(c.Multiplier) || c.Multiplier > 10):
 		return nil, fmt.Errorf("sweeper: multiplier %v must be between 1 and 10", c.Multiplier)
 	}
-	for _, p := range c.Prefixes {
+	for i, p := range c.Prefixes {
 		if p == "" || !strings.HasSuffix(p, "/") || strings.HasPrefix(p, "/") {
 			return nil, fmt.Errorf("sweeper: prefix %q must be a folder such as primary/", p)
+		}
+		for _, q := range c.Prefixes[:i] {
+			if strings.HasPrefix(p, q) || strings.HasPrefix(q, p) {
+				return nil, fmt.Errorf("sweeper: prefixes %q and %q overlap, so a playlist's copies under each are ambiguous", q, p)
+			}
 		}
 	}
 	if c.Multiplier == 0 {
@@ -114,6 +128,9 @@ func New(c Config) (*Handler, error) {
 	}
 	if c.MaxSweep <= 0 {
 		c.MaxSweep = DefaultMaxSweep
+	}
+	if c.RecheckFor <= 0 {
+		c.RecheckFor = DefaultRecheckFor
 	}
 	if c.VersioningTTL <= 0 {
 		c.VersioningTTL = DefaultVersioningTTL
@@ -146,6 +163,7 @@ const (
 	Deleted     Action = "deleted"      // stale: a delete marker now hides it
 	WouldDel    Action = "would delete" // stale, in dry-run mode
 	Refused     Action = "refused"      // stale, but the bucket is not versioned
+	Kept        Action = "kept"         // stale, but no other prefix has a fresh copy: the last live copy stays
 	Undecodable Action = "bad message"  // a check message that does not decode: dropped
 )
 
@@ -170,6 +188,16 @@ type Check struct {
 	LastModified     time.Time `json:"last_modified"`
 	TargetDurationMS int64     `json:"target_duration_ms"`
 	Deadline         time.Time `json:"deadline"`
+	// RecheckAt, when set, is the next look at a stale playlist kept as the last live copy.
+	RecheckAt time.Time `json:"recheck_at,omitzero"`
+}
+
+// due is when the check may run.
+func (c Check) due() time.Time {
+	if c.RecheckAt.After(c.Deadline) {
+		return c.RecheckAt
+	}
+	return c.Deadline
 }
 
 // UnversionedBucketError refuses a deletion from a bucket without versioning: there a deletion
@@ -317,19 +345,27 @@ func (h *Handler) schedule(ctx context.Context, key, versionID string) (Decision
 	return h.send(ctx, c, Scheduled)
 }
 
-// send queues a check for its deadline, or for MaxDelay from now when that is sooner.
+// send queues a check for when it is due, or for MaxDelay from now when that is sooner.
 func (h *Handler) send(ctx context.Context, c Check, action Action) (Decision, error) {
-	delay := delaySeconds(c.Deadline.Sub(h.c.Now()))
+	delay, err := h.enqueue(ctx, c)
+	if err != nil {
+		return Decision{}, err
+	}
+	return h.note(ctx, Decision{Key: c.Key, Action: action, Reason: "check at " + c.due().UTC().Format(time.RFC3339), Delay: delay}), nil
+}
+
+func (h *Handler) enqueue(ctx context.Context, c Check) (time.Duration, error) {
+	delay := delaySeconds(c.due().Sub(h.c.Now()))
 	body, err := json.Marshal(c)
 	if err != nil {
-		return Decision{}, fmt.Errorf("encode check of %s: %w", c.Key, err)
+		return 0, fmt.Errorf("encode check of %s: %w", c.Key, err)
 	}
 	if _, err := h.c.Queue.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: aws.String(h.c.QueueURL), MessageBody: aws.String(string(body)), DelaySeconds: delay,
 	}); err != nil {
-		return Decision{}, fmt.Errorf("queue the check of s3://%s/%s: %w", c.Bucket, c.Key, err)
+		return 0, fmt.Errorf("queue the check of s3://%s/%s: %w", c.Bucket, c.Key, err)
 	}
-	return h.note(ctx, Decision{Key: c.Key, Action: action, Reason: "check at " + c.Deadline.UTC().Format(time.RFC3339), Delay: time.Duration(delay) * time.Second}), nil
+	return time.Duration(delay) * time.Second, nil
 }
 
 // delaySeconds rounds a wait up to whole seconds (a check must never come early) within SQS's
@@ -378,7 +414,7 @@ func (h *Handler) check(ctx context.Context, c Check) (Decision, error) {
 	if c.Bucket != h.c.Bucket || !h.watched(c.Bucket, c.Key) {
 		return h.note(ctx, Decision{Key: c.Key, Action: Ignored, Reason: "not a playlist under the swept prefixes of " + h.c.Bucket}), nil
 	}
-	if now := h.c.Now(); now.Before(c.Deadline) {
+	if now := h.c.Now(); now.Before(c.due()) {
 		return h.send(ctx, c, Requeued)
 	}
 	head, err := h.c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(c.Key)})
@@ -392,7 +428,35 @@ func (h *Handler) check(ctx context.Context, c Check) (Decision, error) {
 	if changed(c, cur) {
 		return h.note(ctx, Decision{Key: c.Key, Action: Fresh, Reason: "replaced since the upload this check is for"}), nil
 	}
-	return h.remove(ctx, c)
+	d, err := h.remove(ctx, c)
+	if err != nil || d.Action != Kept {
+		return d, err
+	}
+	return h.recheck(ctx, c, d)
+}
+
+// recheck queues another look at a playlist kept as the last live copy, 1.5 x its target
+// duration on (at least a second), so that it goes soon after another copy comes back; past
+// RecheckFor it leaves it to the backstop sweep.
+func (h *Handler) recheck(ctx context.Context, c Check, d Decision) (Decision, error) {
+	now := h.c.Now()
+	if !now.Before(c.Deadline.Add(h.c.RecheckFor)) {
+		d.Reason += fmt.Sprintf("; stale for over %s, so the backstop sweep looks again", h.c.RecheckFor)
+		return h.note(ctx, d), nil
+	}
+	first := c.RecheckAt.IsZero()
+	every := max(time.Duration(h.c.Multiplier*float64(c.TargetDurationMS))*time.Millisecond, time.Second)
+	c.RecheckAt = now.Add(every)
+	delay, err := h.enqueue(ctx, c)
+	if err != nil {
+		return Decision{}, err
+	}
+	d.Delay = delay
+	if !first {
+		// Warned at the first check; each recheck after it is routine.
+		return h.noteAt(ctx, slog.LevelInfo, d), nil
+	}
+	return h.note(ctx, d), nil
 }
 
 // changed reports whether the current object is another upload than the one checked.
@@ -403,15 +467,25 @@ func changed(c Check, cur playlist) bool {
 	return c.ETag != cur.etag || !c.LastModified.Equal(cur.lastModified)
 }
 
-// remove deletes a stale playlist: only from a versioned bucket, and only if it is still the
-// version checked (If-Match on its ETag), so a fresh upload racing the deletion survives.
+// remove deletes a stale playlist: only while another prefix holds a fresh copy (see liveCopy),
+// only from a versioned bucket, and only if it is still the version checked (If-Match on its
+// ETag), so a fresh upload racing the deletion survives. Without a fresh copy elsewhere the
+// decision is Kept and nothing is deleted. remove does not log Kept: the caller does.
 func (h *Handler) remove(ctx context.Context, c Check) (Decision, error) {
 	overdue := h.c.Now().Sub(c.Deadline)
+	reason := fmt.Sprintf("unchanged since %s, past %s (%.1f x target duration %s)", c.LastModified.UTC().Format(time.RFC3339),
+		c.Deadline.UTC().Format(time.RFC3339), h.c.Multiplier, time.Duration(c.TargetDurationMS)*time.Millisecond)
+	live, why, err := h.liveCopy(ctx, c.Key)
+	if err != nil {
+		return Decision{}, err
+	}
+	if live == "" {
+		return Decision{Key: c.Key, Action: Kept, Reason: why + "; " + reason}, nil
+	}
+	reason += "; players switch to " + live
 	if err := h.versioned(ctx, c.Bucket); err != nil {
 		return Decision{}, err
 	}
-	reason := fmt.Sprintf("unchanged since %s, past %s (%.1f x target duration %s)", c.LastModified.UTC().Format(time.RFC3339),
-		c.Deadline.UTC().Format(time.RFC3339), h.c.Multiplier, time.Duration(c.TargetDurationMS)*time.Millisecond)
 	if h.c.DryRun {
 		return h.note(ctx, Decision{Key: c.Key, Action: WouldDel, Reason: reason, Overdue: overdue}), nil
 	}
@@ -497,6 +571,54 @@ func (h *Handler) Sweep(ctx context.Context) (*SweepResult, error) {
 	return res, errors.Join(errs...)
 }
 
+// liveCopy looks for a fresh copy of key under the other prefixes: the same name, a live media
+// playlist (no #EXT-X-ENDLIST) not yet past its own deadline (LastModified + the margin + the
+// multiplier times its own target duration), the very rule that makes key stale. It returns the first
+// such copy, or "" and why none will do. A read that fails is an error: uncertainty never
+// deletes.
+//
+// An ended copy does not count: players switched to it would play to its end and stop for good,
+// while players kept on the stalled copy resume when its encoder returns.
+func (h *Handler) liveCopy(ctx context.Context, key string) (string, string, error) {
+	var rest string
+	for _, p := range h.c.Prefixes {
+		if r, ok := strings.CutPrefix(key, p); ok {
+			rest = r
+		}
+	}
+	var notes []string
+	for _, p := range h.c.Prefixes {
+		other := p + rest
+		if other == key {
+			continue
+		}
+		pl, d, err := h.read(ctx, other, "")
+		if err != nil {
+			return "", "", fmt.Errorf("read the other copy %s: %w", other, err)
+		}
+		var note string
+		switch {
+		case d != nil && d.Action == Gone:
+			note = other + " is missing"
+		case d != nil && d.Action == Ended:
+			note = other + " has ended (#EXT-X-ENDLIST), so players switched to it would stop"
+		case d != nil:
+			note = other + " is not a media playlist (" + d.Reason + ")"
+		case !h.c.Now().Before(h.deadline(pl.lastModified, pl.media.TargetDuration)):
+			// The exact complement of a fresh copy: two checks at one instant cannot both
+			// find the other fresh, so they never delete both.
+			note = other + " is stale too"
+		default:
+			return other, "", nil
+		}
+		notes = append(notes, note)
+	}
+	if len(notes) == 1 {
+		return "", "sibling " + notes[0] + ": keeping the last copy", nil
+	}
+	return "", "no other prefix has a fresh copy (" + strings.Join(notes, "; ") + "): keeping the last copy", nil
+}
+
 func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
 	p, d, err := h.read(ctx, key, "")
 	if err != nil {
@@ -510,18 +632,27 @@ func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
 	if h.c.Now().Before(c.Deadline) {
 		return h.note(ctx, Decision{Key: key, Action: Fresh, Reason: "not past its deadline " + c.Deadline.UTC().Format(time.RFC3339)}), nil
 	}
-	return h.remove(ctx, c)
+	out, err := h.remove(ctx, c)
+	if err == nil && out.Action == Kept {
+		h.note(ctx, out)
+	}
+	return out, err
 }
 
 // note logs a decision and returns it.
 func (h *Handler) note(ctx context.Context, d Decision) Decision {
 	level := slog.LevelInfo
 	switch d.Action {
-	case Malformed, Undecodable:
+	case Malformed, Undecodable, Kept:
 		level = slog.LevelWarn
 	case Ignored, Scheduled, Fresh:
 		level = slog.LevelDebug
 	}
+	return h.noteAt(ctx, level, d)
+}
+
+// noteAt logs a decision at the given level and returns it.
+func (h *Handler) noteAt(ctx context.Context, level slog.Level, d Decision) Decision {
 	h.log.Log(ctx, level, "sweeper: "+string(d.Action), "bucket", h.c.Bucket, "key", d.Key, "reason", d.Reason,
 		"delay_s", d.Delay.Seconds(), "dry_run", h.c.DryRun)
 	return d

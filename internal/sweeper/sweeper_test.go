@@ -27,6 +27,7 @@ import (
 const (
 	bucket       = "cvs-encoder-example" // the bucket the sample events name
 	key          = "primary/index_1.m3u8"
+	sibling      = "failover/index_1.m3u8"
 	sampleVID    = "UIORUnfndfhnw89493jJFJ.BCdN9Kzv" // the version the sample upload event names
 	queueURL     = "https://sqs.us-east-1.amazonaws.com/123456789012/cvs-sweeper-checks"
 	live         = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:100\n#EXTINF:6.006,\nseg100.ts\n#EXTINF:6.006,\nseg101.ts\n"
@@ -37,6 +38,10 @@ const (
 	wantDelay    = 10 * time.Second // 1 s LastModified resolution + 1.5 x 6 s
 	checkMessage = "059f36b4-87a3-44ab-83d2-661975830a7d"
 )
+
+// longLive is a live playlist with a target duration of an hour: uploaded once, it stays fresh
+// (1.5 x TD = 90 min) for as long as any test's clock runs, the way a working encoder's copy is.
+var longLive = strings.ReplaceAll(strings.Replace(live, "TARGETDURATION:6", "TARGETDURATION:3600", 1), "6.006", "3600.0")
 
 // queue records the check messages the handler sends: the SQS SendMessage contract, whose
 // DelaySeconds the moto wire test in tests/ exercises for real.
@@ -158,6 +163,17 @@ func (f *fixture) deliver(t *testing.T, m *sqs.SendMessageInput, at time.Time) (
 	return resp, ds[0]
 }
 
+// liveSibling uploads the other encoder's copy of k, fresh for the whole test: the copy players
+// switch to once k is deleted.
+func (f *fixture) liveSibling(t *testing.T, k string) {
+	t.Helper()
+	other := strings.Replace(k, "primary/", "failover/", 1)
+	if other == k {
+		t.Fatalf("%s is not under primary/", k)
+	}
+	s3test.Put(t, f.s3, bucket, other, []byte(longLive))
+}
+
 func (f *fixture) exists(t *testing.T, k string) bool {
 	t.Helper()
 	_, err := f.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
@@ -173,6 +189,7 @@ func TestSweeper(t *testing.T) {
 
 	t.Run("stale playlist is deleted behind a delete marker", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, nil)
+		f.liveSibling(t, key)
 		ev, lm := f.upload(t, key, live)
 		m, c := f.schedule(t, ev, lm)
 		if got := time.Duration(m.DelaySeconds) * time.Second; got != wantDelay {
@@ -284,6 +301,7 @@ func TestSweeper(t *testing.T) {
 
 	t.Run("re-upload after deletion is served again", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, nil)
+		f.liveSibling(t, key)
 		ev, lm := f.upload(t, key, live)
 		m, c := f.schedule(t, ev, lm)
 		if _, d := f.deliver(t, m, c.Deadline); d.Action != sweeper.Deleted {
@@ -300,6 +318,7 @@ func TestSweeper(t *testing.T) {
 
 	t.Run("unversioned bucket is refused", func(t *testing.T) {
 		f := newFixture(t, endpoint, false, nil)
+		f.liveSibling(t, key)
 		ev, lm := f.upload(t, key, live)
 		m, c := f.schedule(t, ev, lm)
 		resp, d := f.deliver(t, m, c.Deadline)
@@ -319,6 +338,7 @@ func TestSweeper(t *testing.T) {
 
 	t.Run("dry run logs and deletes nothing", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, func(c *sweeper.Config) { c.DryRun = true })
+		f.liveSibling(t, key)
 		ev, lm := f.upload(t, key, live)
 		m, c := f.schedule(t, ev, lm)
 		if _, d := f.deliver(t, m, c.Deadline.Add(time.Second)); d.Action != sweeper.WouldDel || d.Overdue != time.Second {
@@ -332,11 +352,12 @@ func TestSweeper(t *testing.T) {
 	t.Run("an upload racing the deletion survives", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, nil)
 		racer := &racingS3{Client: f.s3, t: t}
-		h, err := sweeper.New(sweeper.Config{S3: racer, Queue: f.q, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/"}, Now: f.clock.Now})
+		h, err := sweeper.New(sweeper.Config{S3: racer, Queue: f.q, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/", "failover/"}, Now: f.clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.h = h
+		f.liveSibling(t, key)
 		ev, lm := f.upload(t, key, live)
 		m, c := f.schedule(t, ev, lm)
 		if _, d := f.deliver(t, m, c.Deadline); d.Action != sweeper.Fresh || !racer.raced {
@@ -349,6 +370,7 @@ func TestSweeper(t *testing.T) {
 
 	t.Run("segments, other prefixes and other buckets are ignored", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, nil)
+		f.liveSibling(t, key)
 		for _, k := range []string{"primary/seg100.ts", "archive/index_1.m3u8", "index.m3u8"} {
 			ev, _ := f.upload(t, k, live)
 			ds, err := f.h.HandleUploads(ctx, ev)
@@ -371,8 +393,8 @@ func TestSweeper(t *testing.T) {
 				t.Errorf("%s deleted by the sweep", k)
 			}
 		}
-		if res.Examined != 1 || f.exists(t, key) {
-			t.Errorf("sweep examined %d, want only %s (stale, deleted)", res.Examined, key)
+		if res.Examined != 2 || f.exists(t, key) || !f.exists(t, sibling) {
+			t.Errorf("sweep examined %d, want only %s (stale, deleted) and its live sibling (kept)", res.Examined, key)
 		}
 		if len(f.q.sent) != 0 {
 			t.Errorf("%d checks queued for ignored objects", len(f.q.sent))
@@ -382,8 +404,9 @@ func TestSweeper(t *testing.T) {
 	t.Run("backstop sweep deletes what a missed event left, keeps the fresh", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, nil)
 		_, lm := f.upload(t, key, live)
-		f.upload(t, "failover/index_1.m3u8", live)
-		// 20 s later: both past 1.5 x TD, but the sweep only reads playlists older than 30 s.
+		f.upload(t, sibling, longLive)
+		// 20 s later: the primary is past 1.5 x TD, but the sweep only reads playlists older
+		// than 30 s.
 		f.clock.Set(lm.Add(20 * time.Second))
 		if res, err := f.h.Sweep(ctx); err != nil || res.Examined != 0 {
 			t.Fatalf("early sweep = %+v, %v; want nothing examined", res, err)
@@ -393,10 +416,116 @@ func TestSweeper(t *testing.T) {
 		if err != nil || res.Examined != 2 {
 			t.Fatalf("Sweep = %+v, %v; want both examined", res, err)
 		}
+		want := map[string]sweeper.Action{key: sweeper.Deleted, sibling: sweeper.Fresh}
 		for _, d := range res.Decisions {
-			if d.Action != sweeper.Deleted || d.Overdue != 21*time.Second {
-				t.Errorf("%+v: want deleted 21 s past the deadline", d)
+			if d.Action != want[d.Key] || d.Action == sweeper.Deleted && d.Overdue != 21*time.Second {
+				t.Errorf("%+v: want %s (deleted 21 s past the deadline)", d, want[d.Key])
 			}
+		}
+	})
+
+	// Never both copies: a stale playlist is deleted only while another prefix holds a live
+	// copy players can switch to; otherwise a stall (recoverable when an encoder returns) beats
+	// a 404 everywhere.
+	t.Run("last copy", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			sibling string // the failover copy's body; "" for none
+			want    sweeper.Action
+			reason  string
+		}{
+			{"both stale: neither is deleted", live, sweeper.Kept, "sibling failover/index_1.m3u8 is stale too: keeping the last copy"},
+			{"sibling fresh: the stale one is deleted", longLive, sweeper.Deleted, ""},
+			{"sibling missing: kept", "", sweeper.Kept, "sibling failover/index_1.m3u8 is missing: keeping the last copy"},
+			{"sibling ended: kept, players would stop there", ended, sweeper.Kept, "sibling failover/index_1.m3u8 has ended (#EXT-X-ENDLIST)"},
+			{"sibling malformed: kept", malformed, sweeper.Kept, "sibling failover/index_1.m3u8 is not a media playlist"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFixture(t, endpoint, true, nil)
+				// The sibling first, so that it is no younger than the primary (S3 times have
+				// whole seconds): one second past the primary's deadline, a stale sibling is
+				// past its own.
+				var evS []byte
+				if tc.sibling != "" {
+					evS, _ = f.upload(t, sibling, tc.sibling)
+				}
+				ev, lm := f.upload(t, key, live)
+				m, c := f.schedule(t, ev, lm)
+				resp, d := f.deliver(t, m, c.Deadline.Add(time.Second))
+				if d.Action != tc.want || !strings.Contains(d.Reason, tc.reason) || len(resp.BatchItemFailures) != 0 {
+					t.Fatalf("decision %+v, failures %v; want %s because %q", d, resp.BatchItemFailures, tc.want, tc.reason)
+				}
+				if got := f.exists(t, key); got != (tc.want == sweeper.Kept) {
+					t.Fatalf("%s exists = %v after %s", key, got, d.Action)
+				}
+				if tc.want == sweeper.Kept && !strings.Contains(f.log.String(), `"level":"WARN","msg":"sweeper: kept"`) {
+					t.Errorf("keeping the last copy logged no warning:\n%s", f.log)
+				}
+				if tc.sibling == live {
+					// The sibling's own check: the primary is stale too, so it stays as well.
+					f.q.mu.Lock()
+					f.q.sent = nil
+					f.q.mu.Unlock()
+					mS, _ := f.schedule(t, evS, lm)
+					if _, dS := f.deliver(t, mS, c.Deadline.Add(time.Second)); dS.Action != sweeper.Kept || !f.exists(t, sibling) || !f.exists(t, key) {
+						t.Fatalf("sibling's check: %+v; want both copies kept", dS)
+					}
+					// And the backstop sweep, an hour on, deletes neither.
+					f.q.mu.Lock()
+					f.q.sent = nil
+					f.q.mu.Unlock()
+					f.clock.Set(lm.Add(time.Hour))
+					res, err := f.h.Sweep(ctx)
+					if err != nil || res.Examined != 2 || res.Decisions[0].Action != sweeper.Kept || res.Decisions[1].Action != sweeper.Kept {
+						t.Fatalf("Sweep = %+v, %v; want both kept", res, err)
+					}
+					if !f.exists(t, key) || !f.exists(t, sibling) {
+						t.Fatal("the sweep deleted a last copy")
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("a kept copy is checked again and deleted once its sibling is back", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		f.upload(t, sibling, live)
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		if _, d := f.deliver(t, m, c.Deadline.Add(time.Second)); d.Action != sweeper.Kept || d.Delay != 9*time.Second {
+			t.Fatalf("decision %+v, want kept and checked again in 1.5 x TD = 9 s", d)
+		}
+		again := f.q.take(t)
+		if again.DelaySeconds != 9 {
+			t.Fatalf("recheck delay %d s, want 9", again.DelaySeconds)
+		}
+		// Still both stale at the recheck: kept, and checked again.
+		if _, d := f.deliver(t, again, c.Deadline.Add(10*time.Second)); d.Action != sweeper.Kept {
+			t.Fatalf("recheck: %+v, want kept", d)
+		}
+		again = f.q.take(t)
+		if n := strings.Count(f.log.String(), `"level":"WARN","msg":"sweeper: kept"`); n != 1 {
+			t.Errorf("%d warnings about the kept copy, want 1 (rechecks log at info):\n%s", n, f.log)
+		}
+		// The failover encoder comes back: the next recheck deletes the stale primary.
+		f.upload(t, sibling, longLive)
+		_, d := f.deliver(t, again, c.Deadline.Add(19*time.Second))
+		if d.Action != sweeper.Deleted || d.Overdue != 19*time.Second || f.exists(t, key) {
+			t.Fatalf("decision %+v, want deleted 19 s past the deadline", d)
+		}
+		if len(f.q.sent) != 0 {
+			t.Fatalf("%d messages after the deletion, want none", len(f.q.sent))
+		}
+	})
+
+	t.Run("rechecks stop after RecheckFor; the backstop sweep takes over", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, func(c *sweeper.Config) { c.RecheckFor = time.Minute })
+		f.upload(t, sibling, live)
+		ev, lm := f.upload(t, key, live)
+		m, c := f.schedule(t, ev, lm)
+		_, d := f.deliver(t, m, c.Deadline.Add(time.Minute))
+		if d.Action != sweeper.Kept || d.Delay != 0 || !strings.Contains(d.Reason, "backstop sweep") || len(f.q.sent) != 0 {
+			t.Fatalf("decision %+v with %d messages, want kept and left to the sweep", d, len(f.q.sent))
 		}
 	})
 
@@ -461,14 +590,17 @@ func (r *racingS3) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, o
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	base := sweeper.Config{S3: &s3.Client{}, Queue: &queue{}, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/"}}
+	base := sweeper.Config{S3: &s3.Client{}, Queue: &queue{}, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/", "failover/"}}
 	for _, tc := range []struct {
 		name string
 		mod  func(*sweeper.Config)
 	}{
 		{"no prefixes", func(c *sweeper.Config) { c.Prefixes = nil }},
-		{"prefix without slash sweeps other folders", func(c *sweeper.Config) { c.Prefixes = []string{"primary"} }},
-		{"empty prefix sweeps the whole bucket", func(c *sweeper.Config) { c.Prefixes = []string{""} }},
+		{"one prefix: every copy would be the last", func(c *sweeper.Config) { c.Prefixes = []string{"primary/"} }},
+		{"prefix without slash sweeps other folders", func(c *sweeper.Config) { c.Prefixes = []string{"primary", "failover/"} }},
+		{"empty prefix sweeps the whole bucket", func(c *sweeper.Config) { c.Prefixes = []string{"", "failover/"} }},
+		{"the same prefix twice", func(c *sweeper.Config) { c.Prefixes = []string{"primary/", "primary/"} }},
+		{"nested prefixes make siblings ambiguous", func(c *sweeper.Config) { c.Prefixes = []string{"live/", "live/failover/"} }},
 		{"multiplier below one deletes live playlists", func(c *sweeper.Config) { c.Multiplier = 0.9 }},
 		{"no queue URL", func(c *sweeper.Config) { c.QueueURL = "" }},
 	} {
