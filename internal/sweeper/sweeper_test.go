@@ -518,6 +518,24 @@ func TestSweeper(t *testing.T) {
 		}
 	})
 
+	t.Run("the sample recheck waits for recheck_at, past its deadline", func(t *testing.T) {
+		f := newFixture(t, endpoint, true, nil)
+		var ev events.SQSEvent
+		if err := json.Unmarshal(sample(t, "recheck"), &ev); err != nil {
+			t.Fatal(err)
+		}
+		recheckAt := time.Date(2026, 11, 21, 10, 0, 26, 0, time.UTC) // the sample's recheck_at, 10 s past its deadline
+		f.clock.Set(recheckAt.Add(-time.Second))
+		if _, ds := f.h.HandleChecks(ctx, ev); len(ds) != 1 || ds[0].Action != sweeper.Requeued || ds[0].Delay != time.Second {
+			t.Fatalf("decisions %+v, want requeued for the 1 s left until recheck_at", ds)
+		}
+		f.q.take(t)
+		f.clock.Set(recheckAt)
+		if _, ds := f.h.HandleChecks(ctx, ev); len(ds) != 1 || ds[0].Action != sweeper.Gone {
+			t.Fatalf("decisions %+v, want the check run (the playlist is gone in this empty bucket)", ds)
+		}
+	})
+
 	t.Run("rechecks stop after RecheckFor; the backstop sweep takes over", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, func(c *sweeper.Config) { c.RecheckFor = time.Minute })
 		f.upload(t, sibling, live)
