@@ -5,7 +5,9 @@
 // ETag, a conflict re-reads and retries with backoff, and an entry is never replaced by one
 // from an older version of its instance, so a lagging replica cannot undo a newer write.
 // Stream records that change nothing the edge reads (a MODIFY that keeps the version: the
-// detector saving its memory) cause no sync at all.
+// detector saving its memory) cause no sync at all. Because the stream path writes only what
+// changes, a Reconciler run on a schedule repairs whatever drifted (see Reconciler); both
+// decide their writes with the same code and write in batches within the UpdateKeys limits.
 package edgesync
 
 import (
@@ -36,6 +38,7 @@ type KVS interface {
 	DescribeKeyValueStore(ctx context.Context, in *kvs.DescribeKeyValueStoreInput, optFns ...func(*kvs.Options)) (*kvs.DescribeKeyValueStoreOutput, error)
 	GetKey(ctx context.Context, in *kvs.GetKeyInput, optFns ...func(*kvs.Options)) (*kvs.GetKeyOutput, error)
 	UpdateKeys(ctx context.Context, in *kvs.UpdateKeysInput, optFns ...func(*kvs.Options)) (*kvs.UpdateKeysOutput, error)
+	ListKeys(ctx context.Context, in *kvs.ListKeysInput, optFns ...func(*kvs.Options)) (*kvs.ListKeysOutput, error)
 }
 
 // ConflictError says a cluster could not be written because other writers kept changing the
@@ -107,40 +110,91 @@ func (s *Syncer) SyncCluster(ctx context.Context, cluster string, removed []stri
 	return Outcome{Attempts: maxAttempts}, &ConflictError{Cluster: cluster, Attempts: maxAttempts, Err: lastConflict}
 }
 
-// syncOnce reads the store's ETag first and every current value after it, so a write that
-// lands between our reads and our UpdateKeys changes the ETag and fails ours with a conflict:
-// the decisions below are never made on values older than the ETag we write against.
+// syncOnce reads the store's ETag first and the state and every current value after it, so a
+// write that lands between our reads and our UpdateKeys changes the ETag and fails ours with a
+// conflict: the decisions below are never made on values older than the ETag we write against,
+// and a key another writer put for an instance registered after our state read cannot be taken
+// for a removed instance's.
 func (s *Syncer) syncOnce(ctx context.Context, cluster string, removed []string) (Outcome, error) {
+	etag, err := s.describe(ctx)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sync %s: %w", cluster, err)
+	}
 	instances, err := s.Store.Instances(ctx, cluster)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		return Outcome{}, fmt.Errorf("sync %s: read instances: %w", cluster, err)
 	}
+	p, err := s.plan(ctx, cluster, instances, removed, s.get)
+	out := Outcome{Skipped: p.skipped}
+	if err != nil {
+		return out, fmt.Errorf("sync %s: %w", cluster, err)
+	}
+	if len(p.writes) == 0 {
+		return out, nil
+	}
+	u, err := s.update(ctx, etag, p.writes)
+	if err != nil {
+		return out, fmt.Errorf("sync %s: %w", cluster, err)
+	}
+	out.Puts, out.Deletes = p.count()
+	s.log().Info("edgesync: wrote cluster", "cluster", cluster, "puts", out.Puts, "deletes", out.Deletes, "skipped", out.Skipped, "requests", u.requests, "etag", u.etag)
+	return out, nil
+}
+
+// valueFunc returns what the store holds under a key; found is false when it holds nothing.
+// The stream path reads each key (GetKey), the reconcile reads them all at once (ListKeys).
+type valueFunc func(ctx context.Context, key string) (value string, found bool, err error)
+
+// write is one put (del false) or delete of a key, for the cluster it belongs to.
+type write struct {
+	cluster, key, value string
+	del                 bool
+}
+
+// plan is what one cluster needs written to match the state.
+type plan struct {
+	writes  []write
+	skipped int // instances whose stored entry is newer than the state we read
+}
+
+func (p plan) count() (puts, deletes int) {
+	for _, w := range p.writes {
+		if w.del {
+			deletes++
+		} else {
+			puts++
+		}
+	}
+	return puts, deletes
+}
+
+// plan decides the writes that make the store's entries for cluster match instances: one entry
+// per instance, the steering manifest, and no entry for the domains in removed that are no
+// longer instances of the cluster (and whose stored entry, if any, names this cluster or cannot
+// be read). An entry of this cluster from a newer version than the instance's is left alone,
+// and then so is the steering manifest, since it is computed from the same lagging view.
+// Stream and reconcile share it; current says what the store holds.
+func (s *Syncer) plan(ctx context.Context, cluster string, instances []state.Instance, removed []string, current valueFunc) (plan, error) {
 	want, err := edgestate.Entries(cluster, instances, s.SteeringTTL)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("sync %s: %w", cluster, err)
+		return plan{}, err
 	}
-	desc, err := s.KVS.DescribeKeyValueStore(ctx, &kvs.DescribeKeyValueStoreInput{KvsARN: aws.String(s.KVSARN)})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("sync %s: describe key value store: %w", cluster, err)
-	}
-	if desc.ETag == nil {
-		return Outcome{}, fmt.Errorf("sync %s: describe key value store returned no ETag", cluster)
-	}
-
-	var out Outcome
-	var puts []kvstypes.PutKeyRequestListItem
-	var deletes []kvstypes.DeleteKeyRequestListItem
+	var p plan
+	put := func(key string) { p.writes = append(p.writes, write{cluster: cluster, key: key, value: want[key]}) }
+	del := func(key string) { p.writes = append(p.writes, write{cluster: cluster, key: key, del: true}) }
 	viewIsCurrent := true
 	for _, in := range instances {
 		key := edgestate.InstanceKey(in.Domain)
-		cur, found, err := s.get(ctx, key)
+		cur, found, err := current(ctx, key)
 		if err != nil {
-			return out, fmt.Errorf("sync %s: %w", cluster, err)
+			return p, err
 		}
 		if found {
-			if v, err := edgestate.DecodeInstance(cur); err == nil && v.Version > in.Version {
+			// Versions count within one cluster only: a domain registered again under another
+			// cluster starts a new count.
+			if v, err := edgestate.DecodeInstance(cur); err == nil && v.Cluster == cluster && v.Version > in.Version {
 				// Another writer saw a newer version of this instance than our replica has.
-				out.Skipped++
+				p.skipped++
 				viewIsCurrent = false
 				continue
 			}
@@ -148,45 +202,97 @@ func (s *Syncer) syncOnce(ctx context.Context, cluster string, removed []string)
 				continue
 			}
 		}
-		puts = append(puts, kvstypes.PutKeyRequestListItem{Key: aws.String(key), Value: aws.String(want[key])})
+		put(key)
 	}
 	for _, domain := range removed {
 		if slices.ContainsFunc(instances, func(in state.Instance) bool { return in.Domain == domain }) {
 			continue
 		}
 		key := edgestate.InstanceKey(domain)
-		cur, found, err := s.get(ctx, key)
+		cur, found, err := current(ctx, key)
 		if err != nil {
-			return out, fmt.Errorf("sync %s: %w", cluster, err)
+			return p, err
 		}
 		// Leave the key alone if the domain now belongs to another cluster.
 		if v, err := edgestate.DecodeInstance(cur); found && (err != nil || v.Cluster == cluster) {
-			deletes = append(deletes, kvstypes.DeleteKeyRequestListItem{Key: aws.String(key)})
+			del(key)
 		}
 	}
 	if viewIsCurrent {
 		key := edgestate.SteeringKey(cluster)
-		cur, found, err := s.get(ctx, key)
+		cur, found, err := current(ctx, key)
 		if err != nil {
-			return out, fmt.Errorf("sync %s: %w", cluster, err)
+			return p, err
 		}
 		switch v, ok := want[key]; {
 		case ok && (!found || cur != v):
-			puts = append(puts, kvstypes.PutKeyRequestListItem{Key: aws.String(key), Value: aws.String(v)})
+			put(key)
 		case !ok && found:
-			deletes = append(deletes, kvstypes.DeleteKeyRequestListItem{Key: aws.String(key)})
+			del(key)
 		}
 	}
-	if len(puts) == 0 && len(deletes) == 0 {
-		return out, nil
+	return p, nil
+}
+
+// MaxKeysPerUpdate is the most puts and deletes the KeyValueStore takes in one UpdateKeys
+// request (the service's quota: 50 keys or a 3 MB payload, whichever comes first).
+const MaxKeysPerUpdate = 50
+
+// maxUpdatePayload keeps a request's keys and values well under the 3 MB payload limit, with
+// room for the JSON around them. With keys of at most 512 bytes and values of at most 1 KB, 50
+// keys never come near it; the check is there so a change of either limit cannot break writes.
+const maxUpdatePayload = 3<<20 - 64<<10
+
+// updated is how far update got.
+type updated struct {
+	etag     string // the store's ETag after the last write that landed
+	done     int    // how many writes (from the start) landed
+	requests int    // UpdateKeys requests that landed
+}
+
+// update writes in as many UpdateKeys requests as the service's limits need, each against the
+// ETag the previous one returned, so the writes after the first succeed only if nobody else
+// wrote in between. On an error, the request that failed and every one after it did not land.
+func (s *Syncer) update(ctx context.Context, etag string, writes []write) (updated, error) {
+	u := updated{etag: etag}
+	for u.done < len(writes) {
+		in := &kvs.UpdateKeysInput{KvsARN: aws.String(s.KVSARN), IfMatch: aws.String(u.etag)}
+		n, size := 0, 0
+		for _, w := range writes[u.done:] {
+			if n == MaxKeysPerUpdate || (n > 0 && size+len(w.key)+len(w.value) > maxUpdatePayload) {
+				break
+			}
+			n, size = n+1, size+len(w.key)+len(w.value)
+			if w.del {
+				in.Deletes = append(in.Deletes, kvstypes.DeleteKeyRequestListItem{Key: aws.String(w.key)})
+			} else {
+				in.Puts = append(in.Puts, kvstypes.PutKeyRequestListItem{Key: aws.String(w.key), Value: aws.String(w.value)})
+			}
+		}
+		out, err := s.KVS.UpdateKeys(ctx, in)
+		if err != nil {
+			return u, fmt.Errorf("update %d keys, delete %d: %w", len(in.Puts), len(in.Deletes), err)
+		}
+		u.done += n
+		u.requests++
+		if out.ETag == nil && u.done < len(writes) {
+			return u, errors.New("update keys returned no ETag to write the rest against")
+		}
+		u.etag = aws.ToString(out.ETag)
 	}
-	_, err = s.KVS.UpdateKeys(ctx, &kvs.UpdateKeysInput{KvsARN: aws.String(s.KVSARN), IfMatch: desc.ETag, Puts: puts, Deletes: deletes})
+	return u, nil
+}
+
+// describe returns the store's current ETag.
+func (s *Syncer) describe(ctx context.Context) (string, error) {
+	desc, err := s.KVS.DescribeKeyValueStore(ctx, &kvs.DescribeKeyValueStoreInput{KvsARN: aws.String(s.KVSARN)})
 	if err != nil {
-		return out, fmt.Errorf("sync %s: update %d keys, delete %d: %w", cluster, len(puts), len(deletes), err)
+		return "", fmt.Errorf("describe key value store: %w", err)
 	}
-	out.Puts, out.Deletes = len(puts), len(deletes)
-	s.log().Info("edgesync: wrote cluster", "cluster", cluster, "puts", out.Puts, "deletes", out.Deletes, "skipped", out.Skipped, "etag", aws.ToString(desc.ETag))
-	return out, nil
+	if desc.ETag == nil {
+		return "", errors.New("describe key value store returned no ETag")
+	}
+	return *desc.ETag, nil
 }
 
 // get reads one key; found is false when the store does not hold it.

@@ -4,21 +4,38 @@
 // depends on them: every write must carry the store's current ETag (If-Match) and a stale one
 // gets ConflictException; every request must be SigV4A-signed (the service accepts nothing
 // else), which it checks in the request's shape (algorithm, scope, signed headers, region
-// set), not cryptographically. It serves DescribeKeyValueStore, GetKey and UpdateKeys.
+// set), not cryptographically. It serves DescribeKeyValueStore, GetKey, ListKeys and
+// UpdateKeys, with the service's limits on a ListKeys page (MaxResults 1-50) and on one
+// UpdateKeys request (50 keys or a 3 MB payload, whichever comes first), and counts the
+// requests it answers by operation.
 package kvsfake
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+)
+
+// Service limits the server enforces.
+const (
+	// MaxUpdateKeys is the most puts and deletes one UpdateKeys request may carry.
+	MaxUpdateKeys = 50
+	// MaxUpdateBytes is the largest UpdateKeys payload.
+	MaxUpdateBytes = 3 << 20
+	// MaxListResults is the largest ListKeys page.
+	MaxListResults = 50
 )
 
 // Account is the account ID in the fake store's ARN. The SDK puts it in front of the endpoint
@@ -39,6 +56,7 @@ type Server struct {
 	conflicts  int
 	updates    int
 	violations []string
+	requests   map[string]int
 
 	// BeforeUpdate, when set, runs at the start of every UpdateKeys request, before the ETag
 	// check (tests use it to line concurrent writers up).
@@ -49,7 +67,7 @@ type Server struct {
 
 // New starts a server; Close stops it.
 func New() *Server {
-	s := &Server{items: map[string]string{}, created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := &Server{items: map[string]string{}, requests: map[string]int{}, created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -80,6 +98,28 @@ func (s *Server) Put(key, value string) {
 	defer s.mu.Unlock()
 	s.items[key] = value
 	s.version++
+}
+
+// Delete removes an entry directly (test setup: a key deleted by hand); the ETag changes.
+func (s *Server) Delete(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.items, key)
+	s.version++
+}
+
+// Requests returns how many requests of each operation the server answered (DescribeKeyValueStore,
+// GetKey, ListKeys, UpdateKeys), refused ones included.
+func (s *Server) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.requests)
+}
+
+func (s *Server) count(op string) {
+	s.mu.Lock()
+	s.requests[op]++
+	s.mu.Unlock()
 }
 
 // Conflicts returns how many UpdateKeys requests were refused for a stale ETag.
@@ -133,10 +173,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 2:
+		s.count("DescribeKeyValueStore")
 		s.describe(w)
 	case r.Method == http.MethodGet && len(parts) == 4 && parts[2] == "keys":
+		s.count("GetKey")
 		s.getKey(w, parts[3])
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[2] == "keys":
+		s.count("ListKeys")
+		s.listKeys(w, r.URL.Query())
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[2] == "keys":
+		s.count("UpdateKeys")
 		s.updateKeys(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "UnknownOperationException", "no such operation: "+r.Method+" "+r.URL.Path)
@@ -226,16 +272,70 @@ func (s *Server) getKey(w http.ResponseWriter, key string) {
 	writeJSON(w, http.StatusOK, map[string]any{"Key": key, "Value": v, "ItemCount": len(s.items), "TotalSizeInBytes": s.sizeLocked()})
 }
 
+// listKeys answers one page of the entries in key order. The page token is the last key of
+// the previous page, encoded; a write between pages shows in the later pages, as it may in
+// the service.
+func (s *Server) listKeys(w http.ResponseWriter, q url.Values) {
+	limit := 10 // the service's default page
+	if m := q.Get("MaxResults"); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 1 || n > MaxListResults {
+			writeError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("MaxResults %q must be 1-%d", m, MaxListResults))
+			return
+		}
+		limit = n
+	}
+	after := ""
+	if tok := q.Get("NextToken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(b) == 0 {
+			writeError(w, http.StatusBadRequest, "ValidationException", "NextToken is not a token from a previous page")
+			return
+		}
+		after = string(b)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(s.items))
+	start, _ := slices.BinarySearch(keys, after)
+	if after != "" && start < len(keys) && keys[start] == after {
+		start++
+	}
+	type item struct{ Key, Value string }
+	page := []item{}
+	for _, k := range keys[start:min(start+limit, len(keys))] {
+		page = append(page, item{k, s.items[k]})
+	}
+	out := map[string]any{"Items": page}
+	if start+limit < len(keys) {
+		out["NextToken"] = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].Key))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (s *Server) updateKeys(w http.ResponseWriter, r *http.Request) {
 	if s.BeforeUpdate != nil {
 		s.BeforeUpdate()
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, MaxUpdateBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "ValidationException", "body: "+err.Error())
+		return
+	}
+	if len(raw) > MaxUpdateBytes {
+		writeError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("the request is over the %d-byte payload limit", MaxUpdateBytes))
+		return
 	}
 	var body struct {
 		Puts    []struct{ Key, Value *string }
 		Deletes []struct{ Key *string }
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	if err := json.Unmarshal(raw, &body); err != nil {
 		writeError(w, http.StatusBadRequest, "ValidationException", "body: "+err.Error())
+		return
+	}
+	if n := len(body.Puts) + len(body.Deletes); n > MaxUpdateKeys {
+		writeError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("%d puts and deletes in one request, over the limit of %d", n, MaxUpdateKeys))
 		return
 	}
 	for _, p := range body.Puts {
