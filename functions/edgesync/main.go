@@ -1,4 +1,5 @@
-// Command edgesync mirrors the state table's DynamoDB stream into the copilot's KeyValueStore.
+// Command edgesync mirrors the state table's DynamoDB stream into the copilot's KeyValueStore,
+// and on a schedule reconciles the whole store with the table.
 package main
 
 import (
@@ -16,14 +17,14 @@ import (
 )
 
 func main() {
-	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)).Handle)
+	lambda.Start(lambdaenv.Must(build(context.Background(), os.Getenv, os.Stdout)).Invoke)
 }
 
-// build wires the handler from the environment: KVS_ARN (the KeyValueStore), TABLE_NAME and
-// CONTROL_REGION (the state table, with this region's replica as the fallback) and
-// STEERING_TTL_SECONDS (optional). It logs JSON to logs; kvsOpts adjust the KeyValueStore
-// client (tests).
-func build(ctx context.Context, getenv func(string) string, logs io.Writer, kvsOpts ...func(*cloudfrontkeyvaluestore.Options)) (*edgesync.Handler, error) {
+// build wires the function from the environment: KVS_ARN (the KeyValueStore), TABLE_NAME and
+// CONTROL_REGION (the state table, with this region's replica as the fallback; the reconcile
+// confirms removed instances in the control region's alone) and STEERING_TTL_SECONDS
+// (optional). It logs JSON to logs; kvsOpts adjust the KeyValueStore client (tests).
+func build(ctx context.Context, getenv func(string) string, logs io.Writer, kvsOpts ...func(*cloudfrontkeyvaluestore.Options)) (*edgesync.Function, error) {
 	arn := getenv("KVS_ARN")
 	if arn == "" || getenv("TABLE_NAME") == "" {
 		return nil, errors.New("KVS_ARN and TABLE_NAME must be set")
@@ -36,6 +37,12 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer, kvsO
 	if err != nil {
 		return nil, err
 	}
+	authority, err := lambdaenv.StateStore(cfg, getenv, lambdaenv.ControlOnly)
+	if err != nil {
+		return nil, err
+	}
 	log, kvs := lambdaenv.Logger(logs), cloudfrontkeyvaluestore.NewFromConfig(cfg, kvsOpts...)
-	return &edgesync.Handler{Log: log, Sync: &edgesync.Syncer{Store: store, KVS: kvs, KVSARN: arn, SteeringTTL: int(ttl / time.Second), Log: log}}, nil
+	sync := &edgesync.Syncer{Store: store, KVS: kvs, KVSARN: arn, SteeringTTL: int(ttl / time.Second), Log: log}
+	return &edgesync.Function{Log: log, Stream: &edgesync.Handler{Log: log, Sync: sync},
+		Reconcile: &edgesync.Reconciler{Sync: sync, Registry: store, Authority: authority, Log: log}}, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgesync"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
@@ -38,17 +38,19 @@ func TestBuildRefusesBadConfiguration(t *testing.T) {
 	}
 }
 
-// TestBuiltHandlerMirrorsTheTable wires the function as Lambda would, reading a state table in
-// DynamoDB Local and writing the fake KeyValueStore through the real SDK client, and feeds it
-// the sample close event.
-func TestBuiltHandlerMirrorsTheTable(t *testing.T) {
+// TestBuiltFunctionMirrorsTheTable wires the function as Lambda would, reading a state table
+// in DynamoDB Local and writing the fake KeyValueStore through the real SDK client, and feeds it
+// the sample close event; then the store drifts (a key deleted by hand, another overwritten)
+// and the sample reconcile event repairs it.
+func TestBuiltFunctionMirrorsTheTable(t *testing.T) {
 	d := testenv.DynamoDB(t)
 	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": d.Endpoint})
 	table, store := d.StateStore(t)
 	kvs := kvsfake.New()
 	defer kvs.Close()
 	env := map[string]string{"KVS_ARN": kvsfake.ARN, "TABLE_NAME": table, "STEERING_TTL_SECONDS": "4"}
-	h, err := build(context.Background(), func(k string) string { return env[k] }, io.Discard, func(o *cloudfrontkeyvaluestore.Options) {
+	var logs strings.Builder
+	f, err := build(context.Background(), func(k string) string { return env[k] }, &logs, func(o *cloudfrontkeyvaluestore.Options) {
 		o.BaseEndpoint = aws.String(kvs.URL)
 		o.HTTPClient = kvs.HTTPClient()
 	})
@@ -63,15 +65,6 @@ func TestBuiltHandlerMirrorsTheTable(t *testing.T) {
 	if _, err := store.Close(ctx, "news", "d111111abcdef8.cloudfront.net", state.Change{By: "local:workflow", Reason: "confirmed stale"}); err != nil {
 		t.Fatal(err)
 	}
-
-	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(testenv.SampleEvent(t, "edgesync-modify-close.json"), &ev); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := h.Handle(ctx, ev)
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("Handle: %+v, %v; want no failures", resp, err)
-	}
 	instances, err := store.Instances(ctx, "news")
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +73,31 @@ func TestBuiltHandlerMirrorsTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	out, err := f.Invoke(ctx, testenv.SampleEvent(t, "edgesync-modify-close.json"))
+	resp, ok := out.(events.DynamoDBEventResponse)
+	if err != nil || !ok || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Invoke(stream batch) = %#v, %v; want a response with no failures", out, err)
+	}
 	if diff := cmp.Diff(want, kvs.Items()); diff != "" {
-		t.Fatalf("key value store (-want +got):\n%s", diff)
+		t.Fatalf("key value store after the stream batch (-want +got):\n%s", diff)
+	}
+
+	kvs.Delete("d111111abcdef8.cloudfront.net")
+	kvs.Put("steering_news", `{"VERSION":1,"TTL":4,"PATHWAY-PRIORITY":["us-east-1","eu-west-1"]}`)
+	out, err = f.Invoke(ctx, testenv.SampleEvent(t, "edgesync-reconcile.json"))
+	rep, ok := out.(edgesync.Report)
+	if err != nil || !ok {
+		t.Fatalf("Invoke(scheduled event) = %#v, %v; want a reconcile report", out, err)
+	}
+	if rep.Clusters != 1 || rep.KeysRepaired != 2 {
+		t.Errorf("report %+v, want 1 cluster and 2 keys repaired", rep)
+	}
+	if diff := cmp.Diff(want, kvs.Items()); diff != "" {
+		t.Fatalf("key value store after the reconcile (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(logs.String(), `"msg":"edgesync: reconcile done"`) {
+		t.Errorf("no reconcile summary in the function's logs:\n%s", logs.String())
 	}
 	if v := kvs.Violations(); len(v) > 0 {
 		t.Fatalf("requests the service would refuse: %v", v)
