@@ -106,3 +106,30 @@ func TestViewerMasterRewritesEveryURIKind(t *testing.T) {
 		t.Error("byte order mark kept in a rewritten master")
 	}
 }
+
+// BenchmarkViewerMaster measures what reading a master from its origin adds per region: a parse
+// and the rewrite of its origin URIs (all of them here, the worst case).
+func BenchmarkViewerMaster(b *testing.B) {
+	m, err := newViewerMap("http://o.example/live/ch1/index.m3u8", "https://d1.cloudfront.net/live/ch1/index.m3u8")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, uri string }{{"relative URIs", ""}, {"origin URIs", "http://o.example/live/ch1/"}} {
+		var sb strings.Builder
+		sb.WriteString("#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+		for i := range 6 {
+			sb.WriteString("#EXT-X-STREAM-INF:BANDWIDTH=" + strings.Repeat("1", i+6) + ",RESOLUTION=1280x720,CODECS=\"avc1.4D401F,mp4a.40.2\"\n")
+			sb.WriteString(bc.uri + "index_" + string(rune('1'+i)) + ".m3u8\n")
+		}
+		sb.WriteString("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1900000,CODECS=\"avc1.4D401F\",RESOLUTION=1280x720,URI=\"" + bc.uri + "iframe.m3u8\"\n")
+		body := []byte(sb.String())
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, w := viewerMaster("us-east-1", body, m); (bc.uri == "") != (w == nil) {
+					b.Fatalf("warnings %q", w)
+				}
+			}
+		})
+	}
+}
