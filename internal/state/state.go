@@ -67,7 +67,9 @@ type Registration struct {
 type Change struct {
 	By     string // IAM principal ARN, Step Functions execution ARN, or "local:<user>"
 	Reason string
-	// Force lets Close close the last open, healthy instance. Only an operator sets it.
+	// Force lets Close close the last open, healthy instance, and lets Close and Open fall back
+	// to the local replica when the control region is unreachable (dynamo store; the audit
+	// record then says fallback). Only an operator sets it.
 	Force bool
 	// ExpectedVersion, when not zero, makes the write fail with ErrVersionConflict unless the
 	// instance is at that version.
@@ -177,19 +179,26 @@ func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %s", e.F
 // Is makes errors.Is(err, ErrInvalid) true for every *InvalidError.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
 
-// ControlRegionUnavailableError is the refusal of an automated (not forced) close while the
-// control region's replica of the state table cannot be reached. Guarded closes are decided only
-// there, because transactions are atomic in one region only; see the dynamo package. The caller
-// may retry later; an operator may close with Force, which falls back to the local replica.
+// ControlRegionUnavailableError is the refusal of a write while the control region's replica of
+// the state table cannot be reached. Writes are decided only there, because transactions are
+// atomic in one region only and global tables replicate whole items last-writer-wins: a write
+// in another replica could undo a close made in the control region. See the dynamo package.
+// The caller may retry later; an operator may close or open with Force, which falls back to the
+// local replica and is audited as such. Nothing was written.
 type ControlRegionUnavailableError struct {
+	Op              string // "close", "open", "record health", "register", "save detector memory"
 	Cluster, Domain string
 	ControlRegion   string
 	Err             error // the network or server error that made the region unreachable
 }
 
 func (e *ControlRegionUnavailableError) Error() string {
-	return fmt.Sprintf("refused to close %s/%s: the control region %s is unavailable (only a forced close may fall back to the local replica): %v",
-		e.Cluster, e.Domain, e.ControlRegion, e.Err)
+	op := e.Op
+	if op == "" {
+		op = "change"
+	}
+	return fmt.Sprintf("refused to %s %s/%s: the control region %s is unavailable (only an operator's forced close or open may fall back to the local replica): %v",
+		op, e.Cluster, e.Domain, e.ControlRegion, e.Err)
 }
 
 func (e *ControlRegionUnavailableError) Unwrap() error { return e.Err }

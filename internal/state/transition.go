@@ -112,7 +112,7 @@ func audit(i Instance, f Field, before, after string, c Change, now time.Time) A
 		After:   after,
 		By:      c.By,
 		Reason:  c.Reason,
-		Force:   c.Force && f == FieldOpen && !i.Open, // Force matters only for closes
+		Force:   c.Force && f == FieldOpen, // a forced close, or an operator's forced open
 		Version: i.Version,
 	}
 }

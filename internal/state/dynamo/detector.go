@@ -67,9 +67,10 @@ func (s *Store) LoadDetector(ctx context.Context, cluster, domain string) ([]byt
 // SaveDetector replaces the instance's detector memory if its revision is prev (0: none saved
 // yet) and returns the new revision, prev+1. Otherwise it writes nothing and fails with
 // state.ErrVersionConflict, or state.ErrNotFound for an unknown instance, or *state.InvalidError
-// for data that is empty, not UTF-8 or over MaxDetectorMemory. Like every write of the store,
-// it goes to the control region's replica (all writes of one item in one region, so that
-// global-table replication never drops one), the local one when that is unreachable.
+// for data that is empty, not UTF-8 or over MaxDetectorMemory. Like every automated write of the
+// store, it goes to the control region's replica only (all writes of one item in one region, so
+// that global-table replication never drops one): when that is unreachable it fails with
+// *state.ControlRegionUnavailableError and writes nothing.
 func (s *Store) SaveDetector(ctx context.Context, cluster, domain string, data []byte, prev int64) (int64, error) {
 	fail := func(err error) (int64, error) {
 		return 0, fmt.Errorf("save detector memory of %s/%s: %w", cluster, domain, err)
@@ -107,33 +108,28 @@ func (s *Store) SaveDetector(ctx context.Context, cluster, domain string, data [
 		ExpressionAttributeNames:  map[string]string{"#k": AttrKind, "#m": AttrDetector, "#r": AttrDetectorRev},
 		ExpressionAttributeValues: values,
 	}}}}
-	api, fallback := s.cfg.Control, false
-	for {
-		err := s.call(ctx, api, fallback, func(ctx context.Context) error {
-			_, err := api.TransactWriteItems(ctx, in)
-			return err
-		})
-		var tce *types.TransactionCanceledException
-		switch {
-		case err == nil:
-			return prev + 1, nil
-		case errors.As(err, &tce):
-			if c := cancellation(tce, false); !errors.As(c, new(*cancelled)) {
-				return fail(c)
-			}
-			// The condition failed: tell a missing instance from another revision.
-			_, rev, lerr := s.LoadDetector(ctx, cluster, domain)
-			if errors.Is(lerr, state.ErrNotFound) {
-				return fail(state.ErrNotFound)
-			}
-			return fail(fmt.Errorf("at revision %d, expected %d: %w", rev, prev, state.ErrVersionConflict))
-		case !fallback && s.cfg.Local != nil && isUnavailable(ctx, err):
-			s.stats.fallbacks.Add(1)
-			api, fallback = s.cfg.Local, true
-		default:
-			return fail(err)
+	err := s.call(ctx, s.cfg.Control, false, func(ctx context.Context) error {
+		_, err := s.cfg.Control.TransactWriteItems(ctx, in)
+		return err
+	})
+	var tce *types.TransactionCanceledException
+	switch {
+	case err == nil:
+		return prev + 1, nil
+	case errors.As(err, &tce):
+		if c := cancellation(tce, false); !errors.As(c, new(*cancelled)) {
+			return fail(c)
 		}
+		// The condition failed: tell a missing instance from another revision.
+		_, rev, lerr := s.LoadDetector(ctx, cluster, domain)
+		if errors.Is(lerr, state.ErrNotFound) {
+			return fail(state.ErrNotFound)
+		}
+		return fail(fmt.Errorf("at revision %d, expected %d: %w", rev, prev, state.ErrVersionConflict))
+	case isUnavailable(ctx, err):
+		return fail(&state.ControlRegionUnavailableError{Op: "save detector memory", Cluster: cluster, Domain: domain, ControlRegion: s.cfg.ControlRegion, Err: err})
 	}
+	return fail(err)
 }
 
 func detectorAttrs(item map[string]types.AttributeValue) ([]byte, int64, error) {

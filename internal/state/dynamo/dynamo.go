@@ -8,20 +8,36 @@
 // Global tables replicate between regions last-writer-wins, about a second late, and a
 // transaction is atomic only in the region that runs it. Two regions each closing their own
 // instance after checking the other's replica could both win, and leave the cluster with
-// nothing open. So every guarded write goes to one configured control region's replica (the
-// Control client); there, DynamoDB's serializable transactions make two closers that each check
-// the other unable to both commit. Reads go there too, so a write is decided on what the
-// control region holds.
+// nothing open. So every write goes to one configured control region's replica (the Control
+// client); there, DynamoDB's serializable transactions make two closers that each check the
+// other unable to both commit. Reads go there too, so a write is decided on what the control
+// region holds.
 //
-// When the control region is unreachable (network errors, timeouts, 5xx; not conditional
-// failures or throttling), the store falls back to the Local client, this region's replica,
-// only for changes that cannot close the last open instance: registrations, health records,
-// opens, and forced closes by an operator (explicit and audited, with fallback=true in the
-// audit record). Automated closes are refused with *state.ControlRegionUnavailableError: no
-// failover is better than risking a cluster with nothing open through two regions' replicas.
-// The refused close is retried by the failover workflow and stays a refusal until the control
-// region answers. A fallback write can race a write in the control region; last-writer-wins
-// then keeps one of them, which is safe because neither can be an unguarded automated close.
+// # When the control region is unreachable
+//
+// Unreachable means network errors, timeouts (ControlTimeout) and 5xx answers; conditional
+// failures, throttling and validation errors are answers, not unavailability. Reads (Instance,
+// Instances, Clusters, History, LoadDetector) then fall back to the Local client, this region's
+// replica: they decide nothing, and a slightly stale answer beats none.
+//
+// Writes do not fall back, because replication copies whole items: any write of an instance
+// item in the local replica, even a health record that never touches distro_open, carries the
+// distro_open it read there, and if it replicates after a close committed in the control region
+// it silently undoes the close, with no audit record saying so. So registrations, health
+// records, the detector's memory (SaveDetector), and automated closes and opens fail with
+// *state.ControlRegionUnavailableError and write nothing. The one exception is an operator's
+// explicit choice: a Close or Open with Change.Force falls back to the local replica, and its
+// audit record says force=true and fallback=true. Such a write can still race a write in the
+// control region, and last-writer-wins keeps only one of them; both audit records stay, and
+// the operator asked for exactly that.
+//
+// What the callers do with the refusal: the failover and failback tasks report it as
+// StateStoreError, which their state machines retry twice (after 1 s and 2 s); then the Catch
+// notifies the operators that the close or reopen failed and the execution fails, with nothing
+// changed. Nothing retries it after that; only a new detector event (a new transition) starts
+// another execution. The detector logs it and tries again: a transition it could not claim is claimed at a later poll
+// (nothing is published unclaimed), a health record after its RetryInterval, a lease at its
+// next run.
 package dynamo
 
 import (
@@ -68,7 +84,8 @@ type Config struct {
 	// Control is a client of the control region's replica: every read and write goes there.
 	Control API
 	// Local is a client of this region's replica, used when the control region is unreachable
-	// (see the package doc). Nil: no fallback, every call needs the control region.
+	// for reads and for an operator's forced closes and opens (see the package doc). Nil: no
+	// fallback, every call needs the control region.
 	Local API
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -99,8 +116,8 @@ type Stats struct {
 	// GuardRetries counts guarded closes whose peer stopped being open and fresh before the
 	// transaction committed, tried again with a fresh read.
 	GuardRetries int64
-	// Fallbacks counts calls that went to the local replica because the control region was
-	// unreachable.
+	// Fallbacks counts calls (reads, forced closes and opens) that went to the local replica
+	// because the control region was unreachable.
 	Fallbacks int64
 }
 
@@ -148,7 +165,7 @@ func (s *Store) Register(ctx context.Context, r state.Registration, c state.Chan
 	if err := state.ValidateRegistration(r); err != nil {
 		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
 	}
-	return s.write(ctx, "register", r.Cluster, r.Domain, c, writeOpts{fallback: true, claimDomain: true},
+	return s.write(ctx, "register", r.Cluster, r.Domain, c, writeOpts{claimDomain: true},
 		func(cur *state.Instance, _ []state.Instance, now time.Time, _ int) (plan, error) {
 			if cur == nil {
 				if c.ExpectedVersion != 0 {
@@ -167,7 +184,7 @@ func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h stat
 	if err := state.ValidateHealth(h); err != nil {
 		return state.Instance{}, fmt.Errorf("record health %s/%s: %w", cluster, domain, err)
 	}
-	return s.write(ctx, "record health", cluster, domain, c, writeOpts{fallback: true},
+	return s.write(ctx, "record health", cluster, domain, c, writeOpts{},
 		func(cur *state.Instance, _ []state.Instance, now time.Time, _ int) (plan, error) {
 			if cur == nil {
 				return plan{}, state.ErrNotFound
@@ -177,9 +194,10 @@ func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h stat
 		})
 }
 
-// Open opens an instance's distribution.
+// Open opens an instance's distribution. Only with c.Force (an operator's explicit choice) may
+// it fall back to the local replica (see the package doc).
 func (s *Store) Open(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
-	return s.write(ctx, "open", cluster, domain, c, writeOpts{fallback: true},
+	return s.write(ctx, "open", cluster, domain, c, writeOpts{fallback: c.Force},
 		func(cur *state.Instance, _ []state.Instance, now time.Time, _ int) (plan, error) {
 			if cur == nil {
 				return plan{}, state.ErrNotFound
@@ -345,7 +363,9 @@ type plan struct {
 }
 
 type writeOpts struct {
-	fallback    bool // may go to the local replica when the control region is unreachable
+	// fallback lets the write go to the local replica when the control region is unreachable:
+	// only an operator's forced close or open (see the package doc).
+	fallback    bool
 	cluster     bool // decide needs all the cluster's instances, not just the target
 	requireOpen bool // the target must still be open when the transaction commits
 	// claimDomain refuses a domain registered to another cluster and claims it for this one
@@ -390,10 +410,7 @@ func (s *Store) write(ctx context.Context, op, cluster, domain string, c state.C
 			continue
 		case !fallback && isUnavailable(ctx, err):
 			if !o.fallback || s.cfg.Local == nil {
-				if o.requireOpen && !c.Force {
-					return fail(&state.ControlRegionUnavailableError{Cluster: cluster, Domain: domain, ControlRegion: s.cfg.ControlRegion, Err: err})
-				}
-				return fail(fmt.Errorf("control region %s unavailable and no fallback: %w", s.cfg.ControlRegion, err))
+				return fail(&state.ControlRegionUnavailableError{Op: op, Cluster: cluster, Domain: domain, ControlRegion: s.cfg.ControlRegion, Err: err})
 			}
 			s.stats.fallbacks.Add(1)
 			api, fallback = s.cfg.Local, true

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,18 +109,7 @@ func TestControlRegionUnavailable(t *testing.T) {
 				}
 			})
 
-			t.Run("health records fall back to the local replica", func(t *testing.T) {
-				in, err := st.RecordHealth(ctx, "news", "a.example", state.HealthStale, state.Change{By: "detector"})
-				if err != nil {
-					t.Fatalf("RecordHealth: %v", err)
-				}
-				if in.Health != state.HealthStale {
-					t.Errorf("health = %s, want stale", in.Health)
-				}
-				newest(t, healthy, "a.example", state.FieldHealth, true, false)
-			})
-
-			t.Run("forced close falls back and is audited as forced", func(t *testing.T) {
+			t.Run("an operator's forced close falls back and is audited as forced", func(t *testing.T) {
 				in, err := st.Close(ctx, "news", "a.example", state.Change{By: "operator", Reason: "region down", Force: true})
 				if err != nil {
 					t.Fatalf("forced Close: %v", err)
@@ -129,27 +120,63 @@ func TestControlRegionUnavailable(t *testing.T) {
 				newest(t, healthy, "a.example", state.FieldOpen, true, true)
 			})
 
-			t.Run("open falls back to the local replica", func(t *testing.T) {
-				if _, err := st.Open(ctx, "news", "a.example", state.Change{By: "operator"}); err != nil {
-					t.Fatalf("Open: %v", err)
-				}
-				newest(t, healthy, "a.example", state.FieldOpen, true, false)
-			})
+			// Every write of an instance item in the local replica replicates as a whole item
+			// and could undo a close made in the control region: only an operator's explicit
+			// (forced) close or open falls back.
+			for _, w := range []struct {
+				name, op string
+				write    func() error
+			}{
+				{"a health record", "record health", func() error {
+					_, err := st.RecordHealth(ctx, "news", "a.example", state.HealthStale, state.Change{By: "detector"})
+					return err
+				}},
+				{"the detector's memory", "save detector memory", func() error {
+					_, err := st.SaveDetector(ctx, "news", "a.example", []byte(`{"v":1}`), 0)
+					return err
+				}},
+				{"an automated open", "open", func() error {
+					_, err := st.Open(ctx, "news", "a.example", state.Change{By: "arn:aws:states:eu-west-1:123456789012:execution:failback:x"})
+					return err
+				}},
+				{"a registration", "register", func() error {
+					_, err := st.Register(ctx, reg("news", "c.example"), state.Change{By: "operator"})
+					return err
+				}},
+			} {
+				t.Run(w.name+" is refused and writes nothing", func(t *testing.T) {
+					before := values(t, local, table)
+					err := w.write()
+					var unavailable *state.ControlRegionUnavailableError
+					if !errors.As(err, &unavailable) {
+						t.Fatalf("error = %v, want *state.ControlRegionUnavailableError", err)
+					}
+					if got, want := unavailable.Op, w.op; got != want {
+						t.Errorf("ControlRegionUnavailableError.Op = %q, want %q", got, want)
+					}
+					if diff := cmp.Diff(before, values(t, local, table)); diff != "" {
+						t.Errorf("the refused write changed the local replica (-before +after):\n%s", diff)
+					}
+				})
+			}
 
-			t.Run("registration falls back to the local replica", func(t *testing.T) {
-				if _, err := st.Register(ctx, reg("news", "c.example"), state.Change{By: "operator"}); err != nil {
-					t.Fatalf("Register: %v", err)
+			t.Run("an operator's forced open falls back and is audited as forced", func(t *testing.T) {
+				if _, err := st.Open(ctx, "news", "a.example", state.Change{By: "operator", Reason: "back", Force: true}); err != nil {
+					t.Fatalf("forced Open: %v", err)
 				}
-				newest(t, healthy, "c.example", state.FieldRegistration, true, false)
+				newest(t, healthy, "a.example", state.FieldOpen, true, true)
 			})
 
 			t.Run("reads fall back to the local replica", func(t *testing.T) {
 				ins, err := st.Instances(ctx, "news")
-				if err != nil || len(ins) != 3 {
-					t.Fatalf("Instances = %d instances, %v; want 3", len(ins), err)
+				if err != nil || len(ins) != 2 {
+					t.Fatalf("Instances = %d instances, %v; want 2", len(ins), err)
 				}
 				if _, err := st.Instance(ctx, "news", "b.example"); err != nil {
 					t.Errorf("Instance: %v", err)
+				}
+				if _, _, err := st.LoadDetector(ctx, "news", "b.example"); err != nil {
+					t.Errorf("LoadDetector: %v", err)
 				}
 				if cl, err := st.Clusters(ctx); err != nil || !cmp.Equal(cl, []string{"news"}) {
 					t.Errorf("Clusters = %q, %v", cl, err)
@@ -164,6 +191,23 @@ func TestControlRegionUnavailable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// values returns every item of a table as attribute name -> value text, ordered by key.
+func values(t *testing.T, c *dynamodb.Client, table string) []map[string]string {
+	t.Helper()
+	var out []map[string]string
+	for _, item := range rawItems(t, c, table) {
+		m := map[string]string{}
+		for name := range item {
+			m[name] = s(item, name)
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b map[string]string) int {
+		return strings.Compare(a["cluster"]+"\x00"+a["domain"], b["cluster"]+"\x00"+b["domain"])
+	})
+	return out
 }
 
 // newest checks the newest audit record of an instance.
