@@ -85,8 +85,9 @@ func TestEdgeSyncOnTheStateTableStream(t *testing.T) {
 		return syncs.n() - s0, count.n() - r0
 	}
 
-	// Two registrations: each an instance, its audit record and the cluster registry entry.
-	if n, _ := step("register", 5, func() error {
+	// Two registrations: each an instance, its audit record and its domain's registry entry
+	// (a domain belongs to one cluster), and the cluster registry entry once.
+	if n, _ := step("register", 7, func() error {
 		for i, d := range []string{d1, d2} {
 			r := state.Registration{Cluster: "news", Domain: d, Region: []string{"us-east-1", "eu-west-1"}[i],
 				DistributionPlaylistURL: "https://" + d + "/live/index.m3u8", OriginPlaylistURL: "https://origin.example.com/live/index.m3u8"}
