@@ -30,7 +30,7 @@ func TestMasterCommand(t *testing.T) {
 	}
 	var euDown atomic.Bool
 	dist := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if euDown.Load() && strings.HasPrefix(r.URL.Path, "/eu-west-1/") {
+		if euDown.Load() && strings.HasPrefix(r.URL.Path, "/origin/eu-west-1/") {
 			http.NotFound(w, r)
 			return
 		}
@@ -40,7 +40,7 @@ func TestMasterCommand(t *testing.T) {
 	store := memory.New(nil)
 	for _, in := range []struct{ domain, region string }{{opsD1, "us-east-1"}, {opsD2, "eu-west-1"}} {
 		if _, err := store.Register(context.Background(), state.Registration{Cluster: opsCluster, Domain: in.domain, Region: in.region,
-			DistributionPlaylistURL: dist.URL + "/" + in.region + "/index.m3u8", OriginPlaylistURL: "https://origin.example.com/x.m3u8"},
+			DistributionPlaylistURL: dist.URL + "/" + in.region + "/index.m3u8", OriginPlaylistURL: dist.URL + "/origin/" + in.region + "/index.m3u8"},
 			state.Change{By: "local:seed", Reason: "seed"}); err != nil {
 			t.Fatal(err)
 		}
@@ -66,6 +66,6 @@ func TestMasterCommand(t *testing.T) {
 	euDown.Store(true)
 	runSteps(t, srv.Client(), srv.URL, []step{
 		{name: "a region down is named", args: []string{"master", "live-1"}, wantCode: exitFailure,
-			wantStderr: `upstream_failed \(HTTP 502\): could not fetch 1 of 2 regional masters, nothing written: eu-west-1 \(http://127\.0\.0\.1:\d+/eu-west-1/index\.m3u8\): GET \S+: HTTP 404`},
+			wantStderr: `upstream_failed \(HTTP 502\): could not fetch 1 of 2 regional masters, nothing written: eu-west-1 \(origin http://127\.0\.0\.1:\d+/origin/eu-west-1/index\.m3u8\): GET \S+: HTTP 404`},
 	})
 }

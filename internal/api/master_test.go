@@ -37,7 +37,7 @@ func TestRegenerateMaster(t *testing.T) {
 	}
 	var eastDown atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if eastDown.Load() && strings.Contains(r.URL.Path, "us-east-1") {
+		if eastDown.Load() && r.URL.Path == "/o1.m3u8" { // us-east-1's origin
 			http.Error(w, "origin down", http.StatusServiceUnavailable)
 			return
 		}
