@@ -489,3 +489,42 @@ func loadSample(t *testing.T, name string) json.RawMessage {
 	t.Helper()
 	return testenv.SampleEvent(t, name)
 }
+
+// BenchmarkReconcileInSync measures a reconcile that finds nothing to repair, through the real
+// SDK client (SigV4A signing) and the fake store on loopback, with the memory state store.
+func BenchmarkReconcileInSync(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("clusters=%d", n), func(b *testing.B) {
+			srv := kvsfake.New()
+			defer srv.Close()
+			store := memory.New(func() time.Time { return t0 })
+			ctx := context.Background()
+			for i := range n {
+				c := fmt.Sprintf("channel-%03d", i)
+				for j, region := range []string{"us-east-1", "eu-west-1"} {
+					r := state.Registration{Cluster: c, Domain: fmt.Sprintf("%s-%d.cloudfront.net", c, j), Region: region,
+						DistributionPlaylistURL: "https://d.example.com/live/index.m3u8", OriginPlaylistURL: "https://o.example.com/live/index.m3u8"}
+					if _, err := store.Register(ctx, r, state.Change{By: "bench", Reason: "setup"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			r := newReconciler(srv, store, store)
+			if _, err := r.Reconcile(ctx); err != nil {
+				b.Fatal(err)
+			}
+			before := srv.Requests()
+			b.ResetTimer()
+			for b.Loop() {
+				rep, err := r.Reconcile(ctx)
+				if err != nil || rep.KeysRepaired != 0 {
+					b.Fatalf("reconcile: %+v, %v", rep, err)
+				}
+			}
+			b.StopTimer()
+			after := srv.Requests()
+			b.ReportMetric(float64(after["DescribeKeyValueStore"]+after["ListKeys"]-before["DescribeKeyValueStore"]-before["ListKeys"])/float64(b.N), "kvs-reads/op")
+			b.ReportMetric(float64(after["UpdateKeys"]-before["UpdateKeys"])/float64(b.N), "writes/op")
+		})
+	}
+}
