@@ -1,5 +1,5 @@
 // Command confirm is the workflows' Confirm task: a fresh, cache-busting probe of an instance's
-// origin playlists, judged by the detector's rules.
+// origin playlists, judged by the detector's rules and settings.
 package main
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/clustered-video-streams/cvs/internal/failover"
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 )
@@ -24,8 +25,17 @@ func main() {
 }
 
 // build wires the handler from the environment: TABLE_NAME and CONTROL_REGION (the state table,
-// whose audit trail fresh mode reads in the control region). It logs JSON to logs.
+// whose audit trail fresh mode reads in the control region), and the detector's health settings
+// as health.PolicyFromEnv reads them (STALE_MULTIPLIER, MIN_FAILURES, VIDEO_TOLERANCE,
+// AUDIO_TOLERANCE). It logs JSON to logs.
 func build(ctx context.Context, getenv func(string) string, logs io.Writer) (*failover.Confirmer, error) {
+	pol, err := health.PolicyFromEnv(getenv)
+	if err == nil {
+		pol, err = pol.WithDefaults()
+	}
+	if err != nil {
+		return nil, err
+	}
 	_, store, err := lambdaenv.ConfigAndStore(ctx, getenv, lambdaenv.ControlOnly)
 	if err != nil {
 		return nil, err
@@ -33,6 +43,7 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer) (*fa
 	return &failover.Confirmer{
 		Fetcher: &origin.Fetcher{Client: &http.Client{}, Timeout: probeTimeout, UserAgent: "cvs-confirm"},
 		History: store,
+		Policy:  pol,
 		Log:     lambdaenv.Logger(logs),
 	}, nil
 }

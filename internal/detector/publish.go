@@ -124,7 +124,7 @@ func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict
 			continue
 		}
 		d := workflow.PlaylistDetail{URL: p.URL, State: p.Health, MediaSequence: p.MediaSequence,
-			TargetDuration: int(math.Ceil(p.TargetDuration.Seconds())), LiveEdge: p.LiveEdge}
+			TargetDuration: int(math.Ceil(p.TargetDuration.Seconds())), LiveEdge: p.LiveEdge, Class: p.Class}
 		if !p.LastChange.IsZero() {
 			d.LastChange = p.LastChange.UTC()
 		}

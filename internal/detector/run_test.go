@@ -15,6 +15,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
@@ -204,9 +205,9 @@ func TestStaleEventContents(t *testing.T) {
 			OriginPlaylistURL: master,
 			Playlists: []workflow.PlaylistDetail{
 				{URL: "http://origin-eu.test/v720.m3u8", State: state.HealthStale, MediaSequence: o.MediaSequence("v720", stallAt), TargetDuration: 2,
-					LiveEdge: edge("v720", o.MediaSequence("v720", stallAt))},
-				{URL: "http://origin-eu.test/v360.m3u8", State: state.HealthFresh, TargetDuration: 2},
-				{URL: "http://origin-eu.test/aen.m3u8", State: state.HealthFresh, TargetDuration: 2},
+					LiveEdge: edge("v720", o.MediaSequence("v720", stallAt)), Class: health.Video},
+				{URL: "http://origin-eu.test/v360.m3u8", State: state.HealthFresh, TargetDuration: 2, Class: health.Video},
+				{URL: "http://origin-eu.test/aen.m3u8", State: state.HealthFresh, TargetDuration: 2, Class: health.Audio},
 			},
 		}
 		got := stale

@@ -9,8 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grafov/m3u8"
-
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -36,14 +35,19 @@ const MaxClockSkew = 5 * time.Second
 // playlists itself, bypassing caches, and judges each fresh fetch with an hls.Tracker restored
 // from the event's evidence (each playlist's media sequence, last change and live edge), so
 // the same rule decides as in the detector: progress is a new segment at the live edge or a new
-// LL-HLS part, trailing GAP segments are none.
+// LL-HLS part, trailing GAP segments are none. The instance's verdict is the detector's too
+// (health.Decide with the same tolerances), made stricter where closing or reopening would be
+// the mistake.
 type Confirmer struct {
 	Fetcher Fetcher
 	// History is the state table's audit trail, read in fresh mode to check that the instance's
 	// recorded health stayed fresh since the event.
 	History HistoryReader
-	// Tracker configures the trackers; it should match the detector's.
-	Tracker hls.TrackerConfig
+	// Policy is the health rule's settings: the trackers' staleness multiplier and failures to
+	// be unreachable, and the stale or unreachable playlists tolerated per class. It must be the
+	// detector's: health.PolicyFromEnv reads both from the same environment variables. Zero
+	// fields mean the defaults.
+	Policy health.Policy
 	// Concurrency bounds parallel fetches; 0 means DefaultProbeConcurrency.
 	Concurrency int
 	// Now is the clock; nil means time.Now.
@@ -55,7 +59,8 @@ type Confirmer struct {
 // probe is one playlist's verdict.
 type probe struct {
 	url     string
-	health  hls.Health
+	class   health.Class
+	health  hls.Health // "" when the probe cannot be judged (unjudged)
 	reason  string
 	good    bool // the fetch gave a readable playlist
 	restart bool
@@ -63,26 +68,36 @@ type probe struct {
 
 // Confirm probes every playlist of the event now and reports whether the event still holds.
 //
-// In stale mode, confirmed means at least one playlist is still stale or unreachable by the
-// tracker's rules, and none has ended or restarted (an ended stream or a restarted media
-// sequence is never a failure). In fresh mode, confirmed means every playlist was read and is
-// fresh, and the audit trail records no stale or unreachable health for the instance since the
-// event's detected_at. An unreachable origin is a verdict; *workflow.OriginProbeError means no
-// verdict could be reached (the task ran out of time, the evidence cannot judge the playlist).
-// Errors are workflow's named errors, returned unwrapped.
+// In stale mode, confirmed means the instance is stale or unreachable by the detector's rule
+// (health.Decide: in some class, more playlists than the policy tolerates are stale or
+// unreachable), judged from the probes, and no playlist has ended or restarted (an ended stream
+// or a restarted media sequence is never a failure). In fresh mode, confirmed means no playlist
+// has ended, the instance is fresh by the same rule, with every playlist that failed to be
+// read counted as unreachable, and the audit trail records no stale or unreachable health for
+// the instance since the event's detected_at.
+//
+// An unreachable origin is a verdict; *workflow.OriginProbeError means no verdict could be
+// reached: the task ran out of time, or, in stale mode, the playlists that cannot be judged
+// (see evidence) could decide it. Errors are workflow's named errors, returned unwrapped.
 func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (workflow.ConfirmOutput, error) {
 	if err := in.Validate(); err != nil {
 		return workflow.ConfirmOutput{}, err
 	}
-	probes, err := c.probeAll(ctx, in.Event)
+	pol, err := c.Policy.WithDefaults()
+	if err != nil {
+		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: in.Event.OriginPlaylistURL, Err: fmt.Errorf("confirm settings: %w", err)}
+	}
+	probes, err := c.probeAll(ctx, in.Mode, in.Event, pol)
 	if err != nil {
 		return workflow.ConfirmOutput{}, err
 	}
 	var out workflow.ConfirmOutput
 	if in.Mode == workflow.ConfirmStale {
-		out = verdictStale(probes)
+		if out, err = verdictStale(probes, pol.Tolerance()); err != nil {
+			return workflow.ConfirmOutput{}, err
+		}
 	} else {
-		out = verdictFresh(probes)
+		out = verdictFresh(probes, pol.Tolerance())
 		if out.Confirmed {
 			relapse, err := c.relapse(ctx, in.Event)
 			if err != nil {
@@ -102,44 +117,77 @@ func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (work
 	return out, nil
 }
 
-// verdictStale: confirmed while a playlist is still stale or unreachable, unless one has ended
-// or restarted.
-func verdictStale(probes []probe) workflow.ConfirmOutput {
+// verdictStale: confirmed while the instance is stale or unreachable by health.Decide, unless
+// a playlist has ended or restarted. When unjudged playlists leave the rule undecided, no
+// verdict is reached: an *OriginProbeError (not closing is the safe side, and operators are
+// told to check, where a false alarm would tell them all is well).
+func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput, error) {
 	for _, p := range probes {
 		if p.restart || p.health == hls.HealthEnded {
-			return workflow.ConfirmOutput{Health: state.Health(p.health), Reason: p.url + ": " + p.reason}
+			return workflow.ConfirmOutput{Health: state.Health(p.health), Reason: p.url + ": " + p.reason}, nil
 		}
 	}
-	var failing []string
-	health := hls.HealthFresh
-	for _, p := range probes {
-		if p.health == hls.HealthStale || p.health == hls.HealthUnreachable {
-			if health == hls.HealthFresh {
-				health = p.health
+	v := health.Decide(playlists(probes, false), tol)
+	switch v.Health {
+	case state.HealthStale, state.HealthUnreachable:
+		return workflow.ConfirmOutput{Confirmed: true, Health: v.Health, Reason: v.Reason}, nil
+	case state.HealthUnknown:
+		var unjudged []string
+		for _, p := range probes {
+			if p.health == "" {
+				unjudged = append(unjudged, p.url)
 			}
-			failing = append(failing, p.url+": "+string(p.health)+": "+p.reason)
 		}
+		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: unjudged[0], Err: fmt.Errorf(
+			"no live-edge evidence to compare for %d playlist(s) (%s): the event carries no live_edge for them and they still start at the event's media sequence, so whether they got new segments since (a window that grows without sliding, an EVENT playlist) cannot be told, and they could decide the verdict (%s); not closing",
+			len(unjudged), strings.Join(unjudged, ", "), v.Reason)}
 	}
-	if len(failing) > 0 {
-		return workflow.ConfirmOutput{Confirmed: true, Health: state.Health(health), Reason: strings.Join(failing, "; ")}
-	}
-	return workflow.ConfirmOutput{Health: state.HealthFresh, Reason: joinProbes(probes)}
+	return workflow.ConfirmOutput{Health: v.Health, Reason: v.Reason + ": " + joinProbes(probes)}, nil
 }
 
-// verdictFresh: confirmed when every playlist was read and is fresh.
-func verdictFresh(probes []probe) workflow.ConfirmOutput {
+// verdictFresh: confirmed when no playlist has ended and the instance is fresh by
+// health.Decide, every playlist that could not be read counting as unreachable.
+func verdictFresh(probes []probe, tol health.Tolerance) workflow.ConfirmOutput {
 	for _, p := range probes {
-		if !p.good || p.health != hls.HealthFresh {
-			return workflow.ConfirmOutput{Health: state.Health(p.health), Reason: p.url + ": " + string(p.health) + ": " + p.reason}
+		if p.health == hls.HealthEnded {
+			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}
 		}
 	}
-	return workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: joinProbes(probes)}
+	v := health.Decide(playlists(probes, true), tol)
+	if v.Health != state.HealthFresh {
+		return workflow.ConfirmOutput{Health: v.Health, Reason: v.Reason}
+	}
+	return workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: v.Reason + ": " + joinProbes(probes)}
+}
+
+// playlists are the probes as health.Decide sees them; an unjudged probe's health is unknown.
+// With failedIsUnreachable, a playlist that could not be read counts as unreachable (even
+// after a single failure, which its tracker alone would forgive).
+func playlists(probes []probe, failedIsUnreachable bool) []health.Playlist {
+	out := make([]health.Playlist, len(probes))
+	for i, p := range probes {
+		h := state.Health(p.health)
+		reason := p.reason
+		switch {
+		case p.health == "":
+			h = state.HealthUnknown
+		case failedIsUnreachable && !p.good:
+			h = state.HealthUnreachable
+			reason = "not read: " + reason
+		}
+		out[i] = health.Playlist{URL: p.url, Class: p.class, Health: h, Reason: reason}
+	}
+	return out
 }
 
 func joinProbes(probes []probe) string {
 	parts := make([]string, len(probes))
 	for i, p := range probes {
-		parts[i] = p.url + ": " + string(p.health) + ": " + p.reason
+		h := string(p.health)
+		if h == "" {
+			h = "not judged"
+		}
+		parts[i] = p.url + ": " + h + ": " + p.reason
 	}
 	return strings.Join(parts, "; ")
 }
@@ -176,7 +224,7 @@ func (c *Confirmer) relapse(ctx context.Context, e workflow.DetectorEvent) (*sta
 }
 
 // probeAll probes the event's playlists, at most Concurrency at a time, in event order.
-func (c *Confirmer) probeAll(ctx context.Context, e workflow.DetectorEvent) ([]probe, error) {
+func (c *Confirmer) probeAll(ctx context.Context, mode workflow.ConfirmMode, e workflow.DetectorEvent, pol health.Policy) ([]probe, error) {
 	n := c.Concurrency
 	if n <= 0 {
 		n = DefaultProbeConcurrency
@@ -190,7 +238,7 @@ func (c *Confirmer) probeAll(ctx context.Context, e workflow.DetectorEvent) ([]p
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			probes[i], errs[i] = c.probe(ctx, e, p)
+			probes[i], errs[i] = c.probe(ctx, mode, e, p, pol)
 		}()
 	}
 	wg.Wait()
@@ -214,7 +262,11 @@ func (c *Confirmer) probeAll(ctx context.Context, e workflow.DetectorEvent) ([]p
 
 // probe fetches one playlist, cache-busted, and judges it with a tracker restored from the
 // event's evidence.
-func (c *Confirmer) probe(ctx context.Context, e workflow.DetectorEvent, p workflow.PlaylistDetail) (probe, error) {
+func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.PlaylistDetail, pol health.Policy) (probe, error) {
+	class := p.Class
+	if class == "" {
+		class = health.Video // an event from before class: the detector's rule for unknown content
+	}
 	resp, err := c.Fetcher.Get(ctx, p.URL, origin.CacheBust())
 	at := now(c.Now)
 	if at.Before(e.DetectedAt) && e.DetectedAt.Sub(at) <= MaxClockSkew {
@@ -237,16 +289,20 @@ func (c *Confirmer) probe(ctx context.Context, e workflow.DetectorEvent, p workf
 		if media, err = hls.ParseMedia(resp.Body); err != nil && p.TargetDuration == 0 {
 			// The entry of an origin that never answered may be its master playlist.
 			if _, merr := hls.ParseMaster(resp.Body); merr == nil {
-				return probe{url: p.URL, health: hls.HealthFresh, good: true,
+				return probe{url: p.URL, class: class, health: hls.HealthFresh, good: true,
 					reason: fmt.Sprintf("the master playlist answers again (HTTP %d)", resp.StatusCode)}, nil
 			}
 		}
 	}
-	st, err := c.evidence(e, p, media)
+	st, judged, err := evidence(mode, e, p, media, pol)
 	if err != nil {
 		return probe{}, err
 	}
-	tr, err := hls.RestoreTracker(c.Tracker, st)
+	if !judged {
+		return probe{url: p.URL, class: class, good: true, reason: fmt.Sprintf(
+			"no live-edge evidence to compare: still at media sequence %d, as in the event, which carries no live_edge for it", p.MediaSequence)}, nil
+	}
+	tr, err := hls.RestoreTracker(pol.Tracker, st)
 	if err != nil {
 		return probe{}, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
 			fmt.Sprintf("event.playlists %s: evidence does not restore a tracker: %v", p.URL, err)}}
@@ -256,42 +312,45 @@ func (c *Confirmer) probe(ctx context.Context, e workflow.DetectorEvent, p workf
 		return probe{}, &workflow.OriginProbeError{URL: p.URL, Err: fmt.Errorf("probe time %s is more than %s before the event's detected_at %s (clock skew?): %w",
 			at.UTC().Format(time.RFC3339Nano), MaxClockSkew, e.DetectedAt.UTC().Format(time.RFC3339Nano), r.Err)}
 	}
-	return probe{url: p.URL, health: r.Health, reason: r.Reason, good: r.Err == nil, restart: r.Restart}, nil
+	return probe{url: p.URL, class: class, health: r.Health, reason: r.Reason, good: r.Err == nil, restart: r.Restart}, nil
 }
 
-// evidence restores what the detector's tracker knew of playlist p when it sent the event.
+// evidence restores what the detector's tracker knew of playlist p when it sent the event, and
+// whether the probe can be judged against it.
 //
 // The live edge (newest non-GAP segment, newest LL-HLS part, discontinuity sequence) comes from
 // the event's live_edge, the detector's tracker memory itself: the restored tracker then judges
 // the probe by its one rule, so an EVENT playlist or a growing window that got a new segment is
 // progress, and one that did not (or only got GAP segments) is none.
 //
-// An event without live_edge (sent before the field existed) carries only the media sequence.
-// Then the live edge is taken from the fresh fetch when its media sequence is the evidence's
-// (taken as: the sliding window has not moved, no new segment), and left unknown otherwise (the
-// window moved, or the sequence went back: a restart). An EVENT playlist never moves its window,
-// so its progress cannot be judged that way: that is an *OriginProbeError.
-func (c *Confirmer) evidence(e workflow.DetectorEvent, p workflow.PlaylistDetail, probe *hls.Media) (hls.TrackerState, error) {
-	fresh, err := hls.NewTracker(c.Tracker)
+// An event without live_edge for p (sent before the field existed, or p's URIs were too long
+// to carry) has only the media sequence. A probe at another media sequence is judged from that
+// (a window that moved got new segments; one that went back restarted), as is one that has
+// ended. A probe still at the event's media sequence cannot be judged: a sliding window that
+// stalled looks the same as a window that grows without sliding (an EVENT playlist, the first
+// minutes of a live stream, a packager that keeps every segment) and resumed after the event.
+// In stale mode that probe is reported unjudged (judged false), never taken as no progress,
+// because a false alarm must never close a distribution. In fresh mode its own live edge is
+// taken as the event's, so it counts as no progress since the event: the failback's safe side
+// (the distribution is not reopened).
+func evidence(mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.PlaylistDetail, probe *hls.Media, pol health.Policy) (hls.TrackerState, bool, error) {
+	fresh, err := hls.NewTracker(pol.Tracker)
 	if err != nil {
-		return hls.TrackerState{}, &workflow.OriginProbeError{URL: p.URL, Err: err}
+		return hls.TrackerState{}, false, &workflow.OriginProbeError{URL: p.URL, Err: err}
 	}
 	st := hls.TrackerState{Version: fresh.Snapshot().Version, LastObserved: e.DetectedAt}
-	minFailures := c.Tracker.MinFailures
-	if minFailures == 0 {
-		minFailures = 2 // the tracker's default
-	}
+	minFailures := pol.Tracker.MinFailures
 	if p.TargetDuration == 0 {
 		// Never read: the detector has seen nothing but failures.
 		st.Health, st.Failures = hls.HealthUnreachable, minFailures
-		return st, nil
+		return st, true, nil
 	}
 	lastChange := p.LastChange
 	if lastChange.IsZero() {
 		lastChange = e.DetectedAt.Add(-time.Duration(e.StaleForMS) * time.Millisecond)
 	}
 	if lastChange.After(e.DetectedAt) {
-		return st, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
+		return st, false, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
 			fmt.Sprintf("event.playlists %s: last_change %s is after detected_at %s", p.URL,
 				lastChange.UTC().Format(time.RFC3339Nano), e.DetectedAt.UTC().Format(time.RFC3339Nano))}}
 	}
@@ -309,10 +368,9 @@ func (c *Confirmer) evidence(e workflow.DetectorEvent, p workflow.PlaylistDetail
 	switch {
 	case p.LiveEdge != nil:
 		p.LiveEdge.ApplyTo(&st)
-	case probe != nil && probe.MediaSequence == p.MediaSequence:
-		if probe.Playlist != nil && probe.Playlist.MediaType == m3u8.EVENT {
-			return st, &workflow.OriginProbeError{URL: p.URL, Err: errors.New(
-				"an EVENT playlist keeps its media sequence while it grows, and the event carries no live_edge, so its evidence (media sequence only) cannot tell whether it advanced")}
+	case probe != nil && probe.MediaSequence == p.MediaSequence && !probe.Ended:
+		if mode == workflow.ConfirmStale {
+			return st, false, nil
 		}
 		st.DiscontinuitySequence = probe.DiscontinuitySequence
 		st.Segments = probe.Segments
@@ -322,5 +380,5 @@ func (c *Confirmer) evidence(e workflow.DetectorEvent, p workflow.PlaylistDetail
 		st.EdgeURI = probe.EdgeURI
 		st.LastPartURI = probe.LastPartURI
 	}
-	return st, nil
+	return st, true, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/asl"
 	"github.com/clustered-video-streams/cvs/internal/failover"
+	"github.com/clustered-video-streams/cvs/internal/health"
+	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
@@ -32,9 +34,9 @@ func newConfirmer(o *fakeOrigin, now func() time.Time, history failover.HistoryR
 }
 
 func TestConfirmStale(t *testing.T) {
-	// The sample event: both playlists at media sequence 18234, target duration 6 s (threshold
-	// 9 s), last changed at 12:00:00 and 12:00:00.5, detected stale at 12:00:09.2. The probe
-	// runs two seconds later.
+	// The sample event: both playlists at media sequence 18234 with the live edge at seg18238.ts
+	// (sequence 18238), target duration 6 s (threshold 9 s), last changed at 12:00:00 and
+	// 12:00:00.5, detected stale at 12:00:09.2. The probe runs two seconds later.
 	probeAt := "2025-03-01T12:00:11.2Z"
 	stalled := playlist{body: media(18234, 5, 6)}
 	tests := []struct {
@@ -47,15 +49,15 @@ func TestConfirmStale(t *testing.T) {
 		{"stalled origin is still stale", "confirm-stale",
 			map[string]playlist{p720: stalled, p360: stalled},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"720p.m3u8: stale: no progress for 11.2s, over 9s", "360p.m3u8: stale: no progress for 10.7s"}},
-		{"origin that advanced again is a false alarm", "confirm-stale",
+			[]string{"720p.m3u8 stale: no progress for 11.2s, over 9s", "360p.m3u8 stale: no progress for 10.7s"}},
+		{"a window that moved is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: {body: media(18235, 5, 6)}},
 			workflow.ConfirmOutput{Health: state.HealthFresh},
-			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
+			[]string{"2 of 2 playlist(s) fresh", "720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
 		{"one playlist advanced, the other is still stale", "confirm-stale",
 			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: stalled},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"360p.m3u8: stale"}},
+			[]string{"360p.m3u8 stale"}},
 		{"a single 404 leaves a stale playlist stale", "confirm-stale",
 			map[string]playlist{},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
@@ -72,47 +74,47 @@ func TestConfirmStale(t *testing.T) {
 			map[string]playlist{p720: {body: "<html>503</html>"}, p360: {body: "<html>503</html>"}},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"not a media playlist"}},
-
-		// The same probes, judged from the detector's live edge (seg18238.ts at sequence 18238):
-		// an EVENT playlist or a window that grows in place is judged too.
-		{"with the live edge, a stalled origin is still stale", "confirm-stale-live-edge",
-			map[string]playlist{p720: stalled, p360: stalled},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"720p.m3u8: stale: no progress for 11.2s, over 9s", "360p.m3u8: stale: no progress for 10.7s"}},
-		{"with the live edge, a window that moved is a false alarm", "confirm-stale-live-edge",
-			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: {body: media(18235, 5, 6)}},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
-			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
-		{"an EVENT playlist that grew is a false alarm", "confirm-stale-live-edge",
+		{"an EVENT playlist that grew is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 7, 6, "event")}, p360: {body: media(18234, 6, 6, "event")}},
 			workflow.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18240", "360p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
-		{"an EVENT playlist that did not grow is confirmed", "confirm-stale-live-edge",
+		{"an EVENT playlist that did not grow is confirmed", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 5, 6, "event")}, p360: {body: media(18234, 5, 6, "event")}},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"720p.m3u8: stale: no progress for 11.2s"}},
-		{"a growing window that resumed is a false alarm", "confirm-stale-live-edge",
+			[]string{"720p.m3u8 stale: no progress for 11.2s"}},
+		{"a growing window that resumed is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 7, 6)}, p360: {body: media(18234, 7, 6)}},
 			workflow.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18240"}},
-		{"GAP segments at the live edge are no progress", "confirm-stale-live-edge",
+		{"GAP segments at the live edge are no progress", "confirm-stale",
 			map[string]playlist{p720: {body: withGaps(media(18234, 5, 6), 18239, 2)}, p360: {body: withGaps(media(18234, 5, 6), 18239, 2)}},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"720p.m3u8: stale: no progress for 11.2s", "2 GAP segment(s) at the live edge"}},
-		{"a new token on the same segments is no progress", "confirm-stale-live-edge",
+			[]string{"720p.m3u8 stale: no progress for 11.2s", "2 GAP segment(s) at the live edge"}},
+		{"a new token on the same segments is no progress", "confirm-stale",
 			map[string]playlist{p720: {body: strings.ReplaceAll(stalled.body, ".ts\n", ".ts?token=b\n")}, p360: stalled},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"720p.m3u8: stale: no progress for 11.2s"}},
-		{"with the live edge, a restart is a false alarm", "confirm-stale-live-edge",
+			[]string{"720p.m3u8 stale: no progress for 11.2s"}},
+
+		// An event without live_edge (from before the field, or URIs too long to carry) is
+		// judged from the media sequence where that can tell: a window that moved, a restart, an
+		// ended stream, a failure. (A probe still at the event's media sequence cannot be judged:
+		// TestConfirmWithoutLiveEdgeNeverClosesOnAGuess.)
+		{"without the live edge, a window that moved is a false alarm", "confirm-stale-no-live-edge",
+			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: {body: media(18235, 5, 6)}},
+			workflow.ConfirmOutput{Health: state.HealthFresh},
+			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
+		{"without the live edge, a restart is a false alarm", "confirm-stale-no-live-edge",
 			map[string]playlist{p720: {body: media(0, 3, 6)}, p360: stalled},
 			workflow.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"restart: media sequence went back from 18234 to 0"}},
-		// The sample without live_edge is an event from before the field: judged from the media
-		// sequence alone, as then, so a window that grew in place looks stalled.
-		{"without the live edge, a window that grew in place is judged as before", "confirm-stale",
-			map[string]playlist{p720: {body: media(18234, 7, 6)}, p360: {body: media(18234, 7, 6)}},
+		{"without the live edge, an ended stream is a false alarm", "confirm-stale-no-live-edge",
+			map[string]playlist{p720: {body: media(18234, 5, 6, "ended")}, p360: {body: media(18234, 5, 6, "ended")}},
+			workflow.ConfirmOutput{Health: state.HealthEnded},
+			[]string{"#EXT-X-ENDLIST"}},
+		{"without the live edge, a failing origin is still stale", "confirm-stale-no-live-edge",
+			map[string]playlist{},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
-			[]string{"720p.m3u8: stale: no progress for 11.2s"}},
+			[]string{"failure 1", "HTTP status 404"}},
 
 		{"unreachable origin that still fails is confirmed", "confirm-unreachable",
 			map[string]playlist{p720: {status: 503}, p360: {status: 503}},
@@ -157,6 +159,179 @@ func TestConfirmStale(t *testing.T) {
 	}
 }
 
+// TestConfirmWithoutLiveEdgeNeverClosesOnAGuess: a probe still at the media sequence of an
+// event without live_edge cannot tell a stalled sliding window from a window that grows without
+// sliding (the first minutes of a live stream, ffmpeg's hls_list_size 0 without a playlist
+// type, an EVENT playlist) and resumed after the event. Taking the probe's own live edge as the
+// event's would call the resumed one stale and close it (invariant 2): Confirm reaches no
+// verdict instead, an OriginProbeError, unless the playlists it can judge decide alone.
+func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
+	probeAt := "2025-03-01T12:00:11.2Z"
+	grown := playlist{body: media(18234, 7, 6)} // 2 segments more than at detection, same window start
+	stalled := playlist{body: media(18234, 5, 6)}
+	withEdgeFor720 := func(in *workflow.ConfirmInput) {
+		in.Event.Playlists[0].LiveEdge = &workflow.LiveEdge{Sequence: 18238, SegmentURI: "seg18238.ts"}
+	}
+	tests := []struct {
+		name    string
+		answers map[string]playlist
+		edit    func(in *workflow.ConfirmInput)
+		want    workflow.ConfirmOutput // when no error is wanted
+		err     string                 // substring of an OriginProbeError
+	}{
+		{name: "a window that grew in place after the event is not taken for a stall",
+			answers: map[string]playlist{p720: grown, p360: grown},
+			err:     "no live-edge evidence to compare for 2 playlist(s)"},
+		{name: "nor is a window that did not",
+			answers: map[string]playlist{p720: stalled, p360: stalled},
+			err:     "not closing"},
+		{name: "an EVENT playlist that grew is not either",
+			answers: map[string]playlist{p720: {body: media(18234, 7, 6, "event")}, p360: {body: media(18234, 7, 6, "event")}},
+			err:     "no live-edge evidence to compare"},
+		{name: "one judged fresh and one unjudged could go either way",
+			answers: map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: grown},
+			err:     "360p.m3u8"},
+		{name: "one judged stale decides with the other unjudged",
+			answers: map[string]playlist{p720: stalled, p360: grown}, edit: withEdgeFor720,
+			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}},
+		{name: "one judged resumed with the other unjudged could go either way",
+			answers: map[string]playlist{p720: grown, p360: stalled}, edit: withEdgeFor720,
+			err: "360p.m3u8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrigin(t)
+			for path, p := range tt.answers {
+				o.set(path, p)
+			}
+			var in workflow.ConfirmInput
+			loadEvent(t, "confirm-stale-no-live-edge", o.URL, &in)
+			if tt.edit != nil {
+				tt.edit(&in)
+			}
+			now := at(t, probeAt)
+			got, err := newConfirmer(o, func() time.Time { return now }, nil).Confirm(context.Background(), in)
+			if tt.err != "" {
+				if err == nil {
+					t.Fatalf("Confirm = %+v, want an OriginProbeError saying %q", got, tt.err)
+				}
+				if name := asl.LambdaErrorType(err); name != workflow.ErrNameOriginProbe || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %s %q, want %s saying %q", name, err, workflow.ErrNameOriginProbe, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			tt.want.ProbedAt = now
+			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Reason" }, cmp.Ignore())); diff != "" {
+				t.Errorf("Confirm (-want +got):\n%s\nreason: %s", diff, got.Reason)
+			}
+		})
+	}
+}
+
+// originURL stands for the test origin's URL in expected reasons.
+const originURL = "<origin>"
+
+// TestConfirmAppliesThePolicy: Confirm's verdict is the detector's (health.Decide) with the
+// detector's settings: the staleness multiplier, the failures it takes to be unreachable, and
+// the stale or unreachable playlists tolerated per class, by the class the event names.
+func TestConfirmAppliesThePolicy(t *testing.T) {
+	stalled := playlist{body: media(18234, 5, 6)}
+	advanced := playlist{body: media(18235, 5, 6)}
+	audio360 := func(in *workflow.ConfirmInput) { in.Event.Playlists[1].Class = health.Audio }
+	noClass := func(in *workflow.ConfirmInput) {
+		for i := range in.Event.Playlists {
+			in.Event.Playlists[i].Class = ""
+		}
+	}
+	tests := []struct {
+		name    string
+		event   string
+		edit    func(in *workflow.ConfirmInput)
+		policy  health.Policy
+		probeAt string
+		answers map[string]playlist
+		want    workflow.ConfirmOutput
+		reason  string
+	}{
+		{name: "one stale video variant within the video tolerance is not confirmed", event: "confirm-stale",
+			policy: health.Policy{VideoTolerance: 1}, answers: map[string]playlist{p720: stalled, p360: advanced},
+			want: workflow.ConfirmOutput{Health: state.HealthFresh}, reason: "1 of 2 playlist(s) fresh, 1 stale or unreachable within the tolerance"},
+		{name: "two stale video variants are beyond it", event: "confirm-stale",
+			policy: health.Policy{VideoTolerance: 1}, answers: map[string]playlist{p720: stalled, p360: stalled},
+			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "720p.m3u8 stale"},
+		{name: "a stale audio rendition within the audio tolerance is not confirmed", event: "confirm-stale", edit: audio360,
+			policy: health.Policy{AudioTolerance: 1}, answers: map[string]playlist{p720: advanced, p360: stalled},
+			want: workflow.ConfirmOutput{Health: state.HealthFresh}, reason: "within the tolerance"},
+		{name: "the audio tolerance does not cover video", event: "confirm-stale", edit: audio360,
+			policy: health.Policy{AudioTolerance: 1}, answers: map[string]playlist{p720: stalled, p360: advanced},
+			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "video " + originURL + p720 + " stale"},
+		{name: "an event without classes counts every playlist as video", event: "confirm-stale", edit: noClass,
+			policy: health.Policy{AudioTolerance: 1}, answers: map[string]playlist{p720: advanced, p360: stalled},
+			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "video " + originURL + p360 + " stale"},
+		{name: "a larger staleness multiplier is not stale yet", event: "confirm-stale",
+			policy: health.Policy{Tracker: hls.TrackerConfig{Multiplier: 2}}, answers: map[string]playlist{p720: stalled, p360: stalled},
+			want: workflow.ConfirmOutput{Health: state.HealthFresh}, reason: "no progress for 11.2s, within 12s"},
+		{name: "a failing stale origin stays stale after one failure by default", event: "confirm-stale",
+			probeAt: "2025-03-01T12:00:20Z", answers: map[string]playlist{p720: {status: 503}, p360: {status: 503}},
+			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "failure 1, last good observation 10.8s ago, still stale"},
+		{name: "with one failure enough it is unreachable", event: "confirm-stale",
+			policy: health.Policy{Tracker: hls.TrackerConfig{MinFailures: 1}}, probeAt: "2025-03-01T12:00:20Z",
+			answers: map[string]playlist{p720: {status: 503}, p360: {status: 503}},
+			want:    workflow.ConfirmOutput{Confirmed: true, Health: state.HealthUnreachable}, reason: "1 consecutive failures, no good observation for 10.8s"},
+		{name: "in fresh mode, a failing playlist within the tolerance is fresh", event: "confirm-fresh",
+			policy: health.Policy{VideoTolerance: 1}, probeAt: "2025-03-01T12:10:00Z",
+			answers: map[string]playlist{p720: {body: media(18330, 5, 6)}},
+			want:    workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, reason: "1 of 2 playlist(s) fresh, 1 stale or unreachable within the tolerance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrigin(t)
+			for path, p := range tt.answers {
+				o.set(path, p)
+			}
+			var in workflow.ConfirmInput
+			loadEvent(t, tt.event, o.URL, &in)
+			if tt.edit != nil {
+				tt.edit(&in)
+			}
+			probeAt := tt.probeAt
+			if probeAt == "" {
+				probeAt = "2025-03-01T12:00:11.2Z"
+			}
+			now := at(t, probeAt)
+			clock := at(t, "2025-03-01T12:00:00Z")
+			store := memory.New(func() time.Time { return clock })
+			register(t, store, in.Event.Cluster, in.Event.Domain)
+			c := newConfirmer(o, func() time.Time { return now }, store)
+			c.Policy = tt.policy
+			got, err := c.Confirm(context.Background(), in)
+			if err != nil {
+				t.Fatalf("Confirm: %v", err)
+			}
+			tt.want.ProbedAt = now
+			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Reason" }, cmp.Ignore())); diff != "" {
+				t.Errorf("Confirm (-want +got):\n%s\nreason: %s", diff, got.Reason)
+			}
+			if want := strings.ReplaceAll(tt.reason, originURL, o.URL); !strings.Contains(got.Reason, want) {
+				t.Errorf("reason %q does not say %q", got.Reason, want)
+			}
+		})
+	}
+	t.Run("a policy the tracker refuses is no verdict", func(t *testing.T) {
+		o := newOrigin(t)
+		var in workflow.ConfirmInput
+		loadEvent(t, "confirm-stale", o.URL, &in)
+		c := newConfirmer(o, nil, nil)
+		c.Policy = health.Policy{VideoTolerance: -1}
+		if _, err := c.Confirm(context.Background(), in); asl.LambdaErrorType(err) != workflow.ErrNameOriginProbe || !strings.Contains(err.Error(), "tolerances") {
+			t.Errorf("Confirm error %v, want an OriginProbeError naming the tolerances", err)
+		}
+	})
+}
+
 func TestConfirmProbesBypassCaches(t *testing.T) {
 	o := newOrigin(t)
 	o.set(p720, playlist{body: media(18234, 5, 6)})
@@ -196,9 +371,9 @@ func TestConfirmFresh(t *testing.T) {
 		{"origin that kept advancing is fresh", map[string]playlist{p720: advanced, p360: advanced}, nil,
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "new segment at the live edge, media sequence 18334"},
 		{"origin that stalled during the hold-down is not", map[string]playlist{p720: advanced, p360: {body: media(18280, 5, 6)}}, nil,
-			workflow.ConfirmOutput{Health: state.HealthStale}, "360p.m3u8: stale: no progress for 5m1.5s"},
+			workflow.ConfirmOutput{Health: state.HealthStale}, "360p.m3u8 stale: no progress for 5m1.5s"},
 		{"a failing playlist is not fresh, even once", map[string]playlist{p720: advanced}, nil,
-			workflow.ConfirmOutput{Health: state.HealthFresh}, "HTTP status 404"},
+			workflow.ConfirmOutput{Health: state.HealthUnreachable}, "360p.m3u8 unreachable: not read: failure 1"},
 		{"an ended stream is not reopened", map[string]playlist{p720: advanced, p360: {body: media(18330, 5, 6, "ended")}}, nil,
 			workflow.ConfirmOutput{Health: state.HealthEnded}, "#EXT-X-ENDLIST"},
 		{"a relapse recorded during the hold-down is not fresh", map[string]playlist{p720: advanced, p360: advanced},
@@ -269,8 +444,8 @@ func TestConfirmErrorsAreNamed(t *testing.T) {
 		want string // the error name Step Functions sees
 		msg  string
 	}{
-		{"an EVENT playlist cannot be judged from the evidence", context.Background(), load("confirm-stale"), c,
-			workflow.ErrNameOriginProbe, "EVENT playlist"},
+		{"an EVENT playlist cannot be judged without the live edge", context.Background(), load("confirm-stale-no-live-edge"), c,
+			workflow.ErrNameOriginProbe, "no live-edge evidence to compare"},
 		{"the task's own deadline says nothing about the origin", cancelled, load("confirm-stale"), c,
 			workflow.ErrNameOriginProbe, "context canceled"},
 		{"a fresh event in stale mode", context.Background(), func() workflow.ConfirmInput {
@@ -325,7 +500,7 @@ func TestConfirmToleratesASmallClockSkew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Confirmed || !strings.Contains(got.Reason, "720p.m3u8: stale: no progress for 9.2s, over 9s") {
+	if !got.Confirmed || !strings.Contains(got.Reason, "720p.m3u8 stale: no progress for 9.2s, over 9s") {
 		t.Errorf("Confirm = %+v, want 720p stale as of detected_at", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
@@ -92,6 +93,10 @@ type PlaylistDetail struct {
 	// detector sends it for every playlist it has read; an event without it is judged from
 	// media_sequence alone, which cannot see an EVENT playlist or a growing window advance.
 	LiveEdge *LiveEdge `json:"live_edge,omitempty"`
+	// Class is what the playlist carries, video or audio, for the per-class tolerances of the
+	// health rule (internal/health). Optional (added within version 1): the detector sends it
+	// for every playlist; an event without it is judged as if every playlist were video.
+	Class health.Class `json:"class,omitempty"`
 }
 
 // ParseDetectorEvent decodes and validates an SNS message body.
@@ -172,6 +177,9 @@ func (e DetectorEvent) Validate() error {
 		}
 		if pl.LiveEdge != nil {
 			p.liveEdge(f+".live_edge", pl)
+		}
+		if pl.Class != "" && !pl.Class.Valid() {
+			p.add(f+".class", "is %q, want video or audio", pl.Class)
 		}
 	}
 	if e.DetectedAt.IsZero() {

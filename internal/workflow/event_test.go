@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
@@ -59,9 +60,9 @@ func TestParseDetectorEventAcceptsTheSamples(t *testing.T) {
 		OriginPlaylistURL: "https://origin-eu.example.com/news/index.m3u8",
 		Playlists: []PlaylistDetail{
 			{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
-				LiveEdge: &LiveEdge{Sequence: 18238, SegmentURI: "seg18238.ts"}},
+				LiveEdge: &LiveEdge{Sequence: 18238, SegmentURI: "seg18238.ts"}, Class: health.Video},
 			{URL: "https://origin-eu.example.com/news/360p.m3u8", State: state.HealthStale, MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 5e8, time.UTC),
-				LiveEdge: &LiveEdge{Sequence: 18239, SegmentURI: "360p/seg18239.ts", PartURI: "360p/part18240.1.mp4", DiscontinuitySequence: 3}},
+				LiveEdge: &LiveEdge{Sequence: 18239, SegmentURI: "360p/seg18239.ts", PartURI: "360p/part18240.1.mp4", DiscontinuitySequence: 3}, Class: health.Video},
 		},
 		DetectedAt: time.Date(2025, 3, 1, 12, 0, 9, 2e8, time.UTC),
 		StaleForMS: 9200,
@@ -208,6 +209,8 @@ func TestParseDetectorEventRejects(t *testing.T) {
 		{"control character in a live edge URI", mutate(t, "stale-event.json", func(m map[string]any) {
 			playlist0(m)["live_edge"].(map[string]any)["part_uri"] = "p1.mp4\n#EXT-X-ENDLIST"
 		}), []string{"live_edge.part_uri: contains spaces or control characters"}},
+		{"playlist of an unknown class", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["class"] = "subtitles" }),
+			[]string{`playlists[0].class: is "subtitles", want video or audio`}},
 		{"ftp playlist URL", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["url"] = "ftp://origin/x.m3u8" }),
 			[]string{"playlists[0].url"}},
 		{"stale for no time", mutate(t, "stale-event.json", func(m map[string]any) { m["stale_for_ms"] = 0 }),
