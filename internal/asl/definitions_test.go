@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -297,6 +298,7 @@ func TestFailoverPaths(t *testing.T) {
 	closed := workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed; 2 other instances open and healthy"}
 	refused := workflow.CloseOutput{Refused: true, Reason: "refused to close news/d111111abcdef8.cloudfront.net: no other instance of the cluster is open and healthy"}
 	already := workflow.CloseOutput{Closed: true, Reason: "already closed by arn:aws:iam::123456789012:user/ops at 2025-03-01T11:58:00Z"}
+	skipped := workflow.CloseOutput{Skipped: true, Reason: "detector event #42 is not newer than event #44, whose workflow closed at 2025-03-01T12:00:30Z by arn:aws:states:eu-west-1:123456789012:execution:failover:x: a duplicate or out-of-order event changes nothing"}
 	throttled := &asl.TaskError{Name: "Lambda.TooManyRequestsException", Cause: "Rate Exceeded. (Service: AWSLambda; Status Code: 429)"}
 	serviceDown := &asl.TaskError{Name: "Lambda.ServiceException", Cause: "Internal error (Service: AWSLambda; Status Code: 500)"}
 	probeErr := &workflow.OriginProbeError{URL: ev.OriginPlaylistURL, Err: errors.New("response larger than 1 MiB")}
@@ -361,6 +363,18 @@ func TestFailoverPaths(t *testing.T) {
 			message: with(common, "outcome", "refused", "confirm", confirmResult, "close", asMap(t, refused),
 				"summary", "Did not close d111111abcdef8.cloudfront.net (eu-west-1) of cluster news although its origin is stale: "+refused.Reason+". Viewers on it may stall; an operator must act."),
 			output: with(in, "confirm", confirmResult, "close", asMap(t, refused), "notification", map[string]any{"outcome": "refused", "message_id": "msg-1"}),
+		},
+	}, {
+		name:    "duplicate event skipped: routine notice, nothing changed",
+		input:   ev,
+		scripts: map[string][]step{confirmArn: {{result: stillStale}}, closeArn: {{result: skipped}}},
+		want: expect{
+			status:  asl.StatusSucceeded,
+			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifySkipped"},
+			subject: "CVS failover: event skipped, nothing changed", attrs: with2(attrs, "outcome", "skipped"),
+			message: with(common, "outcome", "skipped", "confirm", confirmResult, "close", asMap(t, skipped),
+				"summary", "Skipped detector stale event #42 for d111111abcdef8.cloudfront.net (eu-west-1) of cluster news: "+skipped.Reason+". Nothing was changed."),
+			output: with(in, "confirm", confirmResult, "close", asMap(t, skipped), "notification", map[string]any{"outcome": "skipped", "message_id": "msg-1"}),
 		},
 	}, {
 		name:    "already closed by an operator",
@@ -437,15 +451,15 @@ func TestFailoverPaths(t *testing.T) {
 			err:     workflow.ErrNameInvalidInput, cause: `{"errorMessage":"invalid confirm input: event.playlists: is empty, want at least one","errorType":"InvalidInputError"}`,
 		},
 	}, {
-		name:    "Close returns neither closed nor refused",
+		name:    "Close returns none of closed, skipped and refused",
 		input:   ev,
 		scripts: map[string][]step{confirmArn: {{result: stillStale}}, closeArn: {{result: workflow.CloseOutput{Reason: "?"}}}},
 		want: expect{
 			status:  asl.StatusFailed,
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "UnexpectedCloseResult", "CloseFailed", "NotifyFailure", "Failed"},
 			subject: "CVS failover failed, action needed", attrs: with2(attrs, "outcome", "failed"),
-			message: failedMsg("Close", "UnexpectedCloseResult", "the Close task returned neither closed=true nor refused=true"),
-			err:     "UnexpectedCloseResult", cause: "the Close task returned neither closed=true nor refused=true",
+			message: failedMsg("Close", "UnexpectedCloseResult", "the Close task returned none of closed=true, skipped=true and refused=true"),
+			err:     "UnexpectedCloseResult", cause: "the Close task returned none of closed=true, skipped=true and refused=true",
 		},
 	}, {
 		name:    "Confirm function not deployed",
@@ -638,6 +652,7 @@ func TestFailbackPaths(t *testing.T) {
 	notFresh := workflow.ConfirmOutput{Confirmed: false, Health: state.HealthStale, Reason: "went stale again at 12:03:10 during the hold-down", ProbedAt: probed}
 	opened := workflow.ReopenOutput{Opened: true, Changed: true, Reason: "reopened"}
 	refused := workflow.ReopenOutput{Refused: true, Reason: "closed by arn:aws:iam::123456789012:user/ops, not by the failover workflow"}
+	skipped := workflow.ReopenOutput{Skipped: true, Reason: "detector event #43 is not newer than event #46, whose workflow closed at 2025-03-01T12:15:01Z by arn:aws:states:eu-west-1:123456789012:execution:failover:x: a duplicate or out-of-order event changes nothing"}
 	attrs := map[string]string{"cluster": "news", "region": "eu-west-1"}
 	common := map[string]any{
 		"cluster": "news", "domain": ev.Domain, "region": "eu-west-1",
@@ -691,6 +706,19 @@ func TestFailbackPaths(t *testing.T) {
 			output: with(in, "confirm", asMap(t, fresh), "reopen", asMap(t, refused), "notification", map[string]any{"outcome": "reopen_refused", "message_id": "msg-1"}),
 		},
 	}, {
+		name:    "late fresh event skipped: routine notice, nothing changed",
+		input:   input,
+		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: skipped}}},
+		want: expect{
+			status:  asl.StatusSucceeded,
+			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "NotifyReopenSkipped"},
+			sleeps:  hold,
+			subject: "CVS failback: event skipped, nothing changed", attrs: with2(attrs, "outcome", "reopen_skipped"),
+			message: with(common, "outcome", "reopen_skipped", "confirm", asMap(t, fresh), "reopen", asMap(t, skipped),
+				"summary", "Skipped detector fresh event #43 for d111111abcdef8.cloudfront.net (eu-west-1) of cluster news: "+skipped.Reason+". Nothing was changed."),
+			output: with(in, "confirm", asMap(t, fresh), "reopen", asMap(t, skipped), "notification", map[string]any{"outcome": "reopen_skipped", "message_id": "msg-1"}),
+		},
+	}, {
 		name:    "already open",
 		input:   input,
 		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: workflow.ReopenOutput{Opened: true, Reason: "already open"}}}},
@@ -699,9 +727,9 @@ func TestFailbackPaths(t *testing.T) {
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "NotifyAlreadyOpen"},
 			sleeps:  hold,
 			subject: "CVS failback: distribution was already open", attrs: with2(attrs, "outcome", "already_open"),
-			message: with(common, "outcome", "already_open", "confirm", asMap(t, fresh), "reopen", map[string]any{"opened": true, "changed": false, "refused": false, "reason": "already open"},
+			message: with(common, "outcome", "already_open", "confirm", asMap(t, fresh), "reopen", map[string]any{"opened": true, "changed": false, "skipped": false, "refused": false, "reason": "already open"},
 				"summary", "d111111abcdef8.cloudfront.net (eu-west-1) of cluster news was already open; nothing was changed: already open"),
-			output: with(in, "confirm", asMap(t, fresh), "reopen", map[string]any{"opened": true, "changed": false, "refused": false, "reason": "already open"},
+			output: with(in, "confirm", asMap(t, fresh), "reopen", map[string]any{"opened": true, "changed": false, "skipped": false, "refused": false, "reason": "already open"},
 				"notification", map[string]any{"outcome": "already_open", "message_id": "msg-1"}),
 		},
 	}, {
@@ -732,6 +760,20 @@ func TestFailbackPaths(t *testing.T) {
 				"cause", `{"errorMessage":"invalid confirm input: event.event: is \"stale\"; fresh mode confirms fresh events only","errorType":"InvalidInputError"}`,
 				"summary", "Failback of d111111abcdef8.cloudfront.net (eu-west-1) in cluster news stopped at step Reprobe with InvalidInputError. The distribution was not reopened by this execution; an operator may reopen it."),
 			err: "InvalidInputError", cause: `{"errorMessage":"invalid confirm input: event.event: is \"stale\"; fresh mode confirms fresh events only","errorType":"InvalidInputError"}`,
+		},
+	}, {
+		name:    "Reopen returns none of opened, skipped and refused",
+		input:   input,
+		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: workflow.ReopenOutput{Reason: "?"}}}},
+		want: expect{
+			status:  asl.StatusFailed,
+			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "UnexpectedReopenResult", "ReopenFailed", "NotifyFailure", "Failed"},
+			sleeps:  hold,
+			subject: "CVS failback failed", attrs: with2(attrs, "outcome", "failed"),
+			message: with(common, "outcome", "failed", "step", "Reopen", "error", "UnexpectedReopenResult",
+				"cause", "the Reopen task returned none of opened=true, skipped=true and refused=true",
+				"summary", "Failback of d111111abcdef8.cloudfront.net (eu-west-1) in cluster news stopped at step Reopen with UnexpectedReopenResult. The distribution was not reopened by this execution; an operator may reopen it."),
+			err: "UnexpectedReopenResult", cause: "the Reopen task returned none of opened=true, skipped=true and refused=true",
 		},
 	}, {
 		name:    "input without hold_down_seconds",
@@ -781,6 +823,61 @@ func TestFailbackPaths(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTaskOutputsHaveEveryFieldTheDefinitionsSelect: a ResultSelector path that the task's
+// output lacks is an uncatchable States.Runtime error, so every $.Payload.<field> a definition
+// selects must be in the JSON of the task's output type even at its zero value.
+func TestTaskOutputsHaveEveryFieldTheDefinitionsSelect(t *testing.T) {
+	outputs := map[string]any{
+		"${" + workflow.SubstConfirmFunctionArn + "}": workflow.ConfirmOutput{},
+		"${" + workflow.SubstCloseFunctionArn + "}":   workflow.CloseOutput{},
+		"${" + workflow.SubstReopenFunctionArn + "}":  workflow.ReopenOutput{},
+	}
+	payloadField := regexp.MustCompile(`^\$\.Payload\.([a-z_]+)$`)
+	for _, file := range []string{"failover.asl.json", "failback.asl.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "statemachines", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var def struct {
+			States map[string]struct {
+				Resource       string
+				Parameters     struct{ FunctionName string }
+				ResultSelector map[string]any
+			}
+		}
+		if err := json.Unmarshal(b, &def); err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for name, st := range def.States {
+			if st.Resource != asl.ResourceLambdaInvoke {
+				continue
+			}
+			out, ok := outputs[st.Parameters.FunctionName]
+			if !ok {
+				t.Errorf("%s %s invokes %q, a function this test does not know", file, name, st.Parameters.FunctionName)
+				continue
+			}
+			have := asMap(t, out)
+			for key, v := range st.ResultSelector {
+				path, _ := v.(string)
+				m := payloadField.FindStringSubmatch(path)
+				if !strings.HasSuffix(key, ".$") || m == nil {
+					t.Errorf("%s %s selects %s: %v, not a $.Payload field", file, name, key, v)
+					continue
+				}
+				if _, ok := have[m[1]]; !ok {
+					t.Errorf("%s %s selects %s, which %T leaves out of its JSON", file, name, path, out)
+				}
+				checked++
+			}
+		}
+		if checked == 0 {
+			t.Errorf("%s: no task output field checked", file)
+		}
 	}
 }
 

@@ -42,9 +42,10 @@ type Closer struct {
 }
 
 // Close closes the instance's distribution unless it is closed already, the event is not newer
-// than the last one a workflow acted upon, the instance was reopened within the hold-down, or
-// the guard refuses (no other instance of the cluster open and healthy). Refusals are results
-// (Refused: true), never errors, and write nothing. Errors are workflow's named errors,
+// than the last one a workflow acted upon or the instance was reopened within the hold-down
+// (Skipped: routine), or the guard refuses (Refused: no other instance of the cluster open and
+// healthy, an operator must act). Skips and refusals are results, never errors, and write
+// nothing. Errors are workflow's named errors,
 // returned unwrapped: *InvalidInputError, *InstanceNotFoundError, *StateStoreError.
 func (c *Closer) Close(ctx context.Context, in workflow.CloseInput) (workflow.CloseOutput, error) {
 	if err := in.Validate(); err != nil {
@@ -83,12 +84,12 @@ func (c *Closer) attempt(ctx context.Context, in workflow.CloseInput) (workflow.
 		return out, nil
 	}
 	if oc.automated != nil && oc.seq >= in.Sequence {
-		return refusedClose(fmt.Sprintf("detector event #%d is not newer than event #%d, whose workflow %s: a duplicate or out-of-order event changes nothing",
+		return skippedClose(fmt.Sprintf("detector event #%d is not newer than event #%d, whose workflow %s: a duplicate or out-of-order event changes nothing",
 			in.Sequence, oc.seq, describe(oc.automated))), nil
 	}
 	now := now(c.Now)
 	if r := oc.latest; c.HoldDown > 0 && r != nil && r.After == "true" && now.Sub(r.At) < c.HoldDown {
-		return refusedClose(fmt.Sprintf("the distribution was %s, %s ago, within the %s hold-down: a flapping origin is closed at most once per hold-down",
+		return skippedClose(fmt.Sprintf("the distribution was %s, %s ago, within the %s hold-down: a flapping origin is closed at most once per hold-down",
 			describe(r), now.Sub(r.At).Round(time.Second), c.HoldDown)), nil
 	}
 	_, err = c.Store.Close(ctx, in.Cluster, in.Domain, state.Change{By: in.ChangedBy, Reason: in.Reason, ExpectedVersion: inst.Version})
@@ -107,6 +108,10 @@ func refusedClose(reason string) workflow.CloseOutput {
 	return workflow.CloseOutput{Refused: true, Reason: limitReason(reason)}
 }
 
+func skippedClose(reason string) workflow.CloseOutput {
+	return workflow.CloseOutput{Skipped: true, Reason: limitReason(reason)}
+}
+
 // Reopener is the Reopen task of the failback workflow.
 type Reopener struct {
 	Store ReopenStore
@@ -115,8 +120,8 @@ type Reopener struct {
 }
 
 // Reopen opens the instance's distribution again unless it is open already, an operator closed
-// it (automation never undoes an operator), or the event is not newer than the last one a
-// workflow acted upon. Refusals are results (Refused: true) and write nothing. Errors are
+// it (Refused: automation never undoes an operator), or the event is not newer than the last
+// one a workflow acted upon (Skipped). Skips and refusals are results and write nothing. Errors are
 // workflow's named errors, returned unwrapped.
 func (r *Reopener) Reopen(ctx context.Context, in workflow.ReopenInput) (workflow.ReopenOutput, error) {
 	if err := in.Validate(); err != nil {
@@ -158,7 +163,7 @@ func (r *Reopener) attempt(ctx context.Context, in workflow.ReopenInput) (workfl
 	case !isExecution(oc.latest.By):
 		return refusedReopen(fmt.Sprintf("it was %s, an operator: automation never reopens what an operator closed", describe(oc.latest))), nil
 	case oc.automated != nil && oc.seq >= in.Sequence:
-		return refusedReopen(fmt.Sprintf("detector event #%d is not newer than event #%d, whose workflow %s: a duplicate or out-of-order event changes nothing",
+		return skippedReopen(fmt.Sprintf("detector event #%d is not newer than event #%d, whose workflow %s: a duplicate or out-of-order event changes nothing",
 			in.Sequence, oc.seq, describe(oc.automated))), nil
 	}
 	_, err = r.Store.Open(ctx, in.Cluster, in.Domain, state.Change{By: in.ChangedBy, Reason: in.Reason, ExpectedVersion: inst.Version})
@@ -170,6 +175,10 @@ func (r *Reopener) attempt(ctx context.Context, in workflow.ReopenInput) (workfl
 
 func refusedReopen(reason string) workflow.ReopenOutput {
 	return workflow.ReopenOutput{Refused: true, Reason: limitReason(reason)}
+}
+
+func skippedReopen(reason string) workflow.ReopenOutput {
+	return workflow.ReopenOutput{Skipped: true, Reason: limitReason(reason)}
 }
 
 // instanceReader is what readInstance needs: CloseStore and ReopenStore both have it.

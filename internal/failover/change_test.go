@@ -109,7 +109,7 @@ func TestClose(t *testing.T) {
 		advance time.Duration // before the step
 		close   int64         // a close for this event sequence, or
 		reopen  int64         // a reopen for this one
-		want    string        // "closed", "already closed", "changed again", "refused: <substring>", "opened", "already open"
+		want    string        // "closed", "already closed", "changed again", "skipped: <substring>", "refused: <substring>", "opened", "already open"
 	}
 	tests := []struct {
 		name  string
@@ -141,18 +141,18 @@ func TestClose(t *testing.T) {
 			[]string{"false by " + execution("cvs-failover", 42), "true by " + execution("cvs-failback", 43)}},
 		{"an out-of-order older event changes nothing", nil,
 			[]step{{close: 44, want: "closed"}, {advance: holdMin, reopen: 45, want: "opened"},
-				{advance: 2 * holdMin, close: 44, want: "refused: detector event #44 is not newer than event #45"},
-				{close: 43, want: "refused: detector event #43 is not newer than event #45"}},
+				{advance: 2 * holdMin, close: 44, want: "skipped: detector event #44 is not newer than event #45"},
+				{close: 43, want: "skipped: detector event #43 is not newer than event #45"}},
 			[]string{"false by " + execution("cvs-failover", 44), "true by " + execution("cvs-failback", 45)}},
 		{"an older fresh event does not reopen", nil,
-			[]step{{close: 44, want: "closed"}, {advance: holdMin, reopen: 43, want: "refused: detector event #43 is not newer than event #44"}},
+			[]step{{close: 44, want: "closed"}, {advance: holdMin, reopen: 43, want: "skipped: detector event #43 is not newer than event #44"}},
 			[]string{"false by " + execution("cvs-failover", 44)}},
 		{"a flapping origin is closed at most once per hold-down", nil,
 			[]step{
 				{close: 42, want: "closed"},
 				{advance: holdMin + time.Second, reopen: 43, want: "opened"},
-				{advance: time.Minute, close: 44, want: "refused: within the 5m0s hold-down"},
-				{advance: holdMin - time.Minute - time.Second, close: 46, want: "refused: 4m59s ago"},
+				{advance: time.Minute, close: 44, want: "skipped: within the 5m0s hold-down"},
+				{advance: holdMin - time.Minute - time.Second, close: 46, want: "skipped: 4m59s ago"},
 				{advance: time.Second, close: 48, want: "closed"},
 			},
 			[]string{"false by " + execution("cvs-failover", 42), "true by " + execution("cvs-failback", 43), "false by " + execution("cvs-failover", 48)}},
@@ -164,7 +164,7 @@ func TestClose(t *testing.T) {
 			if _, err := s.Open(context.Background(), cluster, ours, c); err != nil {
 				t.Fatal(err)
 			}
-		}, []step{{close: 42, want: "refused: reopened at"}, {advance: holdMin, close: 42, want: "closed"}},
+		}, []step{{close: 42, want: "skipped: reopened at"}, {advance: holdMin, close: 42, want: "closed"}},
 			[]string{"false by arn:aws:iam::123456789012:user/operator", "true by arn:aws:iam::123456789012:user/operator", "false by " + execution("cvs-failover", 42)}},
 	}
 	for _, tt := range tests {
@@ -202,7 +202,7 @@ func TestClose(t *testing.T) {
 				} else if substr != "" && !strings.Contains(got, substr) {
 					t.Errorf("step %d: %s, want it to say %q", i, got, substr)
 				}
-				if strings.HasPrefix(st.want, "refused") || strings.HasPrefix(st.want, "already") || st.want == "changed again" {
+				if strings.HasPrefix(st.want, "refused") || strings.HasPrefix(st.want, "skipped") || strings.HasPrefix(st.want, "already") || st.want == "changed again" {
 					after, err := s.Instance(context.Background(), cluster, ours)
 					if err != nil {
 						t.Fatal(err)
@@ -221,13 +221,15 @@ func TestClose(t *testing.T) {
 
 func closeOutcome(o workflow.CloseOutput) string {
 	switch {
-	case o.Refused && !o.Closed && !o.Changed:
+	case o.Refused && !o.Skipped && !o.Closed && !o.Changed:
 		return "refused: " + o.Reason
-	case o.Closed && o.Changed && !o.Refused && strings.Contains(o.Reason, "already"):
+	case o.Skipped && !o.Refused && !o.Closed && !o.Changed:
+		return "skipped: " + o.Reason
+	case o.Closed && o.Changed && !o.Refused && !o.Skipped && strings.Contains(o.Reason, "already"):
 		return "changed again"
-	case o.Closed && o.Changed && !o.Refused:
+	case o.Closed && o.Changed && !o.Refused && !o.Skipped:
 		return "closed"
-	case o.Closed && !o.Changed && !o.Refused:
+	case o.Closed && !o.Changed && !o.Refused && !o.Skipped:
 		return "already closed"
 	}
 	return fmt.Sprintf("inconsistent %+v", o)
@@ -235,13 +237,15 @@ func closeOutcome(o workflow.CloseOutput) string {
 
 func reopenOutcome(o workflow.ReopenOutput) string {
 	switch {
-	case o.Refused && !o.Opened && !o.Changed:
+	case o.Refused && !o.Skipped && !o.Opened && !o.Changed:
 		return "refused: " + o.Reason
-	case o.Opened && o.Changed && !o.Refused && strings.Contains(o.Reason, "already"):
+	case o.Skipped && !o.Refused && !o.Opened && !o.Changed:
+		return "skipped: " + o.Reason
+	case o.Opened && o.Changed && !o.Refused && !o.Skipped && strings.Contains(o.Reason, "already"):
 		return "changed again"
-	case o.Opened && o.Changed && !o.Refused:
+	case o.Opened && o.Changed && !o.Refused && !o.Skipped:
 		return "opened"
-	case o.Opened && !o.Changed && !o.Refused:
+	case o.Opened && !o.Changed && !o.Refused && !o.Skipped:
 		return "already open"
 	}
 	return fmt.Sprintf("inconsistent %+v", o)

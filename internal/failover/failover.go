@@ -7,8 +7,9 @@
 //
 // Close and Reopen keep design.md invariant 3 with the audit trail: a task acts only on an event
 // newer than the last one a workflow acted upon for the instance (duplicate and out-of-order
-// events change nothing twice), and Close refuses while the instance was reopened less than the
-// hold-down ago (a flapping origin is closed at most once per hold-down window).
+// events change nothing twice), and Close skips while the instance was reopened less than the
+// hold-down ago (a flapping origin is closed at most once per hold-down window). Those skips are
+// routine results (Skipped), told apart from the refusals an operator must act on (Refused).
 package failover
 
 import (

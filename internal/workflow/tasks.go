@@ -89,15 +89,21 @@ func (in CloseInput) Validate() error {
 	return validateChange("close input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence)
 }
 
-// CloseOutput is the Close task's result. A guard refusal is a result, not an error:
-// {"closed":false,"changed":false,"refused":true,"reason":"..."} ends the workflow successfully
-// with a notification that says why. Every field is always present (see ConfirmOutput).
+// CloseOutput is the Close task's result. A skip and a guard refusal are results, not errors:
+// {"closed":false,"changed":false,"skipped":false,"refused":true,"reason":"..."} ends the
+// workflow successfully with a notification that says why. At most one of Closed, Skipped and
+// Refused is true. Every field is always present (see ConfirmOutput).
 type CloseOutput struct {
 	// Closed: the distribution is closed now (by this call, or it already was).
 	Closed bool `json:"closed"`
 	// Changed: this call closed it.
 	Changed bool `json:"changed"`
-	// Refused: the guard refused, because no other instance of the cluster is open and healthy.
+	// Skipped: nothing was changed, as the rules for events want, which is routine: the event is
+	// not newer than the last one a workflow acted upon (a duplicate or late delivery), or the
+	// distribution was reopened within the hold-down (a flapping origin).
+	Skipped bool `json:"skipped"`
+	// Refused: the guard refused, because no other instance of the cluster is open and healthy:
+	// viewers on the instance may stall, and an operator must act.
 	Refused bool   `json:"refused"`
 	Reason  string `json:"reason"`
 }
@@ -117,14 +123,19 @@ func (in ReopenInput) Validate() error {
 	return validateChange("reopen input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence)
 }
 
-// ReopenOutput is the Reopen task's result. Refused is a result, not an error: automation never
-// reopens a distribution an operator closed (the instance's changed_by is not a workflow
-// execution). Every field is always present (see ConfirmOutput).
+// ReopenOutput is the Reopen task's result. Skipped and Refused are results, not errors. At
+// most one of Opened, Skipped and Refused is true. Every field is always present (see
+// ConfirmOutput).
 type ReopenOutput struct {
 	// Opened: the distribution is open now (by this call, or it already was).
 	Opened bool `json:"opened"`
 	// Changed: this call opened it.
-	Changed bool   `json:"changed"`
+	Changed bool `json:"changed"`
+	// Skipped: the event is not newer than the last one a workflow acted upon (a duplicate or
+	// late delivery); nothing was changed, which is routine.
+	Skipped bool `json:"skipped"`
+	// Refused: automation never reopens a distribution an operator closed (the instance's
+	// changed_by is not a workflow execution); an operator may reopen it.
 	Refused bool   `json:"refused"`
 	Reason  string `json:"reason"`
 }
