@@ -1,7 +1,14 @@
 // Package trigger turns detector events (SNS messages) into Step Functions executions: stale and
 // unreachable events start the failover workflow, fresh events the failback workflow when
 // failback is enabled. Execution names derive from the event, so duplicate deliveries start one
-// execution; malformed messages are logged and dropped, never retried.
+// execution.
+//
+// Nothing is lost silently. A transient failure to start an execution (throttling, a service
+// or network error) is returned, so Lambda retries the delivery and, once its retries are
+// spent, hands it to the function's on-failure destination (the dead-letter queue). What no
+// retry would mend, a malformed message or an execution Step Functions refuses for good (a
+// missing state machine, refused input, denied access), is not returned: it is logged and put
+// on that same dead-letter queue at once, in the shape of Lambda's own records.
 package trigger
 
 import (
@@ -13,9 +20,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
@@ -25,12 +35,20 @@ type Starter interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
 
+// DeadLetters sends a message to an SQS queue (*sqs.Client is one).
+type DeadLetters interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
 // Handler is the trigger Lambda's handler. Build it with New.
 type Handler struct {
 	sfn         Starter
 	failoverArn string
 	failbackArn string // "" when failback is disabled
 	holdDown    int
+	dlq         DeadLetters
+	dlqURL      string
+	now         func() time.Time
 	log         *slog.Logger
 }
 
@@ -44,6 +62,13 @@ type Config struct {
 	FailbackArn string
 	// HoldDown is how long the origin must stay fresh before failback reopens its distribution.
 	HoldDown time.Duration
+	// DeadLetters and DeadLetterQueueURL are where messages go that no retry would mend (the
+	// queue that is also the function's on-failure destination). Both or neither: without them
+	// such messages are only logged.
+	DeadLetters        DeadLetters
+	DeadLetterQueueURL string
+	// Now is the clock of dead-letter records; nil means time.Now.
+	Now func() time.Time
 	// Log receives one line per message; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -59,12 +84,19 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.HoldDown < 0 || cfg.HoldDown > workflow.MaxHoldDown || cfg.HoldDown%time.Second != 0 {
 		return nil, fmt.Errorf("trigger: hold-down %s is not a whole number of seconds from 0 to %s", cfg.HoldDown, workflow.MaxHoldDown)
 	}
+	if (cfg.DeadLetters == nil) != (cfg.DeadLetterQueueURL == "") {
+		return nil, errors.New("trigger: a dead-letter queue needs both its client and its URL")
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Handler{sfn: cfg.SFN, failoverArn: cfg.FailoverArn, failbackArn: cfg.FailbackArn,
-		holdDown: int(cfg.HoldDown / time.Second), log: log}, nil
+		holdDown: int(cfg.HoldDown / time.Second), dlq: cfg.DeadLetters, dlqURL: cfg.DeadLetterQueueURL, now: now, log: log}, nil
 }
 
 // failbackInput is workflow.FailbackInput with the detector event as published.
@@ -87,13 +119,19 @@ const (
 	AlreadyStarted Outcome = "already_started"
 	// Ignored: a valid event that starts nothing (ended, or fresh with failback disabled).
 	Ignored Outcome = "ignored"
-	// Dropped: a malformed message, logged with its reason.
+	// Dropped: a malformed message, logged with its reason and dead-lettered (when a queue is
+	// configured and takes it). Never retried: it would fail the same way.
 	Dropped Outcome = "dropped"
+	// DeadLettered: Step Functions refused the execution for a reason no retry mends (the
+	// state machine is missing or being deleted, the input or name is refused, access is
+	// denied); the message was logged and put on the dead-letter queue for an operator.
+	DeadLettered Outcome = "dead_lettered"
 )
 
-// Handle handles an SNS delivery. Malformed messages are logged and dropped (a retry would fail
-// the same way); only a failure to start an execution is returned, so Lambda retries the
-// delivery, and the derived execution name keeps the retry from starting a second one.
+// Handle handles an SNS delivery. It returns an error only when an execution could not be
+// started for a transient reason (or a message that no retry mends could not be dead-lettered),
+// so that Lambda retries the delivery; the derived execution name keeps the retry from starting
+// a second execution. Malformed messages are never retried.
 func (h *Handler) Handle(ctx context.Context, e events.SNSEvent) error {
 	var errs []error
 	for _, r := range e.Records {
@@ -110,6 +148,11 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 	ev, err := workflow.ParseDetectorEvent([]byte(r.SNS.Message))
 	if err != nil {
 		log.Warn("dropped a malformed detector event", "reason", err.Error(), "bytes", len(r.SNS.Message))
+		if dlErr := h.deadLetter(ctx, r, conditionMalformed, "InvalidInputError", err); dlErr != nil {
+			// Not returned: a retry would only be as malformed, and Lambda's own on-failure
+			// record would land on the same queue that just failed.
+			log.Error("could not dead-letter a malformed detector event", "err", dlErr.Error())
+		}
 		return Dropped, nil
 	}
 	log = log.With("event", ev.Event, "cluster", ev.Cluster, "domain", ev.Domain, "sequence", ev.Sequence)
@@ -146,10 +189,99 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 	case errors.As(err, &exists):
 		log.Info("execution already started", "state_machine", arn, "execution_name", name)
 		return AlreadyStarted, nil
+	case err != nil && !Transient(err):
+		log.Error("Step Functions refused the execution; dead-lettering the event", "state_machine", arn, "execution_name", name, "err", err.Error())
+		if dlErr := h.deadLetter(ctx, r, conditionRefused, errorCode(err), err); dlErr != nil {
+			log.Error("could not dead-letter the event", "err", dlErr.Error())
+			return "", fmt.Errorf("start %s for %s/%s #%d: %w; and dead-letter it: %w", name, ev.Cluster, ev.Domain, ev.Sequence, err, dlErr)
+		}
+		return DeadLettered, nil
 	case err != nil:
-		log.Error("could not start an execution", "state_machine", arn, "execution_name", name, "err", err.Error())
+		log.Error("could not start an execution (retried)", "state_machine", arn, "execution_name", name, "err", err.Error())
 		return "", fmt.Errorf("start %s for %s/%s #%d: %w", name, ev.Cluster, ev.Domain, ev.Sequence, err)
 	}
 	log.Info("started an execution", "state_machine", arn, "execution_arn", aws.ToString(out.ExecutionArn))
 	return Started, nil
+}
+
+// permanentCodes are the StartExecution errors no retry mends.
+var permanentCodes = map[string]bool{
+	"InvalidArn": true, "InvalidName": true, "InvalidExecutionInput": true, "ValidationException": true,
+	"StateMachineDoesNotExist": true, "StateMachineDeleting": true,
+	"KmsAccessDeniedException": true, "KmsInvalidStateException": true,
+	"AccessDeniedException": true, "UnrecognizedClientException": true,
+}
+
+// Transient reports whether a StartExecution error may pass when tried again: throttling,
+// running-execution limits, service faults, timeouts and network errors. Errors Step Functions
+// answers for a request that will never succeed as it is are permanent.
+func Transient(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return !permanentCodes[api.ErrorCode()]
+	}
+	return true
+}
+
+func errorCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return "Error"
+}
+
+// Conditions of the trigger's own dead-letter records (Lambda's are RetriesExhausted and
+// EventAgeExceeded).
+const (
+	conditionMalformed = "MalformedMessage"
+	conditionRefused   = "ExecutionRefused"
+)
+
+// DeadLetterRecord is what the trigger puts on its dead-letter queue: the shape of the records
+// Lambda sends to an asynchronous function's on-failure destination, so that one procedure
+// replays both (invoke the trigger again with requestPayload, once the cause is fixed).
+type DeadLetterRecord struct {
+	Version        string            `json:"version"`
+	Timestamp      time.Time         `json:"timestamp"`
+	RequestContext DeadLetterContext `json:"requestContext"`
+	// RequestPayload is the delivery as the trigger got it, with this one record.
+	RequestPayload  events.SNSEvent `json:"requestPayload"`
+	ResponsePayload DeadLetterError `json:"responsePayload"`
+}
+
+// DeadLetterContext says which invocation dead-lettered a record, and why (Condition).
+type DeadLetterContext struct {
+	RequestID   string `json:"requestId,omitempty"`
+	FunctionArn string `json:"functionArn,omitempty"`
+	Condition   string `json:"condition"`
+}
+
+// DeadLetterError is the error that made the record a dead letter.
+type DeadLetterError struct {
+	ErrorType    string `json:"errorType"`
+	ErrorMessage string `json:"errorMessage"`
+}
+
+// deadLetter puts record r on the dead-letter queue; without one it does nothing.
+func (h *Handler) deadLetter(ctx context.Context, r events.SNSEventRecord, condition, errType string, cause error) error {
+	if h.dlq == nil {
+		return nil
+	}
+	rec := DeadLetterRecord{Version: "1.0", Timestamp: h.now().UTC(),
+		RequestContext:  DeadLetterContext{Condition: condition},
+		RequestPayload:  events.SNSEvent{Records: []events.SNSEventRecord{r}},
+		ResponsePayload: DeadLetterError{ErrorType: errType, ErrorMessage: cause.Error()}}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		rec.RequestContext.RequestID, rec.RequestContext.FunctionArn = lc.AwsRequestID, lc.InvokedFunctionArn
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode the dead-letter record: %w", err)
+	}
+	if _, err := h.dlq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.dlqURL), MessageBody: aws.String(string(body))}); err != nil {
+		return fmt.Errorf("send to %s: %w", h.dlqURL, err)
+	}
+	h.log.Info("dead-lettered a detector event", "message_id", r.SNS.MessageID, "condition", condition, "queue", h.dlqURL)
+	return nil
 }

@@ -4,15 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
@@ -39,6 +51,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"negative hold-down", func(c *trigger.Config) { c.HoldDown = -time.Second }, "hold-down -1s"},
 		{"fractional hold-down", func(c *trigger.Config) { c.HoldDown = 1500 * time.Millisecond }, "whole number of seconds"},
 		{"hold-down over a day", func(c *trigger.Config) { c.HoldDown = 25 * time.Hour }, "hold-down 25h0m0s"},
+		{"dead-letter client without a queue", func(c *trigger.Config) { c.DeadLetters = &deadLetters{} }, "both its client and its URL"},
+		{"dead-letter queue without a client", func(c *trigger.Config) { c.DeadLetterQueueURL = "https://sqs.example/q" }, "both its client and its URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,3 +117,174 @@ func TestMessagesThatStartNothing(t *testing.T) {
 }
 
 func slogJSON(w *bytes.Buffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// sfnServer is a wire-level stand-in for the Step Functions API (AWS JSON 1.0) whose
+// StartExecution answers with the given HTTP status and error type ("" : success).
+func sfnServer(t *testing.T, status int, errType string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("X-Amz-Target"); got != "AWSStepFunctions.StartExecution" {
+			t.Errorf("called %s, want StartExecution", got)
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		if errType == "" {
+			fmt.Fprint(w, `{"executionArn":"arn:aws:states:us-east-1:123456789012:execution:f:x","startDate":1.7e9}`)
+			return
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"__type":"com.amazonaws.states#%s","message":"%s from the stand-in"}`, errType, errType)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// sfnClient is a real Step Functions client pointed at endpoint, without the SDK's own retries
+// (Lambda's are what this tests).
+func sfnClient(endpoint string) *sfn.Client {
+	return sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")})
+}
+
+// deadLetters records what the handler sends to its dead-letter queue; err, when set, is
+// every send's answer. (The SQS wire itself is checked against moto in tests/.)
+type deadLetters struct {
+	mu   sync.Mutex
+	sent []*sqs.SendMessageInput
+	err  error
+}
+
+func (d *deadLetters) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sent = append(d.sent, in)
+	if d.err != nil {
+		return nil, d.err
+	}
+	return &sqs.SendMessageOutput{MessageId: aws.String("m-1")}, nil
+}
+
+// TestOnlyTransientFailuresAreRetried: Handle returns an error, which makes Lambda retry the
+// delivery (and dead-letter it once its retries are spent), only for failures a retry may mend.
+// What no retry mends is dead-lettered at once and not returned.
+func TestOnlyTransientFailuresAreRetried(t *testing.T) {
+	const queue = "https://sqs.us-east-1.amazonaws.com/123456789012/cvs-trigger-dead-letters"
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // connection refused
+	tests := []struct {
+		name      string
+		record    events.SNSEventRecord
+		endpoint  func(t *testing.T) string
+		sendErr   error
+		retried   bool            // Handle returns an error
+		outcome   trigger.Outcome // HandleRecord's outcome when not retried
+		condition string          // of the dead-letter record; "" for none
+		errType   string
+	}{
+		{name: "throttling is retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 400, "ThrottlingException") }, retried: true},
+		{name: "the running-execution limit is retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 400, "ExecutionLimitExceeded") }, retried: true},
+		{name: "a service fault is retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 500, "InternalFailure") }, retried: true},
+		{name: "a refused connection is retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return closedURL }, retried: true},
+		{name: "a missing state machine is dead-lettered, not retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 400, "StateMachineDoesNotExist") },
+			outcome:  trigger.DeadLettered, condition: "ExecutionRefused", errType: "StateMachineDoesNotExist"},
+		{name: "refused input is dead-lettered, not retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 400, "InvalidExecutionInput") },
+			outcome:  trigger.DeadLettered, condition: "ExecutionRefused", errType: "InvalidExecutionInput"},
+		{name: "denied access is dead-lettered, not retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 400, "AccessDeniedException") },
+			outcome:  trigger.DeadLettered, condition: "ExecutionRefused", errType: "AccessDeniedException"},
+		{name: "a refused execution that cannot be dead-lettered is retried", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 400, "StateMachineDoesNotExist") },
+			sendErr:  errors.New("SQS is down"), retried: true, condition: "ExecutionRefused", errType: "StateMachineDoesNotExist"},
+		{name: "a malformed message is dead-lettered, never retried", record: sample(t, "trigger-malformed"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 500, "InternalFailure") },
+			outcome:  trigger.Dropped, condition: "MalformedMessage", errType: "InvalidInputError"},
+		{name: "a malformed message is never retried, even when the queue fails", record: sample(t, "trigger-malformed"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 500, "InternalFailure") },
+			sendErr:  errors.New("SQS is down"), outcome: trigger.Dropped, condition: "MalformedMessage", errType: "InvalidInputError"},
+		{name: "a started execution is not dead-lettered", record: sample(t, "trigger-stale"),
+			endpoint: func(t *testing.T) string { return sfnServer(t, 200, "") }, outcome: trigger.Started},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dl := &deadLetters{err: tt.sendErr}
+			var logs bytes.Buffer
+			h, err := trigger.New(trigger.Config{SFN: sfnClient(tt.endpoint(t)), FailoverArn: "arn:aws:states:us-east-1:123456789012:stateMachine:f",
+				DeadLetters: dl, DeadLetterQueueURL: queue, Log: slogJSON(&logs),
+				Now: func() time.Time { return time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			herr := h.Handle(context.Background(), events.SNSEvent{Records: []events.SNSEventRecord{tt.record}})
+			if got := herr != nil; got != tt.retried {
+				t.Fatalf("Handle = %v; want an error (a retry): %v\nlog: %s", herr, tt.retried, logs.String())
+			}
+			if !tt.retried {
+				dl.sent = nil
+				got, err := h.HandleRecord(context.Background(), tt.record)
+				if err != nil || got != tt.outcome {
+					t.Errorf("HandleRecord = %s, %v; want %s, nil", got, err, tt.outcome)
+				}
+			}
+			if tt.condition == "" {
+				if len(dl.sent) != 0 {
+					t.Errorf("dead-lettered %d message(s), want none", len(dl.sent))
+				}
+				return
+			}
+			if len(dl.sent) != 1 {
+				t.Fatalf("dead-lettered %d message(s), want 1", len(dl.sent))
+			}
+			if got := aws.ToString(dl.sent[0].QueueUrl); got != queue {
+				t.Errorf("sent to %s, want %s", got, queue)
+			}
+			var rec trigger.DeadLetterRecord
+			if err := json.Unmarshal([]byte(aws.ToString(dl.sent[0].MessageBody)), &rec); err != nil {
+				t.Fatal(err)
+			}
+			want := trigger.DeadLetterRecord{Version: "1.0", Timestamp: time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC),
+				RequestContext:  trigger.DeadLetterContext{Condition: tt.condition},
+				RequestPayload:  events.SNSEvent{Records: []events.SNSEventRecord{tt.record}},
+				ResponsePayload: trigger.DeadLetterError{ErrorType: tt.errType}}
+			if diff := cmp.Diff(want, rec, cmpopts.IgnoreFields(trigger.DeadLetterError{}, "ErrorMessage")); diff != "" {
+				t.Errorf("dead-letter record (-want +got):\n%s", diff)
+			}
+			if rec.ResponsePayload.ErrorMessage == "" {
+				t.Error("the dead-letter record does not say what went wrong")
+			}
+		})
+	}
+}
+
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"throttling", &smithy.GenericAPIError{Code: "ThrottlingException"}, true},
+		{"KMS throttling", &types.KmsThrottlingException{}, true},
+		{"too many running executions", &types.ExecutionLimitExceeded{}, true},
+		{"an unknown service error", &smithy.GenericAPIError{Code: "ServiceUnavailable", Fault: smithy.FaultServer}, true},
+		{"a timeout", context.DeadlineExceeded, true},
+		{"missing state machine", fmt.Errorf("start: %w", &types.StateMachineDoesNotExist{}), false},
+		{"state machine being deleted", &types.StateMachineDeleting{}, false},
+		{"refused input", &types.InvalidExecutionInput{}, false},
+		{"refused name", &types.InvalidName{}, false},
+		{"refused ARN", &types.InvalidArn{}, false},
+		{"KMS key disabled", &types.KmsInvalidStateException{}, false},
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := trigger.Transient(tt.err); got != tt.want {
+				t.Errorf("trigger.Transient(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
