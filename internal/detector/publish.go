@@ -38,8 +38,11 @@ func (w *watcher) transition(ctx context.Context, views []playlistView, v verdic
 	// At least the claim time in milliseconds: sequences stay increasing and unique even if
 	// the memory is lost, because they name the workflow executions.
 	seq := max(w.doc.Sequence+1, now.UnixMilli())
-	ev := w.event(kind, views, v, seq, now)
-	if err := ev.Validate(); err != nil {
+	ev, err := w.event(kind, views, v, seq, now)
+	if err == nil {
+		err = ev.Validate()
+	}
+	if err != nil {
 		w.fail("cannot build a valid "+string(kind)+" event", err)
 		return nil
 	}
@@ -100,8 +103,9 @@ func (w *watcher) deliver(ctx context.Context) error {
 
 // event builds the detector event of a transition (design.md 4.2). Playlists whose state is not
 // known yet are left out. Each playlist read at least once carries its tracker's live edge, so
-// that Confirm judges a fresh probe by the same rule as the tracker here.
-func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict, seq int64, now time.Time) workflow.DetectorEvent {
+// that Confirm judges a fresh probe by the same rule as the tracker here, and its class, for the
+// tolerances. The event stays within what the trigger accepts (see fitPlaylists).
+func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict, seq int64, now time.Time) (workflow.DetectorEvent, error) {
 	ev := workflow.DetectorEvent{
 		Version:           workflow.EventVersion,
 		Event:             kind,
@@ -119,8 +123,9 @@ func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict
 			ev.StaleForMS = 1
 		}
 	}
+	var details []workflow.PlaylistDetail
 	for _, p := range views {
-		if p.Health == state.HealthUnknown || len(ev.Playlists) == workflow.MaxPlaylists {
+		if p.Health == state.HealthUnknown {
 			continue
 		}
 		d := workflow.PlaylistDetail{URL: p.URL, State: p.Health, MediaSequence: p.MediaSequence,
@@ -128,9 +133,51 @@ func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict
 		if !p.LastChange.IsZero() {
 			d.LastChange = p.LastChange.UTC()
 		}
-		ev.Playlists = append(ev.Playlists, d)
+		details = append(details, d)
 	}
-	return ev
+	err := fitPlaylists(&ev, details)
+	return ev, err
+}
+
+// fitPlaylists lists details in ev so that its JSON stays within workflow.MaxEventBodyLen and
+// workflow.MaxPlaylists, which the trigger enforces. The stale and unreachable playlists (what
+// the event is about) are kept first, then the others, each in the given order, as many as fit;
+// the kept ones are listed in the given order and OmittedPlaylists counts the rest. Any one
+// playlist fits (its URL is at most workflow.MaxURLLen, its live edge URIs at most
+// workflow.MaxEdgeURILen each).
+func fitPlaylists(ev *workflow.DetectorEvent, details []workflow.PlaylistDetail) error {
+	var order []int // indexes of details, failing first
+	for pass := range 2 {
+		for i, d := range details {
+			if failing := d.State == state.HealthStale || d.State == state.HealthUnreachable; failing == (pass == 0) {
+				order = append(order, i)
+			}
+		}
+	}
+	// The event without playlists, with the widest count it could carry.
+	ev.Playlists, ev.OmittedPlaylists = []workflow.PlaylistDetail{}, len(details)
+	base, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode the event: %w", err)
+	}
+	size, kept, n := len(base), make([]bool, len(details)), 0
+	for _, i := range order {
+		b, err := json.Marshal(details[i])
+		if err != nil {
+			return fmt.Errorf("encode playlist %s: %w", details[i].URL, err)
+		}
+		if n == workflow.MaxPlaylists || size+len(b)+1 > workflow.MaxEventBodyLen {
+			continue // a shorter one later may still fit
+		}
+		kept[i], n, size = true, n+1, size+len(b)+1 // and a comma
+	}
+	for i, d := range details {
+		if kept[i] {
+			ev.Playlists = append(ev.Playlists, d)
+		}
+	}
+	ev.OmittedPlaylists = len(details) - len(ev.Playlists)
+	return nil
 }
 
 // publish sends the event to the region's topic with the message attributes subscribers filter

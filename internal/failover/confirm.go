@@ -76,6 +76,11 @@ type probe struct {
 // read counted as unreachable, and the audit trail records no stale or unreachable health for
 // the instance since the event's detected_at.
 //
+// Confirm probes the playlists the event lists. Those an event leaves out to stay small
+// (OmittedPlaylists) were fresh or ended at detection; in fresh mode, the audit trail check
+// covers them: the detector, which watches every playlist, records the instance stale or
+// unreachable when one of them fails beyond the tolerance.
+//
 // An unreachable origin is a verdict; *workflow.OriginProbeError means no verdict could be
 // reached: the task ran out of time, or, in stale mode, the playlists that cannot be judged
 // (see evidence) could decide it. Errors are workflow's named errors, returned unwrapped.

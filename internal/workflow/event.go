@@ -75,6 +75,11 @@ type DetectorEvent struct {
 	DetectedAt        time.Time        `json:"detected_at"`
 	StaleForMS        int64            `json:"stale_for_ms"`
 	Sequence          int64            `json:"sequence"`
+	// OmittedPlaylists counts the instance's playlists the event leaves out to stay within
+	// MaxEventBodyLen (or MaxPlaylists): the detector lists the stale and unreachable ones
+	// first, so those left out were fresh or ended at detection. Optional (added within
+	// version 1); absent means none.
+	OmittedPlaylists int `json:"omitted_playlists,omitempty"`
 }
 
 // PlaylistDetail is what the detector saw of one origin playlist (a media playlist, or the
@@ -101,8 +106,8 @@ type PlaylistDetail struct {
 
 // ParseDetectorEvent decodes and validates an SNS message body.
 //
-// Within version 1 the event only ever gains optional fields (playlists[].live_edge and
-// playlists[].class so far); a change that an older consumer would misread (a field removed,
+// Within version 1 the event only ever gains optional fields (playlists[].live_edge,
+// playlists[].class and omitted_playlists so far); a change that an older consumer would misread (a field removed,
 // renamed or given another meaning or type) makes a new version, which this refuses. So fields
 // this code does not know are ignored: during a deploy, a detector already sending a new field
 // to a trigger or Confirm not yet updated still has its transitions acted upon, as if the
@@ -193,6 +198,9 @@ func (e DetectorEvent) Validate() error {
 	}
 	if e.Sequence < 1 {
 		p.add("sequence", "is %d, want >= 1", e.Sequence)
+	}
+	if e.OmittedPlaylists < 0 {
+		p.add("omitted_playlists", "is %d, want >= 0", e.OmittedPlaylists)
 	}
 	return p.err("detector event")
 }

@@ -219,6 +219,8 @@ func TestParseDetectorEventRejects(t *testing.T) {
 			[]string{"stale_for_ms: is -1"}},
 		{"missing detected_at", mutate(t, "stale-event.json", func(m map[string]any) { delete(m, "detected_at") }),
 			[]string{"detected_at: is missing"}},
+		{"negative omitted playlists", mutate(t, "stale-event.json", func(m map[string]any) { m["omitted_playlists"] = -1 }),
+			[]string{"omitted_playlists: is -1, want >= 0"}},
 		{"sequence zero", mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = 0 }),
 			[]string{"sequence: is 0, want >= 1"}},
 		{"two values", append(readTestdata(t, "stale-event.json"), []byte(`{}`)...),
