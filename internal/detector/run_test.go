@@ -1,6 +1,7 @@
 package detector_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -481,4 +482,71 @@ func seqOf(t *testing.T, in *sns.PublishInput) int64 {
 		t.Fatalf("published message: %v", err)
 	}
 	return ev.Sequence
+}
+
+// savesFailAfter is the detector's memory whose saves fail, like a table out of reach, once
+// down says so.
+type savesFailAfter struct {
+	detector.MemoryStore
+	down *atomic.Bool
+}
+
+func (s savesFailAfter) SaveDetector(ctx context.Context, cluster, domain string, data []byte, prev int64) (int64, error) {
+	if s.down.Load() {
+		return 0, errors.New("simulated state table outage")
+	}
+	return s.MemoryStore.SaveDetector(ctx, cluster, domain, data, prev)
+}
+
+// TestRepublishAfterAFailedSave: a transition is published at least once, not exactly once.
+// When the memory cannot record that the claimed event went out, the next Run publishes it
+// again with the same sequence, so the trigger derives the same execution name and starts no
+// second workflow (template.yaml's DetectorFunction comment says this).
+func TestRepublishAfterAFailedSave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, detector.Config{})
+		var down atomic.Bool
+		e.topic.Fail = func(n int, in *sns.PublishInput) error {
+			if seqOf(t, in) > 0 && strings.Contains(*in.Message, `"event":"stale"`) {
+				down.Store(true) // the claim was saved; what follows is not
+			}
+			return nil
+		}
+		o := detectortest.NewOrigin(td, 6, detectortest.StandardVariants()...)
+		e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
+		o.Stall("", time.Now().Add(20*time.Second))
+		run := func(owner string) {
+			d, err := detector.New(e.cfg, detector.Deps{Registry: e.store, Memory: savesFailAfter{e.memory, &down}, Publisher: e.topic,
+				Getter: detector.NewGetter(e.net.Client(), e.cfg), Log: e.log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+			defer cancel()
+			if _, err := d.Run(ctx, detector.Invocation{Owner: owner, By: "arn:aws:lambda:eu-west-1:123456789012:function:detector"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run("run-1")
+		down.Store(false)
+		e.topic.Fail = nil
+		run("run-2")
+		// (Not e.messages, which wants every sequence new.)
+		var msgs []detectortest.Message
+		var got []string
+		for _, m := range e.topic.Messages() {
+			if m.Err != nil {
+				t.Fatalf("malformed message published: %v", m.Err)
+			}
+			msgs, got = append(msgs, m), append(got, string(m.Event.Event))
+		}
+		if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale, workflow.EventStale), got); diff != "" {
+			t.Fatalf("events (-want +got):\n%s", diff)
+		}
+		first, again := msgs[1].Event, msgs[2].Event
+		if first.Sequence != again.Sequence || workflow.ExecutionName(first) != workflow.ExecutionName(again) {
+			t.Errorf("republished with sequence %d (execution %s), first %d (%s); want the same",
+				again.Sequence, workflow.ExecutionName(again), first.Sequence, workflow.ExecutionName(first))
+		}
+	})
 }
