@@ -148,7 +148,7 @@ func checkVersions(t *testing.T, what string, recs []events.DynamoDBEventRecord)
 		if before[dynamo.AttrVersion].Number() != after[dynamo.AttrVersion].Number() {
 			continue
 		}
-		for _, a := range []string{dynamo.AttrDetector, dynamo.AttrDetectorRev} {
+		for _, a := range []string{dynamo.AttrDetector, dynamo.AttrDetectorRev, dynamo.AttrDetectorAt} {
 			delete(before, a)
 			delete(after, a)
 		}

@@ -211,6 +211,19 @@ func (w *foWorld) register() {
 	}
 }
 
+// vouchPeer is the peer's detector running on while the virtual clock moves: it saves its
+// memory about once a minute, which stamps the peer's heartbeat that the close guard wants
+// recent (state.Instance.HealthyAt).
+func (w *foWorld) vouchPeer() {
+	s, ok := w.store.(*memory.Store)
+	if !ok {
+		w.t.Fatalf("vouchPeer needs the memory store, not %T", w.store)
+	}
+	if _, err := s.Vouch(context.Background(), foCluster, foPeer); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 func (w *foWorld) health(domain string, h state.Health) {
 	if _, err := w.store.RecordHealth(context.Background(), foCluster, domain, h, state.Change{By: "detector", Reason: "test"}); err != nil {
 		w.t.Fatal(err)
@@ -552,6 +565,7 @@ func TestFailbackWorkflowWithRealTasks(t *testing.T) {
 				t.Fatalf("failover notified %v, want closed", msg["outcome"])
 			}
 			w.clock.Advance(freshAt.Sub(w.clock.Now()))
+			w.vouchPeer()
 			w.health(foOurs, state.HealthFresh)
 			w.origin.serve(tt.during)
 			if tt.prep != nil {
@@ -620,7 +634,7 @@ func TestFlappingOriginIsClosedOncePerHoldDown(t *testing.T) {
 		}
 		return v
 	}
-	moveTo := func(tm time.Time) { w.clock.Advance(tm.Sub(w.clock.Now())) }
+	moveTo := func(tm time.Time) { w.clock.Advance(tm.Sub(w.clock.Now())); w.vouchPeer() }
 
 	w.origin.serve(foStalled(18234))
 	e42 := w.event("stale", 42, foDetected, foLastChange, 18234)

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/dashboard"
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -49,6 +50,11 @@ type Options struct {
 	LocalDomains bool
 	// Master, when set, serves POST /clusters/{cluster}/master (merged-master regeneration).
 	Master MasterRegenerator
+	// Now is the clock and HeartbeatMaxAge the detector heartbeat age the cluster list counts
+	// healthy instances by (state.Instance.HealthyAt); nil and zero mean time.Now and
+	// state.DefaultHeartbeatMaxAge.
+	Now             func() time.Time
+	HeartbeatMaxAge time.Duration
 }
 
 // ClusterSummary is one entry of the cluster list.
@@ -56,7 +62,7 @@ type ClusterSummary struct {
 	Cluster   string `json:"cluster"`
 	Instances int    `json:"instances"`
 	Open      int    `json:"open"`
-	Healthy   int    `json:"healthy"`
+	Healthy   int    `json:"healthy"` // open, fresh and vouched for by their detector (HealthyAt)
 }
 
 // ClusterList is the body of GET /clusters.
@@ -99,6 +105,8 @@ type handler struct {
 	maxBody int64
 	local   bool
 	master  MasterRegenerator
+	now     func() time.Time
+	maxAge  time.Duration
 	mux     *http.ServeMux
 }
 
@@ -113,6 +121,13 @@ func New(o Options) http.Handler {
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
+	}
+	h.now, h.maxAge = o.Now, o.HeartbeatMaxAge
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.maxAge <= 0 {
+		h.maxAge = state.DefaultHeartbeatMaxAge
 	}
 	const inst = "/clusters/{cluster}/instances/{domain}"
 	h.mux.HandleFunc("GET /clusters", h.wrap(h.listClusters))
@@ -205,11 +220,12 @@ func (h *handler) listClusters(r *http.Request) (any, http.Header, error) {
 			return nil, nil, fmt.Errorf("instances of %s: %w", name, err)
 		}
 		s := ClusterSummary{Cluster: name, Instances: len(insts)}
+		now := h.now()
 		for _, i := range insts {
 			if i.Open {
 				s.Open++
 			}
-			if i.Healthy() {
+			if i.HealthyAt(now, h.maxAge) {
 				s.Healthy++
 			}
 		}

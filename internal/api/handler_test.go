@@ -56,7 +56,7 @@ func newFixture(t *testing.T, wrap func(api.Store) api.Store) *fixture {
 	if wrap != nil {
 		s = wrap(s)
 	}
-	f.h = api.New(api.Options{Store: s, Logger: slog.New(slog.NewJSONHandler(f.log, nil))})
+	f.h = api.New(api.Options{Store: s, Logger: slog.New(slog.NewJSONHandler(f.log, nil)), Now: f.clock.Now})
 	lambda := api.LambdaHandler(f.h)
 	f.invoke = func(ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return lambda(ctx, ev)
@@ -162,6 +162,27 @@ func TestSampleEvents(t *testing.T) {
 		want := api.ClusterList{Clusters: []api.ClusterSummary{{Cluster: cluster, Instances: 2, Open: 2, Healthy: 2}}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("clusters (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("list clusters counts as healthy only instances their detector vouched for recently", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.seed(t)
+		f.clock.Advance(state.DefaultHeartbeatMaxAge)
+		if _, err := f.store.Vouch(ctx, cluster, d2); err != nil { // d1's detector went silent
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Minute)
+		resp := mustInvoke(t, f, loadEvent(t, "list-clusters"), http.StatusOK)
+		var got api.ClusterList
+		decodeInto(t, resp, &got)
+		want := api.ClusterList{Clusters: []api.ClusterSummary{{Cluster: cluster, Instances: 2, Open: 2, Healthy: 1}}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("clusters (-want +got):\n%s", diff)
+		}
+		inst := mustInvoke(t, f, loadEvent(t, "get-cluster"), http.StatusOK)
+		if want := `"detector_at":"` + t0.Add(4*time.Second+state.DefaultHeartbeatMaxAge).Format(time.RFC3339Nano) + `"`; !strings.Contains(inst.Body, want) {
+			t.Fatalf("cluster body %s lacks %s", inst.Body, want)
 		}
 	})
 

@@ -178,6 +178,10 @@ func TestClose(t *testing.T) {
 			reopener := &failover.Reopener{Store: s, Log: quiet}
 			for i, st := range tt.steps {
 				clk.Advance(st.advance)
+				// The peer's detector keeps running: it vouches for the peer about once a minute.
+				if _, err := s.Vouch(context.Background(), cluster, peer); err != nil {
+					t.Fatal(err)
+				}
 				before, err := s.Instance(context.Background(), cluster, ours)
 				if err != nil {
 					t.Fatal(err)

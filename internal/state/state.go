@@ -47,11 +47,37 @@ type Instance struct {
 	Reason                  string    `json:"reason"`
 	ChangedBy               string    `json:"changed_by"`
 	Version                 int64     `json:"version"`
+	// DetectorAt is when the instance's detector last vouched for it: its last health record
+	// or saved memory (the detector saves it at least at the start and end of every run, about
+	// once a minute). Zero: never. Kept to the millisecond (HeartbeatTime). It does not bump
+	// Version and is not audited.
+	DetectorAt time.Time `json:"detector_at,omitzero"`
 }
 
-// Healthy reports whether the instance may carry the cluster alone: open and known fresh.
-// Unknown health does not count: the guard trusts only what a detector has seen.
-func (i Instance) Healthy() bool { return i.Open && i.Health == HealthFresh }
+// DefaultHeartbeatMaxAge is how recently an instance's detector must have vouched for it
+// (Instance.DetectorAt) for the instance to count as healthy; stores take another in their
+// configuration.
+const DefaultHeartbeatMaxAge = 3 * time.Minute
+
+// HealthyAt reports whether, at now, the instance may carry the cluster alone: open, known
+// fresh, and vouched for by its detector within maxAge (DetectorAt at or after
+// HeartbeatCutoff). Unknown health does not count: the guard trusts only what a detector has
+// seen. A stale heartbeat does not count either: when a region goes down with its detector,
+// its instances' last "fresh" stays in the table, and without the heartbeat automation could
+// close the only region actually serving.
+func (i Instance) HealthyAt(now time.Time, maxAge time.Duration) bool {
+	return i.Open && i.Health == HealthFresh && !i.DetectorAt.IsZero() && !i.DetectorAt.Before(HeartbeatCutoff(now, maxAge))
+}
+
+// HeartbeatTime is a heartbeat as stores keep it: UTC, truncated to the millisecond (the dynamo
+// store keeps epoch milliseconds, so that a condition can compare them).
+func HeartbeatTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// HeartbeatCutoff is the oldest heartbeat that still counts at now: now - maxAge, to the
+// millisecond.
+func HeartbeatCutoff(now time.Time, maxAge time.Duration) time.Time {
+	return HeartbeatTime(now.Add(-maxAge))
+}
 
 // Registration is what an operator says about an instance when registering or updating it.
 // A new instance starts open with unknown health.
@@ -126,9 +152,12 @@ type Store interface {
 	Instance(ctx context.Context, cluster, domain string) (Instance, error)
 	Instances(ctx context.Context, cluster string) ([]Instance, error)
 	Clusters(ctx context.Context) ([]string, error)
+	// RecordHealth records a detector's conclusion; a change of health also stamps DetectorAt
+	// (the detector vouches for the instance).
 	RecordHealth(ctx context.Context, cluster, domain string, h Health, c Change) (Instance, error)
 	// Close sets distro_open false. Unless c.Force, it refuses with *GuardError when no other
-	// instance of the cluster is Healthy, and this holds under concurrent closers.
+	// instance of the cluster is HealthyAt the store's now and heartbeat max age, and this holds
+	// under concurrent closers.
 	Close(ctx context.Context, cluster, domain string, c Change) (Instance, error)
 	Open(ctx context.Context, cluster, domain string, c Change) (Instance, error)
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)

@@ -58,14 +58,15 @@ func (i Instance) WithRegistration(r Registration, c Change, now time.Time) (Ins
 	return i, &a
 }
 
-// WithHealth records what a detector concluded.
+// WithHealth records what a detector concluded; the detector vouches for the instance, so
+// DetectorAt becomes now as well.
 func (i Instance) WithHealth(h Health, c Change, now time.Time) (Instance, *AuditRecord) {
 	if i.Health == h {
 		return i, nil
 	}
 	now = now.UTC().Round(0)
 	before := i.Health
-	i.Health, i.Stale, i.HealthChangedAt = h, h.IsStale(), now
+	i.Health, i.Stale, i.HealthChangedAt, i.DetectorAt = h, h.IsStale(), now, HeartbeatTime(now)
 	i = i.changed(c)
 	a := audit(i, FieldHealth, string(before), string(h), c, now)
 	return i, &a
@@ -84,12 +85,12 @@ func (i Instance) WithOpen(open bool, c Change, now time.Time) (Instance, *Audit
 	return i, &a
 }
 
-// HealthyPeers returns the instances other than domain that are Healthy: the ones that allow
-// closing domain without Force.
-func HealthyPeers(instances []Instance, domain string) []Instance {
+// HealthyPeers returns the instances other than domain that are HealthyAt now with heartbeats
+// no older than maxAge: the ones that allow closing domain without Force.
+func HealthyPeers(instances []Instance, domain string, now time.Time, maxAge time.Duration) []Instance {
 	var peers []Instance
 	for _, in := range instances {
-		if in.Domain != domain && in.Healthy() {
+		if in.Domain != domain && in.HealthyAt(now, maxAge) {
 			peers = append(peers, in)
 		}
 	}

@@ -121,6 +121,11 @@ func RunMemoryContract(t *testing.T, stores MemoryStores) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A save stamps the detector's heartbeat (DetectorAt, never backwards) and nothing else.
+		if after.DetectorAt.Before(before.DetectorAt) {
+			t.Errorf("a memory save moved the heartbeat back from %v to %v", before.DetectorAt, after.DetectorAt)
+		}
+		before.DetectorAt = after.DetectorAt
 		if diff := cmp.Diff(before, after); diff != "" {
 			t.Errorf("a memory save changed the instance (-before +after):\n%s", diff)
 		}

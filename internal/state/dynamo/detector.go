@@ -16,9 +16,10 @@ import (
 
 // The detector's memory of an instance lives on the instance's item, in two attributes that
 // the store's own writes never touch (they SET only the instance's attributes): the document as
-// a string, and its revision, which every save bumps and is conditioned on. Saving the memory
-// does not bump the instance's version, so it never conflicts with operators' or the
-// workflow's writes.
+// a string, and its revision, which every save bumps and is conditioned on. Every save also
+// stamps detector_at, the detector's heartbeat that the close guard requires of a healthy peer
+// (a health record stamps it too; no other write touches it). Saving the memory does not bump
+// the instance's version, so it never conflicts with operators' or the workflow's writes.
 const (
 	AttrDetector    = "detector"
 	AttrDetectorRev = "detector_rev"
@@ -65,7 +66,8 @@ func (s *Store) LoadDetector(ctx context.Context, cluster, domain string) ([]byt
 }
 
 // SaveDetector replaces the instance's detector memory if its revision is prev (0: none saved
-// yet) and returns the new revision, prev+1. Otherwise it writes nothing and fails with
+// yet), stamps detector_at (the detector's heartbeat, the store's now) and returns the new
+// revision, prev+1. Otherwise it writes nothing and fails with
 // state.ErrVersionConflict, or state.ErrNotFound for an unknown instance, or *state.InvalidError
 // for data that is empty, not UTF-8 or over MaxDetectorMemory. Like every automated write of the
 // store, it goes to the control region's replica only (all writes of one item in one region, so
@@ -90,9 +92,10 @@ func (s *Store) SaveDetector(ctx context.Context, cluster, domain string, data [
 	}
 	cond := "#k = :k AND attribute_not_exists(#r)"
 	values := map[string]types.AttributeValue{
-		":k": str(KindInstance),
-		":m": str(string(data)),
-		":n": &types.AttributeValueMemberN{Value: strconv.FormatInt(prev+1, 10)},
+		":k":  str(KindInstance),
+		":m":  str(string(data)),
+		":n":  &types.AttributeValueMemberN{Value: strconv.FormatInt(prev+1, 10)},
+		":da": &types.AttributeValueMemberN{Value: strconv.FormatInt(state.HeartbeatTime(s.cfg.Now()).UnixMilli(), 10)},
 	}
 	if prev > 0 {
 		cond = "#k = :k AND #r = :p"
@@ -103,9 +106,9 @@ func (s *Store) SaveDetector(ctx context.Context, cluster, domain string, data [
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(s.cfg.Table),
 		Key:                       key(cluster, domain),
-		UpdateExpression:          aws.String("SET #m = :m, #r = :n"),
+		UpdateExpression:          aws.String("SET #m = :m, #r = :n, #da = :da"),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#k": AttrKind, "#m": AttrDetector, "#r": AttrDetectorRev},
+		ExpressionAttributeNames:  map[string]string{"#k": AttrKind, "#m": AttrDetector, "#r": AttrDetectorRev, "#da": AttrDetectorAt},
 		ExpressionAttributeValues: values,
 	}}}}
 	err := s.call(ctx, s.cfg.Control, false, func(ctx context.Context) error {

@@ -1,7 +1,9 @@
 // Package dynamo is the state.Store on a DynamoDB table: one table, usually a global table with
 // a replica in every region of the product, shared by many clusters. Every write is one
 // TransactWriteItems: the instance change conditioned on its version, its audit record, and for
-// a guarded close a ConditionCheck that a peer is open and fresh.
+// a guarded close a ConditionCheck that a peer is open and fresh and that its detector vouched
+// for it recently (detector_at, the heartbeat that health records and detector memory saves
+// stamp; see state.Instance.HealthyAt).
 //
 // # Control region
 //
@@ -47,6 +49,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +101,9 @@ type Config struct {
 	// ControlTimeout bounds each call to the control region, after which it counts as
 	// unreachable; zero means DefaultControlTimeout.
 	ControlTimeout time.Duration
+	// HeartbeatMaxAge is how recently a peer's detector must have vouched for it (its
+	// detector_at) for a guarded close to count it; zero means state.DefaultHeartbeatMaxAge.
+	HeartbeatMaxAge time.Duration
 }
 
 // Store is the DynamoDB state store. Use New.
@@ -113,8 +119,8 @@ type Stats struct {
 	// Retries counts transactions cancelled by a concurrent write (condition failed on the
 	// target or a transaction conflict) and tried again after a fresh read.
 	Retries int64
-	// GuardRetries counts guarded closes whose peer stopped being open and fresh before the
-	// transaction committed, tried again with a fresh read.
+	// GuardRetries counts guarded closes whose peer stopped being open, fresh and vouched for
+	// before the transaction committed, tried again with a fresh read.
 	GuardRetries int64
 	// Fallbacks counts calls (reads, forced closes and opens) that went to the local replica
 	// because the control region was unreachable.
@@ -143,6 +149,12 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.ControlTimeout <= 0 {
 		cfg.ControlTimeout = DefaultControlTimeout
+	}
+	if cfg.HeartbeatMaxAge == 0 {
+		cfg.HeartbeatMaxAge = state.DefaultHeartbeatMaxAge
+	}
+	if cfg.HeartbeatMaxAge < 0 {
+		return nil, fmt.Errorf("dynamo state store: negative heartbeat max age %v", cfg.HeartbeatMaxAge)
 	}
 	return &Store{cfg: cfg}, nil
 }
@@ -190,7 +202,7 @@ func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h stat
 				return plan{}, state.ErrNotFound
 			}
 			in, rec := cur.WithHealth(h, c, now)
-			return plan{next: in, rec: rec}, nil
+			return plan{next: in, rec: rec, heartbeat: true}, nil
 		})
 }
 
@@ -208,8 +220,9 @@ func (s *Store) Open(ctx context.Context, cluster, domain string, c state.Change
 }
 
 // Close closes an instance's distribution. Unless c.Force, it commits only together with a
-// ConditionCheck that another instance of the cluster is open and fresh, in the control region
-// (see the package doc), and refuses with *state.GuardError when no such peer is left.
+// ConditionCheck that another instance of the cluster is open and fresh and that its detector
+// vouched for it within HeartbeatMaxAge (detector_at), in the control region (see the package
+// doc), and refuses with *state.GuardError when no such peer is left.
 func (s *Store) Close(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
 	opts := writeOpts{fallback: c.Force, cluster: !c.Force, requireOpen: true}
 	return s.write(ctx, "close", cluster, domain, c, opts,
@@ -222,12 +235,13 @@ func (s *Store) Close(ctx context.Context, cluster, domain string, c state.Chang
 			if rec == nil || c.Force {
 				return p, nil
 			}
-			peers := state.HealthyPeers(all, domain)
+			peers := state.HealthyPeers(all, domain, now, s.cfg.HeartbeatMaxAge)
 			if len(peers) == 0 {
 				return plan{}, &state.GuardError{Cluster: cluster, Domain: domain}
 			}
 			// Another peer on each attempt: the one checked last may be the one in the way.
 			p.peer = peers[attempt%len(peers)].Domain
+			p.cutoff = state.HeartbeatCutoff(now, s.cfg.HeartbeatMaxAge)
 			return p, nil
 		})
 }
@@ -359,7 +373,12 @@ type plan struct {
 	next  state.Instance
 	rec   *state.AuditRecord
 	isNew bool
-	peer  string // a guarded close's peer, checked open and fresh in the same transaction
+	peer  string // a guarded close's peer, checked open, fresh and vouched for in the same transaction
+	// cutoff is the oldest heartbeat (detector_at) the peer check accepts.
+	cutoff time.Time
+	// heartbeat: the write stamps detector_at (a health record). Other writes leave it alone, so
+	// that they never put back an older heartbeat than a detector memory save just wrote.
+	heartbeat bool
 }
 
 type writeOpts struct {
@@ -427,7 +446,7 @@ func (s *Store) write(ctx context.Context, op, cluster, domain string, c state.C
 }
 
 // cancelled is a transaction cancelled by a concurrent write; reason is "target" (the target
-// changed or a conflict) or "peer" (the peer is no longer open and fresh).
+// changed or a conflict) or "peer" (the peer is no longer open, fresh and vouched for).
 type cancelled struct{ reason string }
 
 func (c *cancelled) Error() string { return "transaction cancelled: " + c.reason }
@@ -504,16 +523,17 @@ func (s *Store) transaction(cur *state.Instance, p plan, o writeOpts) []types.Tr
 			ExpressionAttributeNames: map[string]string{"#d": AttrDomain},
 		}})
 	} else {
-		items = append(items, types.TransactWriteItem{Update: s.update(cur.Version, p.next, o.requireOpen)})
+		items = append(items, types.TransactWriteItem{Update: s.update(cur.Version, p.next, o.requireOpen, p.heartbeat)})
 	}
 	if p.peer != "" {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName:                table,
 			Key:                      key(p.next.Cluster, p.peer),
-			ConditionExpression:      aws.String("#k = :k AND #o = :t AND #h = :f"),
-			ExpressionAttributeNames: map[string]string{"#k": AttrKind, "#o": AttrOpen, "#h": AttrHealth},
+			ConditionExpression:      aws.String("#k = :k AND #o = :t AND #h = :f AND #da >= :da"),
+			ExpressionAttributeNames: map[string]string{"#k": AttrKind, "#o": AttrOpen, "#h": AttrHealth, "#da": AttrDetectorAt},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":k": str(KindInstance), ":t": &types.AttributeValueMemberBOOL{Value: true}, ":f": str(string(state.HealthFresh)),
+				":da": &types.AttributeValueMemberN{Value: strconv.FormatInt(p.cutoff.UnixMilli(), 10)},
 			},
 		}})
 	}
@@ -541,16 +561,20 @@ func (s *Store) transaction(cur *state.Instance, p plan, o writeOpts) []types.Tr
 	return items
 }
 
-// update sets every attribute of the instance item (others' extra attributes stay) if the
-// item is still at version and, for a close, still open.
-func (s *Store) update(version int64, next state.Instance, requireOpen bool) *types.Update {
+// update sets every attribute of the instance item (others' extra attributes stay; detector_at
+// only with heartbeat) if the item is still at version and, for a close, still open.
+func (s *Store) update(version int64, next state.Instance, requireOpen, heartbeat bool) *types.Update {
 	av := mustMarshal(toInstanceItem(next))
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{}
 	expr := "SET "
 	i := 0
-	for _, name := range []string{AttrKind, AttrRegion, AttrDistributionPlaylistURL, AttrOriginPlaylistURL, AttrOpen, AttrStale,
-		AttrHealth, AttrHealthChangedAt, AttrOpenChangedAt, AttrReason, AttrChangedBy, AttrVersion} {
+	attrs := []string{AttrKind, AttrRegion, AttrDistributionPlaylistURL, AttrOriginPlaylistURL, AttrOpen, AttrStale,
+		AttrHealth, AttrHealthChangedAt, AttrOpenChangedAt, AttrReason, AttrChangedBy, AttrVersion}
+	if heartbeat {
+		attrs = append(attrs, AttrDetectorAt)
+	}
+	for _, name := range attrs {
 		if i > 0 {
 			expr += ", "
 		}

@@ -42,3 +42,15 @@ func newStore(t *testing.T, now func() time.Time) *dynamo.Store {
 func TestContract(t *testing.T) {
 	statetest.Run(t, func(t *testing.T, now func() time.Time) state.Store { return newStore(t, now) })
 }
+
+func TestHeartbeat(t *testing.T) {
+	statetest.RunHeartbeat(t, func(t *testing.T, now func() time.Time, maxAge time.Duration) (state.Store, statetest.DetectorSaver) {
+		d := db.Get(t)
+		client := d.Client("eu-west-1")
+		s, err := dynamo.New(dynamo.Config{Table: d.StateTable(t), ControlRegion: "eu-west-1", Control: client, Now: now, HeartbeatMaxAge: maxAge})
+		if err != nil {
+			t.Fatalf("dynamo.New: %v", err)
+		}
+		return s, s
+	})
+}

@@ -3,10 +3,14 @@ package dynamo_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
@@ -32,7 +36,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		peers   []string // all fresh and open; the store checks the first one first
-		meddle  func(other state.Store) error
+		meddle  func(other state.Store, raw *dynamodb.Client, table string) error
 		wantErr bool // *state.GuardError
 		// what target a.example looks like afterwards
 		wantOpen bool
@@ -40,7 +44,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 		{
 			name:  "the only peer closes before the commit",
 			peers: []string{"b.example"},
-			meddle: func(o state.Store) error {
+			meddle: func(o state.Store, _ *dynamodb.Client, _ string) error {
 				_, err := o.Close(ctx, "news", "b.example", forced)
 				return err
 			},
@@ -49,8 +53,25 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 		{
 			name:  "the only peer goes stale before the commit",
 			peers: []string{"b.example"},
-			meddle: func(o state.Store) error {
+			meddle: func(o state.Store, _ *dynamodb.Client, _ string) error {
 				_, err := o.RecordHealth(ctx, "news", "b.example", state.HealthStale, state.Change{By: "detector"})
+				return err
+			},
+			wantErr: true, wantOpen: true,
+		},
+		{
+			// Global tables replicate whole items last-writer-wins: an older copy of the peer
+			// from another region can bring back an old heartbeat. The peer check must see it.
+			name:  "the only peer's heartbeat turns old before the commit",
+			peers: []string{"b.example"},
+			meddle: func(_ state.Store, raw *dynamodb.Client, table string) error {
+				old := time.Now().Add(-time.Hour).UnixMilli()
+				_, err := raw.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+					TableName:                 aws.String(table),
+					Key:                       map[string]types.AttributeValue{"cluster": &types.AttributeValueMemberS{Value: "news"}, "domain": &types.AttributeValueMemberS{Value: "b.example"}},
+					UpdateExpression:          aws.String("SET detector_at = :old"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{":old": &types.AttributeValueMemberN{Value: strconv.FormatInt(old, 10)}},
+				})
 				return err
 			},
 			wantErr: true, wantOpen: true,
@@ -58,7 +79,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 		{
 			name:  "the checked peer closes but another stays healthy",
 			peers: []string{"b.example", "c.example"},
-			meddle: func(o state.Store) error {
+			meddle: func(o state.Store, _ *dynamodb.Client, _ string) error {
 				_, err := o.Close(ctx, "news", "b.example", forced)
 				return err
 			},
@@ -67,7 +88,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 		{
 			name:  "someone else closes the target first",
 			peers: []string{"b.example"},
-			meddle: func(o state.Store) error {
+			meddle: func(o state.Store, _ *dynamodb.Client, _ string) error {
 				_, err := o.Close(ctx, "news", "a.example", forced)
 				return err
 			},
@@ -76,7 +97,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 		{
 			name:  "the target's health changes before the commit",
 			peers: []string{"b.example"},
-			meddle: func(o state.Store) error {
+			meddle: func(o state.Store, _ *dynamodb.Client, _ string) error {
 				_, err := o.RecordHealth(ctx, "news", "a.example", state.HealthUnreachable, state.Change{By: "detector"})
 				return err
 			},
@@ -99,7 +120,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 				}
 			}
 			hook := &interleaved{API: client, before: func() {
-				if err := tc.meddle(other); err != nil {
+				if err := tc.meddle(other, client, table); err != nil {
 					t.Errorf("concurrent writer: %v", err)
 				}
 			}}
@@ -127,7 +148,7 @@ func TestGuardUnderInterleavedWrites(t *testing.T) {
 				if in.Domain == "a.example" && in.Open != tc.wantOpen {
 					t.Errorf("target open = %v, want %v", in.Open, tc.wantOpen)
 				}
-				if in.Healthy() {
+				if in.HealthyAt(time.Now(), state.DefaultHeartbeatMaxAge) {
 					healthy++
 				}
 			}

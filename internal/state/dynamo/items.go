@@ -28,6 +28,10 @@ const (
 	AttrReason                  = "reason"
 	AttrChangedBy               = "changed_by"
 	AttrVersion                 = "version"
+	// AttrDetectorAt is the detector's heartbeat (state.Instance.DetectorAt), epoch
+	// milliseconds (N), so that the guard's condition can compare it; absent until the first
+	// health record or detector memory save.
+	AttrDetectorAt = "detector_at"
 
 	// Audit records only.
 	AttrInstanceDomain = "instance_domain"
@@ -96,6 +100,7 @@ type instanceItem struct {
 	Reason                  string `dynamodbav:"reason"`
 	ChangedBy               string `dynamodbav:"changed_by"`
 	Version                 int64  `dynamodbav:"version"`
+	DetectorAt              int64  `dynamodbav:"detector_at,omitempty"` // epoch ms
 }
 
 type auditItem struct {
@@ -144,7 +149,16 @@ func toInstanceItem(in state.Instance) instanceItem {
 		Reason:                  in.Reason,
 		ChangedBy:               in.ChangedBy,
 		Version:                 in.Version,
+		DetectorAt:              epochMillis(in.DetectorAt),
 	}
+}
+
+// epochMillis is t in Unix milliseconds, 0 for the zero time.
+func epochMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 func fromInstanceItem(av map[string]types.AttributeValue) (state.Instance, error) {
@@ -163,6 +177,10 @@ func fromInstanceItem(av map[string]types.AttributeValue) (state.Instance, error
 	if err != nil {
 		return state.Instance{}, fmt.Errorf("decode instance item %s/%s: %s: %w", it.Cluster, it.Domain, AttrOpenChangedAt, err)
 	}
+	var detectorAt time.Time
+	if it.DetectorAt != 0 {
+		detectorAt = time.UnixMilli(it.DetectorAt).UTC()
+	}
 	return state.Instance{
 		Cluster:                 it.Cluster,
 		Domain:                  it.Domain,
@@ -177,6 +195,7 @@ func fromInstanceItem(av map[string]types.AttributeValue) (state.Instance, error
 		Reason:                  it.Reason,
 		ChangedBy:               it.ChangedBy,
 		Version:                 it.Version,
+		DetectorAt:              detectorAt,
 	}, nil
 }
 

@@ -91,7 +91,7 @@ func TestItemShapes(t *testing.T) {
 	if _, err := st.Register(ctx, reg("news", "d1.example"), state.Change{By: "ops", Reason: "new"}); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(time.Second)
+	vouched := clk.Advance(time.Second)
 	if _, err := st.RecordHealth(ctx, "news", "d1.example", state.HealthUnreachable, state.Change{By: "detector", Reason: "timeout"}); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,7 @@ func TestItemShapes(t *testing.T) {
 		"cluster": "S", "domain": "S", "kind": "S", "region": "S", "distribution_playlist_url": "S",
 		"origin_playlist_url": "S", "distro_open": "BOOL", "stale": "BOOL", "health": "S",
 		"health_changed_at": "S", "open_changed_at": "S", "reason": "S", "changed_by": "S", "version": "N",
+		"detector_at": "N",
 	}
 	auditShape := map[string]string{
 		"cluster": "S", "domain": "S", "kind": "S", "instance_domain": "S", "at": "S", "field": "S",
@@ -121,6 +122,7 @@ func TestItemShapes(t *testing.T) {
 			want := map[string]string{
 				"distro_open": "false", "stale": "true", "health": "unreachable", "version": "3",
 				"open_changed_at": at.Format(time.RFC3339Nano), "changed_by": "ops",
+				"detector_at": strconv.FormatInt(vouched.UnixMilli(), 10), // epoch ms, for the guard's condition
 			}
 			for k, v := range want {
 				if got := s(item, k); got != v {
@@ -173,6 +175,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"no table", dynamo.Config{Control: client}},
 		{"no control client", dynamo.Config{Table: "t"}},
 		{"audit kept less than 30 days", dynamo.Config{Table: "t", Control: client, AuditRetention: 29 * 24 * time.Hour}},
+		{"negative heartbeat max age", dynamo.Config{Table: "t", Control: client, HeartbeatMaxAge: -time.Minute}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := dynamo.New(tc.cfg); err == nil {

@@ -44,7 +44,8 @@ func (m *DetectorMemory) LoadDetector(ctx context.Context, cluster, domain strin
 }
 
 // SaveDetector replaces the instance's detector memory if its revision is prev (0: none saved
-// yet) and returns the new revision, prev+1. Otherwise it writes nothing and fails with
+// yet), stamps the instance's DetectorAt (the detector's heartbeat) and returns the new
+// revision, prev+1. Otherwise it writes nothing and fails with
 // state.ErrVersionConflict, or state.ErrNotFound for an unknown instance, or *state.InvalidError
 // for data that is empty or over MaxDetectorMemory.
 func (m *DetectorMemory) SaveDetector(ctx context.Context, cluster, domain string, data []byte, prev int64) (int64, error) {
@@ -60,6 +61,9 @@ func (m *DetectorMemory) SaveDetector(ctx context.Context, cluster, domain strin
 	cur := m.docs[k]
 	if cur.rev != prev {
 		return 0, fmt.Errorf("save detector memory of %s/%s: at revision %d, expected %d: %w", cluster, domain, cur.rev, prev, state.ErrVersionConflict)
+	}
+	if _, err := m.store.Vouch(ctx, cluster, domain); err != nil {
+		return 0, fmt.Errorf("save detector memory: %w", err)
 	}
 	m.docs[k] = detectorDoc{data: append([]byte(nil), data...), rev: prev + 1}
 	return prev + 1, nil

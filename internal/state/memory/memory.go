@@ -20,7 +20,8 @@ var _ state.Store = (*Store)(nil)
 
 // Store keeps instances and audit records in memory. Use New.
 type Store struct {
-	now func() time.Time
+	now    func() time.Time
+	maxAge time.Duration // of a healthy peer's heartbeat
 
 	mu        sync.Mutex
 	instances map[key]state.Instance
@@ -35,12 +36,29 @@ type entry struct {
 	rec     state.AuditRecord
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// HeartbeatMaxAge sets how recently a peer's detector must have vouched for it for the guard
+// to count it (state.DefaultHeartbeatMaxAge when not set or not positive).
+func HeartbeatMaxAge(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.maxAge = d
+		}
+	}
+}
+
 // New returns an empty store reading time from now (time.Now when nil).
-func New(now func() time.Time) *Store {
+func New(now func() time.Time, opts ...Option) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, instances: map[key]state.Instance{}, owners: map[string]string{}}
+	s := &Store{now: now, maxAge: state.DefaultHeartbeatMaxAge, instances: map[key]state.Instance{}, owners: map[string]string{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Register creates an instance (open, health unknown) or updates its region and URLs. A domain
@@ -129,10 +147,11 @@ func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h stat
 }
 
 // Close closes an instance's distribution; unless c.Force, only while another instance of the
-// cluster is open and fresh (*state.GuardError otherwise).
+// cluster is open, fresh and vouched for by its detector within the heartbeat max age
+// (*state.GuardError otherwise).
 func (s *Store) Close(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
 	return s.update(cluster, domain, c, "close", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
-		if cur.Open && !c.Force && len(state.HealthyPeers(s.cluster(cluster), domain)) == 0 {
+		if cur.Open && !c.Force && len(state.HealthyPeers(s.cluster(cluster), domain, now, s.maxAge)) == 0 {
 			return cur, nil, &state.GuardError{Cluster: cluster, Domain: domain}
 		}
 		in, rec := cur.WithOpen(false, c, now)
@@ -218,6 +237,25 @@ func (s *Store) write(in state.Instance, rec *state.AuditRecord) {
 	e := entry{sortKey: auditKey(*rec), rec: *rec}
 	i, _ := slices.BinarySearchFunc(s.audit, e.sortKey, func(e entry, k string) int { return cmp.Compare(e.sortKey, k) })
 	s.audit = slices.Insert(s.audit, i, e)
+}
+
+// Vouch stamps the instance's DetectorAt (its detector's heartbeat) with now, without a version
+// or an audit record, as a detector memory save does (DetectorMemory.SaveDetector, and the
+// dynamo store's). Tests and local runs that stand in for a running detector call it.
+func (s *Store) Vouch(ctx context.Context, cluster, domain string) (state.Instance, error) {
+	if err := state.ValidateKey(cluster, domain); err != nil {
+		return state.Instance{}, fmt.Errorf("vouch for %s/%s: %w", cluster, domain, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key{cluster, domain}
+	in, ok := s.instances[k]
+	if !ok {
+		return state.Instance{}, fmt.Errorf("vouch for %s/%s: %w", cluster, domain, state.ErrNotFound)
+	}
+	in.DetectorAt = state.HeartbeatTime(s.now())
+	s.instances[k] = in
+	return in, nil
 }
 
 // cluster returns a cluster's instances ordered by domain. The caller holds the lock.

@@ -25,26 +25,30 @@ type PropertyResult struct {
 	ClosesRefused        int64 // *state.GuardError
 	ClosesConflicted     int64 // state.ErrVersionConflict after the store's retries
 	NothingOpen          int   // clusters left with no open instance: must be 0
-	NothingHealthyOpen   int   // clusters left with no open, fresh instance: must be 0
+	NothingHealthyOpen   int   // clusters left with no open, fresh, vouched-for instance: must be 0
+	SilentFresh          int64 // open, fresh instances whose detector went silent (traps for the guard)
 	Elapsed              time.Duration
 	SetupWrites          int64
 	UnexpectedErrorCount int64
 }
 
 func (r PropertyResult) String() string {
-	return fmt.Sprintf("seed=%d trials=%d instances=%d closes attempted=%d succeeded=%d (written %d) refused=%d conflicted=%d; clusters with nothing open=%d, with nothing healthy open=%d; setup writes=%d; %v",
-		r.Seed, r.Trials, r.Instances, r.ClosesAttempted, r.ClosesSucceeded, r.ClosesWritten, r.ClosesRefused, r.ClosesConflicted,
+	return fmt.Sprintf("seed=%d trials=%d instances=%d (open and fresh but silent detector: %d) closes attempted=%d succeeded=%d (written %d) refused=%d conflicted=%d; clusters with nothing open=%d, with nothing healthy open=%d; setup writes=%d; %v",
+		r.Seed, r.Trials, r.Instances, r.SilentFresh, r.ClosesAttempted, r.ClosesSucceeded, r.ClosesWritten, r.ClosesRefused, r.ClosesConflicted,
 		r.NothingOpen, r.NothingHealthyOpen, r.SetupWrites, r.Elapsed.Round(time.Millisecond))
 }
 
-// CloseProperty checks design.md invariant 5.1 on s by random trials: each trial builds a fresh
-// cluster of 2 to 5 instances with random health and open state, at least one of them open and
-// fresh, then closes random instances from as many goroutines at once (never forced). No trial
-// may end with nothing open, or with nothing open and fresh: a close commits only while another
-// instance is open and fresh, and health does not change during the closes. Trials run on a
-// pool of workers goroutines. The seed comes from CVS_PROPERTY_SEED when set, so a failure can
-// be replayed (the goroutines' interleaving cannot).
-func CloseProperty(t *testing.T, s state.Store, trials, workers int) PropertyResult {
+// CloseProperty checks design.md invariant 5.1 by random trials: each trial builds a fresh
+// cluster of 2 to 5 instances with random health, open state and detector heartbeat (recent, or
+// silent for longer than the heartbeat max age), at least one of them open, fresh and vouched
+// for, then closes random instances from as many goroutines at once (never forced). No trial
+// may end with nothing open, or with nothing open, fresh and vouched for (HealthyAt): a close
+// commits only while another instance is, and neither health nor the clock changes during the
+// closes. Trials run on a pool of workers goroutines, each with its own clock and its own store
+// from newStore (the stores may share one table: every trial has its own cluster and domains).
+// The seed comes from CVS_PROPERTY_SEED when set, so a failure can be replayed (the
+// goroutines' interleaving cannot).
+func CloseProperty(t *testing.T, newStore func(now func() time.Time) state.Store, trials, workers int) PropertyResult {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("CVS_PROPERTY_SEED"); v != "" {
@@ -57,7 +61,7 @@ func CloseProperty(t *testing.T, s state.Store, trials, workers int) PropertyRes
 	res := PropertyResult{Seed: seed, Trials: trials}
 	var (
 		attempted, succeeded, written, refused, conflicted, setup, unexpected atomic.Int64
-		instances                                                             atomic.Int64
+		instances, silentFresh                                                atomic.Int64
 		mu                                                                    sync.Mutex
 		nothingOpen, nothingHealthy                                           int
 	)
@@ -66,9 +70,12 @@ func CloseProperty(t *testing.T, s state.Store, trials, workers int) PropertyRes
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			clk := NewClock(T0)
+			s := newStore(clk.Now)
 			for trial := range jobs {
-				o := runTrial(t, s, seed, trial)
+				o := runTrial(t, s, clk, seed, trial)
 				instances.Add(int64(o.instances))
+				silentFresh.Add(o.silentFresh)
 				attempted.Add(o.attempted)
 				succeeded.Add(o.succeeded)
 				written.Add(o.written)
@@ -101,8 +108,9 @@ func CloseProperty(t *testing.T, s state.Store, trials, workers int) PropertyRes
 	res.ClosesRefused, res.ClosesConflicted = refused.Load(), conflicted.Load()
 	res.SetupWrites, res.UnexpectedErrorCount = setup.Load(), unexpected.Load()
 	res.NothingOpen, res.NothingHealthyOpen = nothingOpen, nothingHealthy
+	res.SilentFresh = silentFresh.Load()
 	if res.NothingOpen != 0 || res.NothingHealthyOpen != 0 {
-		t.Errorf("%d clusters left with nothing open and %d with nothing open and fresh, want 0 (seed %d)", res.NothingOpen, res.NothingHealthyOpen, seed)
+		t.Errorf("%d clusters left with nothing open and %d with nothing open, fresh and vouched for by its detector, want 0 (seed %d)", res.NothingOpen, res.NothingHealthyOpen, seed)
 	}
 	if res.ClosesSucceeded+res.ClosesRefused+res.ClosesConflicted != res.ClosesAttempted {
 		t.Errorf("closes: %d succeeded + %d refused + %d conflicted != %d attempted", res.ClosesSucceeded, res.ClosesRefused, res.ClosesConflicted, res.ClosesAttempted)
@@ -113,12 +121,13 @@ func CloseProperty(t *testing.T, s state.Store, trials, workers int) PropertyRes
 type trialOutcome struct {
 	instances                                                             int
 	attempted, succeeded, written, refused, conflicted, setup, unexpected int64
+	silentFresh                                                           int64
 	anyOpen, anyHealthy                                                   bool
 }
 
 var trialHealths = []state.Health{state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthUnknown, state.HealthEnded}
 
-func runTrial(t *testing.T, s state.Store, seed uint64, trial int) trialOutcome {
+func runTrial(t *testing.T, s state.Store, clk *Clock, seed uint64, trial int) trialOutcome {
 	rng := rand.New(rand.NewPCG(seed, uint64(trial)))
 	cluster := fmt.Sprintf("trial-%d-%05d", seed%100000, trial)
 	n := 2 + rng.IntN(4)
@@ -127,37 +136,53 @@ func runTrial(t *testing.T, s state.Store, seed uint64, trial int) trialOutcome 
 		domain string
 		health state.Health
 		open   bool
+		silent bool // its detector last vouched for it longer than the max age ago
 	}
 	specs := make([]spec, n)
-	healthyOne := rng.IntN(n) // at least one open and fresh
+	healthyOne := rng.IntN(n) // at least one open, fresh and vouched for
 	for i := range specs {
 		// Domains are the cluster's own: a domain belongs to one cluster only.
-		specs[i] = spec{domain: fmt.Sprintf("d%d.%s.example", i, cluster), health: trialHealths[rng.IntN(len(trialHealths))], open: rng.IntN(3) > 0}
+		specs[i] = spec{domain: fmt.Sprintf("d%d.%s.example", i, cluster), health: trialHealths[rng.IntN(len(trialHealths))],
+			open: rng.IntN(3) > 0, silent: rng.IntN(3) == 0}
 		if i == healthyOne {
-			specs[i].health, specs[i].open = state.HealthFresh, true
+			specs[i].health, specs[i].open, specs[i].silent = state.HealthFresh, true, false
+		}
+		if specs[i].health == state.HealthFresh && specs[i].open && specs[i].silent {
+			o.silentFresh++
 		}
 	}
 	setupBy := state.Change{By: "property-setup", Reason: "trial", Force: true}
+	fail := func(format string, args ...any) trialOutcome {
+		t.Errorf("trial %d: "+format, append([]any{trial}, args...)...)
+		o.unexpected++
+		return o
+	}
 	for _, sp := range specs {
 		if _, err := s.Register(ctx, registration(cluster, sp.domain), setupBy); err != nil {
-			t.Errorf("trial %d: Register(%s): %v", trial, sp.domain, err)
-			o.unexpected++
-			return o
+			return fail("Register(%s): %v", sp.domain, err)
 		}
 		o.setup++
-		if sp.health != state.HealthUnknown {
+	}
+	// Health records of the silent instances first; then the clock moves past the max age, and
+	// the others' detectors vouch for them.
+	for _, silent := range []bool{true, false} {
+		for _, sp := range specs {
+			if sp.silent != silent || sp.health == state.HealthUnknown {
+				continue
+			}
 			if _, err := s.RecordHealth(ctx, cluster, sp.domain, sp.health, setupBy); err != nil {
-				t.Errorf("trial %d: RecordHealth(%s): %v", trial, sp.domain, err)
-				o.unexpected++
-				return o
+				return fail("RecordHealth(%s): %v", sp.domain, err)
 			}
 			o.setup++
 		}
+		if silent {
+			clk.Advance(maxAge + time.Minute)
+		}
+	}
+	for _, sp := range specs {
 		if !sp.open {
 			if _, err := s.Close(ctx, cluster, sp.domain, setupBy); err != nil {
-				t.Errorf("trial %d: forced Close(%s): %v", trial, sp.domain, err)
-				o.unexpected++
-				return o
+				return fail("forced Close(%s): %v", sp.domain, err)
 			}
 			o.setup++
 		}
@@ -203,7 +228,7 @@ func runTrial(t *testing.T, s state.Store, seed uint64, trial int) trialOutcome 
 	closedNow := 0
 	for i, in := range ins {
 		o.anyOpen = o.anyOpen || in.Open
-		o.anyHealthy = o.anyHealthy || in.Healthy()
+		o.anyHealthy = o.anyHealthy || in.HealthyAt(clk.Now(), maxAge)
 		if specs[i].domain != in.Domain {
 			t.Errorf("trial %d: instance %d is %s, want %s", trial, i, in.Domain, specs[i].domain)
 		}
@@ -212,7 +237,7 @@ func runTrial(t *testing.T, s state.Store, seed uint64, trial int) trialOutcome 
 		}
 	}
 	if !o.anyOpen || !o.anyHealthy {
-		t.Errorf("trial %d (%s): nothing open and fresh left: before %+v, after %+v", trial, cluster, specs, ins)
+		t.Errorf("trial %d (%s): nothing open, fresh and vouched for left: before %+v, after %+v", trial, cluster, specs, ins)
 	}
 	// Every close that changed something left exactly one non-forced audit record.
 	q := state.HistoryQuery{Cluster: cluster, Limit: state.MaxHistoryLimit}

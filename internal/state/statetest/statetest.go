@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -336,6 +337,7 @@ func testRecordHealth(t *testing.T, s state.Store, clk *Clock) {
 			}
 			want := before
 			want.Health, want.Stale, want.HealthChangedAt = tc.health, tc.stale, at
+			want.DetectorAt = state.HeartbeatTime(at) // the detector vouched for it
 			want.Reason, want.ChangedBy, want.Version = c.Reason, c.By, before.Version+1
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("RecordHealth (-want +got):\n%s", diff)
@@ -378,11 +380,16 @@ func testRecordInvalidHealth(t *testing.T, s state.Store, clk *Clock) {
 	}
 }
 
-// peer describes another instance of the cluster for the guard cases.
+// peer describes another instance of the cluster for the guard cases. silent is how long before
+// the close its detector last vouched for it (its health record).
 type peer struct {
 	health state.Health
 	open   bool
+	silent time.Duration
 }
+
+// maxAge is the stores' default heartbeat max age, which the suite's stores use.
+const maxAge = state.DefaultHeartbeatMaxAge
 
 func testGuard(t *testing.T, s state.Store, clk *Clock) {
 	for i, tc := range []struct {
@@ -392,35 +399,57 @@ func testGuard(t *testing.T, s state.Store, clk *Clock) {
 		allowed     bool
 	}{
 		{"no other instance", true, nil, false},
-		{"the other instance is open and fresh", true, []peer{{state.HealthFresh, true}}, true},
-		{"a stale target with an open fresh peer", false, []peer{{state.HealthFresh, true}}, true},
-		{"the fresh peer is closed", true, []peer{{state.HealthFresh, false}}, false},
-		{"the open peer is stale", true, []peer{{state.HealthStale, true}}, false},
-		{"the open peer is unreachable", true, []peer{{state.HealthUnreachable, true}}, false},
-		{"the open peer's health is unknown", true, []peer{{state.HealthUnknown, true}}, false},
-		{"the open peer has ended", true, []peer{{state.HealthEnded, true}}, false},
-		{"one healthy peer among unhealthy ones", false, []peer{{state.HealthStale, true}, {state.HealthFresh, false}, {state.HealthFresh, true}}, true},
+		{"the other instance is open and fresh", true, []peer{{state.HealthFresh, true, 0}}, true},
+		{"a stale target with an open fresh peer", false, []peer{{state.HealthFresh, true, 0}}, true},
+		{"the fresh peer is closed", true, []peer{{state.HealthFresh, false, 0}}, false},
+		{"the open peer is stale", true, []peer{{state.HealthStale, true, 0}}, false},
+		{"the open peer is unreachable", true, []peer{{state.HealthUnreachable, true, 0}}, false},
+		{"the open peer's health is unknown", true, []peer{{state.HealthUnknown, true, 0}}, false},
+		{"the open peer has ended", true, []peer{{state.HealthEnded, true, 0}}, false},
+		{"one healthy peer among unhealthy ones", false, []peer{{state.HealthStale, true, 0}, {state.HealthFresh, false, 0}, {state.HealthFresh, true, 0}}, true},
+		{"the open fresh peer's detector went silent longer than the max age", false, []peer{{state.HealthFresh, true, maxAge + time.Millisecond}}, false},
+		{"the open fresh peer's detector vouched for it just within the max age", false, []peer{{state.HealthFresh, true, maxAge}}, true},
+		{"a silent fresh peer and a vouched fresh peer", false, []peer{{state.HealthFresh, true, time.Hour}, {state.HealthFresh, true, time.Second}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cluster := fmt.Sprintf("guard-%d", i)
 			target := cluster + ".target.example" // a domain belongs to one cluster only
 			register(t, s, cluster, target)
+			var silences []time.Duration // distinct, longest first
+			for j, p := range tc.peers {
+				register(t, s, cluster, fmt.Sprintf("peer%d.%s.example", j, cluster))
+				if !slices.Contains(silences, p.silent) {
+					silences = append(silences, p.silent)
+				}
+			}
+			slices.Sort(silences)
+			slices.Reverse(silences)
+			// Health records from the longest silent peer to the most recent, the clock moving
+			// on in between, so that at the close each peer's detector vouched for it p.silent
+			// ago.
+			for k, silent := range silences {
+				for j, p := range tc.peers {
+					if p.silent == silent && p.health != state.HealthUnknown {
+						health(t, s, cluster, fmt.Sprintf("peer%d.%s.example", j, cluster), p.health)
+					}
+				}
+				next := time.Duration(0)
+				if k+1 < len(silences) {
+					next = silences[k+1]
+				}
+				clk.Advance(silent - next)
+			}
 			if tc.targetFresh {
 				health(t, s, cluster, target, state.HealthFresh)
 			} else {
 				health(t, s, cluster, target, state.HealthStale)
 			}
 			for j, p := range tc.peers {
-				d := fmt.Sprintf("peer%d.%s.example", j, cluster)
-				register(t, s, cluster, d)
-				if p.health != state.HealthUnknown {
-					health(t, s, cluster, d, p.health)
-				}
 				if !p.open {
 					force := operator
 					force.Force = true
-					if _, err := s.Close(ctx, cluster, d, force); err != nil {
-						t.Fatalf("forced Close(%s): %v", d, err)
+					if _, err := s.Close(ctx, cluster, fmt.Sprintf("peer%d.%s.example", j, cluster), force); err != nil {
+						t.Fatalf("forced Close(peer%d): %v", j, err)
 					}
 				}
 			}
@@ -808,7 +837,7 @@ func testConcurrentCloses(t *testing.T, s state.Store, clk *Clock) {
 	}
 	healthy, closed := 0, 0
 	for _, in := range ins {
-		if in.Healthy() {
+		if in.HealthyAt(clk.Now(), maxAge) {
 			healthy++
 		}
 		if !in.Open {
