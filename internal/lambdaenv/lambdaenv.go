@@ -4,13 +4,13 @@
 //
 // # Which functions fall back to the local replica
 //
-// Guarded writes are decided in the control region's replica of the state table; when that
-// region is unreachable, the dynamo store falls back to this region's replica for reads and for
-// changes that cannot close a cluster's last open instance (registrations, health records,
-// opens, forced closes), and refuses automated closes (see the dynamo package). The functions
-// that must keep working through a control-region outage take that fallback (LocalFallback):
-// the API (operator overrides, forced closes), the detector (health records) and the edge sync
-// (reads, so a forced close reaches the edge). The failover and failback tasks do not
+// Every write is decided in the control region's replica of the state table; when that region
+// is unreachable, the dynamo store falls back to this region's replica only for reads and for an
+// operator's forced closes and opens (audited as such), and refuses every other write (see the
+// dynamo package). The functions that must keep working through a control-region outage take
+// that fallback (LocalFallback): the API (forced overrides, reads), the detector (reads: its
+// health records and memory saves wait for the control region) and the edge sync (reads, so a
+// forced close reaches the edge). The failover and failback tasks do not
 // (ControlOnly): an automated close never falls back anyway, and a failback reopen decided on a
 // lagging replica could undo a close an operator just made in the control region, when
 // waiting for the control region costs only time. The merge function only reads instances, in
