@@ -1,0 +1,51 @@
+package sweeper
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ConfigFromEnv reads the settings part of a Config from environment variables (getenv is
+// os.Getenv in Lambda), as template.yaml's SweeperFunction sets them:
+//
+//	BUCKET           the bucket swept
+//	PREFIXES         the folders swept, comma-separated (primary/,failover/)
+//	CHECK_QUEUE_URL  the queue of delayed checks
+//	MULTIPLIER       staleness multiplier, a number (unset: DefaultMultiplier)
+//	SWEEP_MIN_AGE    a Go duration such as 30s (unset: DefaultSweepMinAge)
+//	DRY_RUN          "true" logs and deletes nothing (unset: false)
+//
+// The caller adds the clients and the logger; New checks the values. Every malformed value is
+// reported, joined in one error.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{Bucket: getenv("BUCKET"), QueueURL: getenv("CHECK_QUEUE_URL")}
+	if p := getenv("PREFIXES"); p != "" {
+		c.Prefixes = strings.Split(p, ",")
+	}
+	var problems []error
+	if v := getenv("MULTIPLIER"); v != "" {
+		m, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("MULTIPLIER=%q: want a number such as 1.5", v))
+		}
+		c.Multiplier = m
+	}
+	if v := getenv("SWEEP_MIN_AGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("SWEEP_MIN_AGE=%q: want a duration such as 30s", v))
+		}
+		c.SweepMinAge = d
+	}
+	if v := getenv("DRY_RUN"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("DRY_RUN=%q: want true or false", v))
+		}
+		c.DryRun = b
+	}
+	return c, errors.Join(problems...)
+}
