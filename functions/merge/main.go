@@ -43,10 +43,8 @@ func build(ctx context.Context, env func(string) string, logs io.Writer) (func(c
 	}
 	master, err := mastermerge.New(mastermerge.Config{Store: store, Fetcher: &origin.Fetcher{UserAgent: "cvs-merge"}, Targets: targets, Logger: log,
 		CloudFront: cloudfront.NewFromConfig(cfg), DistributionID: env("MASTER_DISTRIBUTION_ID"), KeyFormat: env("MASTER_KEY_FORMAT"), SteeringURI: env("STEERING_URI")})
-	return func(ctx context.Context, p json.RawMessage) (any, error) {
-		if mastermerge.IsRequest(p) {
-			return master.HandleRequest(ctx, p)
-		}
-		return pair.HandleEvent(ctx, p)
-	}, err
+	if err != nil {
+		return nil, err
+	}
+	return mastermerge.Dispatch(master, pair.HandleEvent), nil
 }

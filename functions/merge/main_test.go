@@ -101,10 +101,12 @@ func TestBuild(t *testing.T) {
 			"bad master bucket":         {"MASTER_BUCKETS": "https://bucket/"},
 			"no table":                  {"TABLE_NAME": ""},
 		} {
-			if _, err := build(ctx, getenv(over), io.Discard); err == nil {
+			if h, err := build(ctx, getenv(over), io.Discard); err == nil {
 				t.Errorf("%s: build accepted it", name)
 			} else if strings.TrimSpace(err.Error()) == "" {
 				t.Errorf("%s: empty error", name)
+			} else if h != nil {
+				t.Errorf("%s: build returned a handler with its error %v", name, err)
 			}
 		}
 	})

@@ -21,6 +21,18 @@ func IsRequest(payload []byte) bool {
 	return json.Unmarshal(payload, &probe) == nil && probe.Cluster != nil && probe.Records == nil
 }
 
+// Dispatch returns the merge function's Lambda handler: regeneration requests (IsRequest) go to
+// master.HandleRequest and every other payload, the encoder pair's S3 notifications, to other
+// (encoderpair's Handler.HandleEvent). Each answer and error comes back as the callee gave it.
+func Dispatch[T any](master *Service, other func(context.Context, []byte) (T, error)) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		if IsRequest(payload) {
+			return master.HandleRequest(ctx, payload)
+		}
+		return other(ctx, payload)
+	}
+}
+
 // HandleRequest is the merge function's entry for regeneration requests. Failures an operator
 // can act on (bad request, unknown cluster, a region that did not answer, a bucket that refused)
 // come back as a Result with ErrorKind set, so they survive the Lambda invocation whole; only
