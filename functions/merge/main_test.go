@@ -96,10 +96,11 @@ func TestBuild(t *testing.T) {
 
 	t.Run("configuration errors", func(t *testing.T) {
 		for name, over := range map[string]map[string]string{
-			"no encoder bucket":         {"ENCODER_BUCKET": ""},
-			"output in the primary dir": {"MERGED_MASTER_KEY": "primary/merged.m3u8"},
-			"bad master bucket":         {"MASTER_BUCKETS": "https://bucket/"},
-			"no table":                  {"TABLE_NAME": ""},
+			"no encoder bucket":          {"ENCODER_BUCKET": ""},
+			"output in the primary dir":  {"MERGED_MASTER_KEY": "primary/merged.m3u8"},
+			"bad master bucket":          {"MASTER_BUCKETS": "https://bucket/"},
+			"no table":                   {"TABLE_NAME": ""},
+			"key format without cluster": {"MASTER_KEY_FORMAT": "index.m3u8"},
 		} {
 			if h, err := build(ctx, getenv(over), io.Discard); err == nil {
 				t.Errorf("%s: build accepted it", name)
