@@ -1,5 +1,10 @@
-// Command cvsctl is the operator's and developer's tool for Clustered Video Streams: it merges
-// regional master playlists and runs the local demo.
+// Command cvsctl is the operator's and developer's tool for Clustered Video Streams. Against the
+// operator API (--endpoint, or CVS_ENDPOINT) it shows clusters and instances (status), closes
+// and opens an instance's distribution (close, open), reads the audit trail (history), registers
+// instances (register), regenerates a cluster's merged master (master) and serves the dashboard
+// on loopback (dashboard). Offline, it merges regional master playlists fetched over HTTP (merge)
+// and runs the local demo (demo). Flags may come before, between or after the arguments; run
+// "cvsctl help" for every command's synopsis.
 package main
 
 import (
@@ -34,12 +39,12 @@ type command struct {
 
 // commands is every subcommand, in the order the usage text lists them.
 var commands = []command{
-	{"merge", "[--steering-uri URI] [--timeout D] NAME=URL [NAME=URL ...]", "fetch regional master playlists and print them merged into one", runMerge},
+	{"merge", "[--steering-uri URI] [--timeout D] [--max-bytes N] NAME=URL [NAME=URL ...]", "fetch regional master playlists and print them merged into one", runMerge},
 	{"demo", "", "merge sample regional masters served on loopback (what make demo runs)", runDemo},
 	{"status", "[CLUSTER]", "show clusters, or one cluster's instances: health, open/closed, last change", runStatus},
 	{"close", "--reason TEXT [--force] CLUSTER DOMAIN", "close an instance's distribution (the guard may refuse: exit 3)", runClose},
 	{"open", "--reason TEXT CLUSTER DOMAIN", "open an instance's distribution again", runOpen},
-	{"history", "[--domain D] [--all] CLUSTER", "show a cluster's audit trail, newest first", runHistory},
+	{"history", "[--domain D] [--limit N] [--cursor C] [--all] CLUSTER", "show a cluster's audit trail, newest first", runHistory},
 	{"register", "--region R --origin URL --distribution URL CLUSTER DOMAIN", "register or update a stream instance", runRegister},
 	{"master", "[--steering-uri URI] CLUSTER", "regenerate a cluster's merged master in every region's bucket and invalidate it", runMaster},
 	{"dashboard", "[--listen ADDR]", "serve the dashboard on loopback, signing its API calls with your credentials", runDashboard},

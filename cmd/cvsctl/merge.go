@@ -35,7 +35,9 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	// Flags may come before, between or after the NAME=URL arguments, as for every command.
+	sources, err := parseArgs(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
@@ -52,10 +54,10 @@ flags:
 	if *maxBytes <= 0 {
 		return usageErr("--max-bytes must be positive, not %d", *maxBytes)
 	}
-	if fs.NArg() == 0 {
+	if len(sources) == 0 {
 		return usageErr("no sources: give at least one NAME=URL")
 	}
-	specs, err := parseMergeSpecs(fs.Args())
+	specs, err := parseMergeSpecs(sources)
 	if err != nil {
 		return usageErr("%v", err)
 	}

@@ -84,6 +84,22 @@ func TestMergeCommand(t *testing.T) {
 			t.Errorf("%d tags carry PATHWAY-ID=\"us-east-1\", want 10 (6 variants, 4 I-frame variants)", got)
 		}
 	})
+	t.Run("flags after and between the sources", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "merge", "eu-west-1="+eu.URL+"/advanced.m3u8", "--steering-uri", "https://steer.example.com/s.json",
+			"us-east-1="+us.URL+"/advanced.m3u8", "--timeout", "5s", "--max-bytes", "65536")
+		if code != exitOK {
+			t.Fatalf("exit code %d, stderr %q", code, stderr)
+		}
+		if got := strings.Count(stdout, `PATHWAY-ID="us-east-1"`); got != 10 {
+			t.Errorf("%d tags carry PATHWAY-ID=\"us-east-1\", want 10: the steering flag between the sources was not applied", got)
+		}
+	})
+	t.Run("a flag after the sources applies", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "merge", "eu-west-1="+eu.URL+"/index.m3u8", "us-east-1="+us.URL+"/hang.m3u8", "--timeout", "100ms")
+		if want := "GET " + us.URL + "/hang.m3u8: no complete response within 100ms"; code != exitFailure || !strings.Contains(stderr, want) {
+			t.Errorf("exit code %d, stderr %q; want %d and %q", code, stderr, exitFailure, want)
+		}
+	})
 	t.Run("differing ladders are merged with warnings", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "merge", "eu-west-1="+eu.URL+"/index.m3u8", "us-east-1="+us.URL+"/short.m3u8")
 		if code != exitOK {
@@ -150,6 +166,9 @@ func TestMergeCommandUsage(t *testing.T) {
 		{"zero timeout", []string{"--timeout", "0s", "a=https://a.example/i.m3u8"}, "cvsctl merge: --timeout must be positive, not 0s"},
 		{"unknown flag", []string{"--regions", "2"}, "flag provided but not defined: -regions"},
 		{"flag without value", []string{"--timeout"}, "flag needs an argument: -timeout"},
+		{"zero timeout after the sources", []string{"a=https://a.example/i.m3u8", "--timeout", "0s"}, "cvsctl merge: --timeout must be positive, not 0s"},
+		{"max-bytes after the sources", []string{"a=https://a.example/i.m3u8", "--max-bytes", "0"}, "cvsctl merge: --max-bytes must be positive, not 0"},
+		{"everything after -- is a source", []string{"--", "--timeout", "5s"}, `cvsctl merge: "--timeout" is not NAME=URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
