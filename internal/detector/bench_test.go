@@ -39,7 +39,8 @@ func benchOrigin(b *testing.B) *httptest.Server {
 
 // BenchmarkPoll measures the detector's capacity: one iteration is one playlist poll (fetch
 // over a keep-alive loopback connection with cache-busting, ReadLimited, parse, track) plus the
-// instance's verdict, through the same code as a Run's cycle. The origin is an httptest server
+// instance's verdict (no transition: the instance is known fresh), through the same code as a
+// Run's cycle. The origin is an httptest server
 // in the same process, so its work counts against the same cores. Run with -cpu 1 for the
 // per-core figure.
 func BenchmarkPoll(b *testing.B) {
@@ -52,7 +53,7 @@ func BenchmarkPoll(b *testing.B) {
 			}
 			client := NewHTTPClient(cfg.MaxConcurrency)
 			d := &Detector{cfg: cfg, getter: NewGetter(client, cfg), sem: make(chan struct{}, cfg.MaxConcurrency)}
-			w := &watcher{d: d, cfg: cfg, inst: state.Instance{OriginPlaylistURL: srv.URL + "/master.m3u8"}}
+			w := &watcher{d: d, cfg: cfg, inst: state.Instance{OriginPlaylistURL: srv.URL + "/master.m3u8", Health: state.HealthFresh}}
 			for i := range playlists {
 				tr, err := hls.NewTracker(cfg.Tracker)
 				if err != nil {
@@ -66,8 +67,8 @@ func BenchmarkPoll(b *testing.B) {
 			polls := 0
 			for polls < b.N {
 				w.pollDue(ctx, time.Now().Add(time.Hour)) // every playlist is due
-				if v := decide(w.views(), tolerance{}); v.Health != state.HealthFresh {
-					b.Fatalf("verdict %s: %s", v.Health, v.Reason)
+				if err := w.conclude(ctx, time.Now()); err != nil || w.res.health != state.HealthFresh {
+					b.Fatalf("verdict %s, err %v", w.res.health, err)
 				}
 				polls += playlists
 			}
@@ -101,5 +102,38 @@ func BenchmarkParseAndTrack(b *testing.B) {
 		if r := tr.Observe(hls.Observation{At: at, Status: 200, Body: bodies[i%len(bodies)]}); r.Err != nil {
 			b.Fatal(r.Err)
 		}
+	}
+}
+
+// BenchmarkConclude is what one pass of an instance's loop costs besides its polls: judging
+// an instance of 8 fresh playlists whose health subscribers already know (no transition), as
+// after every poll of a steady stream.
+func BenchmarkConclude(b *testing.B) {
+	cfg, err := Config{Region: "r", TopicARN: "t"}.withDefaults()
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	w := &watcher{d: &Detector{cfg: cfg}, cfg: cfg, inst: state.Instance{OriginPlaylistURL: "https://o.example/master.m3u8", Health: state.HealthFresh}}
+	for i := range 8 {
+		tr, err := hls.NewTracker(cfg.Tracker)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := fmt.Sprintf("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:100\n#EXTINF:2.0,\nv%d/seg-100.ts?token=abc\n#EXTINF:2.0,\nv%d/seg-101.ts?token=abc\n", i, i)
+		if r := tr.Observe(hls.Observation{At: at, Status: 200, Body: []byte(body)}); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		w.lists = append(w.lists, &playlist{url: fmt.Sprintf("https://o.example/v%d.m3u8", i), class: classVideo, tr: tr})
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.conclude(ctx, at); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if w.res.health != state.HealthFresh || w.res.published != 0 {
+		b.Fatalf("health %s, %d published: want fresh, none", w.res.health, w.res.published)
 	}
 }

@@ -48,3 +48,82 @@ func decide(views []playlistView, tol tolerance) verdict {
 	}
 	return health.Decide(playlists, tol)
 }
+
+// healthCounts counts playlists by health.
+type healthCounts struct{ n, fresh, stale, unreachable, ended, unknown int }
+
+func (k *healthCounts) add(h state.Health) {
+	k.n++
+	switch h {
+	case state.HealthFresh:
+		k.fresh++
+	case state.HealthStale:
+		k.stale++
+	case state.HealthUnreachable:
+		k.unreachable++
+	case state.HealthEnded:
+		k.ended++
+	default:
+		k.unknown++
+	}
+}
+
+// classCounts counts an instance's playlists by class (a class other than audio counts as
+// video, as in health.Decide) and health.
+type classCounts struct{ video, audio healthCounts }
+
+func (c *classCounts) add(cl class, h state.Health) {
+	if cl == classAudio {
+		c.audio.add(h)
+		return
+	}
+	c.video.add(h)
+}
+
+// health is the health health.Decide concludes from playlists counted in c, with the given
+// tolerances, without its reason: the same rule, checked against health.Decide by
+// TestClassCountsHealthIsDecide.
+func (c *classCounts) health(videoTol, audioTol int) state.Health {
+	total := healthCounts{
+		n:           c.video.n + c.audio.n,
+		fresh:       c.video.fresh + c.audio.fresh,
+		stale:       c.video.stale + c.audio.stale,
+		unreachable: c.video.unreachable + c.audio.unreachable,
+		ended:       c.video.ended + c.audio.ended,
+		unknown:     c.video.unknown + c.audio.unknown,
+	}
+	switch {
+	case total.n == 0:
+		return state.HealthUnknown
+	case total.ended == total.n:
+		return state.HealthEnded
+	}
+	offending, anyStale, undecided := false, false, false
+	for _, k := range []struct {
+		c   *healthCounts
+		tol int
+	}{{&c.video, videoTol}, {&c.audio, audioTol}} {
+		if k.c.n == 0 {
+			continue
+		}
+		bad := k.c.stale + k.c.unreachable
+		switch {
+		case bad > k.tol:
+			offending = true
+			anyStale = anyStale || k.c.stale > 0
+		case bad+k.c.unknown > k.tol:
+			undecided = true
+		}
+	}
+	switch {
+	case offending && anyStale:
+		return state.HealthStale
+	case offending:
+		return state.HealthUnreachable
+	case undecided, total.fresh == 0 && total.unknown > 0:
+		return state.HealthUnknown
+	case total.fresh == 0:
+		return state.HealthEnded
+	}
+	return state.HealthFresh
+}

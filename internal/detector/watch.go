@@ -129,11 +129,7 @@ func (w *watcher) loop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		now = time.Now()
-		views := w.views()
-		v := decide(views, tolerance{classVideo: w.cfg.VideoTolerance, classAudio: w.cfg.AudioTolerance})
-		w.res.health = v.Health
-		if err := w.transition(ctx, views, v, now); errors.Is(err, errLostLease) {
+		if err := w.conclude(ctx, time.Now()); errors.Is(err, errLostLease) {
 			return err
 		}
 		if w.doc.Pending != nil && !time.Now().Before(w.nextRetry) {
@@ -145,6 +141,24 @@ func (w *watcher) loop(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// conclude judges the instance from its playlists as they stand at now and acts on a
+// transition.
+//
+// It runs after every poll, so it first takes the instance's health alone, which allocates
+// nothing; the views (with their live edges), the verdict's reason and the event are built only
+// when that health is a transition.
+func (w *watcher) conclude(ctx context.Context, now time.Time) error {
+	h := w.health()
+	w.res.health = h
+	if h == state.HealthUnknown || workflow.EventKind(h) == w.lastKind() {
+		return nil
+	}
+	views := w.views()
+	v := decide(views, tolerance{classVideo: w.cfg.VideoTolerance, classAudio: w.cfg.AudioTolerance})
+	w.res.health = v.Health
+	return w.transition(ctx, views, v, now)
 }
 
 // wake is when the loop has something to do next.
@@ -573,33 +587,23 @@ func (w *watcher) views() []playlistView {
 		v := playlistView{URL: w.inst.OriginPlaylistURL, Class: classVideo, Health: state.HealthUnknown, Reason: w.masterReason}
 		if w.doc.MasterFailures > 0 {
 			v.Down = w.masterLastFail.Sub(w.doc.MasterFailSince)
-			if w.doc.MasterFailures >= w.cfg.Tracker.MinFailures && v.Down > w.coldThreshold() {
-				v.Health = state.HealthUnreachable
-			}
+			v.Health = w.coldHealth(w.doc.MasterFailures, v.Down)
 		}
 		return []playlistView{v}
 	}
 	views := make([]playlistView, 0, len(w.lists))
 	for _, p := range w.lists {
 		s := p.tr.Snapshot()
-		v := playlistView{URL: p.url, Class: p.class, Reason: p.reason,
+		v := playlistView{URL: p.url, Class: p.class, Reason: p.reason, Health: w.playlistHealth(p, s),
 			MediaSequence: s.MediaSequence, TargetDuration: time.Duration(s.TargetDurationMS) * time.Millisecond, LastChange: s.LastChange}
 		switch {
 		case s.LastObserved.IsZero():
-			v.Health, v.Reason = state.HealthUnknown, "not polled yet"
+			v.Reason = "not polled yet"
 		case s.LastGood.IsZero():
-			// The tracker calls a playlist never read unreachable at its first failure; the
-			// instance waits for the same rule as for a playlist that was read: MinFailures
-			// failures over more than the threshold.
-			v.Health = state.HealthUnknown
 			if !p.firstFailure.IsZero() {
 				v.Down = s.LastObserved.Sub(p.firstFailure)
-				if s.Failures >= w.cfg.Tracker.MinFailures && v.Down > w.coldThreshold() {
-					v.Health = state.HealthUnreachable
-				}
 			}
 		default:
-			v.Health = state.Health(s.Health)
 			v.LiveEdge = workflow.LiveEdgeOf(s)
 			v.StaleFor = s.LastObserved.Sub(s.LastChange)
 			if s.Failures > 0 {
@@ -609,6 +613,50 @@ func (w *watcher) views() []playlistView {
 		views = append(views, v)
 	}
 	return views
+}
+
+// playlistHealth is a playlist's health as the verdict sees it (s is its tracker's memory):
+// unknown until polled; the tracker's conclusion once it was read. The tracker calls a playlist
+// never read unreachable at its first failure; the instance waits for the same rule as for a
+// playlist that was read: MinFailures failures over more than the threshold (coldHealth).
+func (w *watcher) playlistHealth(p *playlist, s hls.TrackerState) state.Health {
+	switch {
+	case s.LastObserved.IsZero():
+		return state.HealthUnknown
+	case s.LastGood.IsZero():
+		if p.firstFailure.IsZero() {
+			return state.HealthUnknown
+		}
+		return w.coldHealth(s.Failures, s.LastObserved.Sub(p.firstFailure))
+	}
+	return state.Health(s.Health)
+}
+
+// coldHealth is the health of a playlist never read, or of the origin URL while no playlist is
+// known, that failed failures times in a row over down: unreachable after MinFailures failures
+// over more than the cold threshold, unknown until then.
+func (w *watcher) coldHealth(failures int, down time.Duration) state.Health {
+	if failures >= w.cfg.Tracker.MinFailures && down > w.coldThreshold() {
+		return state.HealthUnreachable
+	}
+	return state.HealthUnknown
+}
+
+// health is the health decide would conclude from views, without building them: it allocates
+// nothing, so the loop can take it after every poll.
+func (w *watcher) health() state.Health {
+	var c classCounts
+	if len(w.lists) == 0 {
+		h := state.HealthUnknown
+		if w.doc.MasterFailures > 0 {
+			h = w.coldHealth(w.doc.MasterFailures, w.masterLastFail.Sub(w.doc.MasterFailSince))
+		}
+		c.add(classVideo, h)
+	}
+	for _, p := range w.lists {
+		c.add(p.class, w.playlistHealth(p, p.tr.Snapshot()))
+	}
+	return c.health(w.cfg.VideoTolerance, w.cfg.AudioTolerance)
 }
 
 // lastKind is the last transition this instance went through as far as subscribers may know:
