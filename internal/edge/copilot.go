@@ -95,26 +95,6 @@ func LoadCopilot(path string, kvs KeyValueStore, o Options) (*Copilot, error) {
 	return NewCopilot(filepath.Base(path), string(src), kvs, o)
 }
 
-// FindCopilot returns the path of functions/copilot/copilot.js in the repository that holds
-// the working directory (it looks in the working directory and each folder above it).
-func FindCopilot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find copilot: %w", err)
-	}
-	for {
-		p := filepath.Join(dir, filepath.FromSlash(CopilotPath))
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("find copilot: no %s in the working directory or above it", CopilotPath)
-		}
-		dir = parent
-	}
-}
-
 // NewCopilot compiles a function's source (in strict mode, as CloudFront runs modules) and
 // checks that it defines a handler. The function's `cloudfront` module reads kvs; with kvs nil
 // it behaves as for a function with no store associated.

@@ -80,17 +80,6 @@ func NodeBin(t testing.TB, name string) string {
 	return p
 }
 
-// NodeModule returns the folder of an npm package under node_modules, or skips (fails in strict
-// mode) when it is missing.
-func NodeModule(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(RepoRoot(t), "node_modules", name)
-	if _, err := os.Stat(p); err != nil {
-		Unavailable(t, "node_modules/"+name+" is missing (run make test, which runs npm ci)")
-	}
-	return p
-}
-
 // FreePort returns a loopback TCP port that was free a moment ago, for servers the tests start
 // as separate processes (DynamoDB Local, moto_server). In-process servers use httptest instead.
 func FreePort(t testing.TB) int {

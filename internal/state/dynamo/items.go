@@ -36,12 +36,6 @@ const (
 	// Audit records only.
 	AttrInstanceDomain = "instance_domain"
 	AttrAt             = "at"
-	AttrField          = "field"
-	AttrBefore         = "before"
-	AttrAfter          = "after"
-	AttrBy             = "by"
-	AttrForce          = "force"
-	AttrFallback       = "fallback"
 	AttrExpiresAt      = "expires_at" // the table's TTL attribute, epoch seconds
 
 	// Domain registry items only: the cluster the domain is registered to.
