@@ -5,54 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
-
-// TestClassCountsHealthIsDecide checks the loop's allocation-free health against health.Decide
-// on every instance of up to 3 playlists (video, audio or unclassed, in any health) under
-// tolerances 0 to 2 per class: a difference would hide or invent transitions.
-func TestClassCountsHealthIsDecide(t *testing.T) {
-	healths := []state.Health{state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthEnded, state.HealthUnknown}
-	type kind struct {
-		class  class
-		health state.Health
-	}
-	var kinds []kind
-	for _, c := range []class{classVideo, classAudio, ""} {
-		for _, h := range healths {
-			kinds = append(kinds, kind{c, h})
-		}
-	}
-	cases := 0
-	var walk func(prefix []kind, left int)
-	walk = func(prefix []kind, left int) {
-		for vt := range 3 {
-			for at := range 3 {
-				playlists := make([]health.Playlist, len(prefix))
-				var c classCounts
-				for i, k := range prefix {
-					playlists[i] = health.Playlist{URL: fmt.Sprintf("p%d", i), Class: k.class, Health: k.health}
-					c.add(k.class, k.health)
-				}
-				want := health.Decide(playlists, tolerance{classVideo: vt, classAudio: at}).Health
-				if got := c.health(vt, at); got != want {
-					t.Fatalf("playlists %v, tolerances video %d audio %d: health %s, health.Decide %s", prefix, vt, at, got, want)
-				}
-				cases++
-			}
-		}
-		if left == 0 {
-			return
-		}
-		for _, k := range kinds {
-			walk(append(prefix[:len(prefix):len(prefix)], k), left-1)
-		}
-	}
-	walk(nil, 3)
-	t.Logf("%d instances checked", cases)
-}
 
 // TestWatcherHealthIsViewsVerdict checks that the watcher's health, taken without views, is the
 // health of the verdict on its views, for the states a playlist or the origin URL goes through.

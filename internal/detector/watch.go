@@ -645,18 +645,18 @@ func (w *watcher) coldHealth(failures int, down time.Duration) state.Health {
 // health is the health decide would conclude from views, without building them: it allocates
 // nothing, so the loop can take it after every poll.
 func (w *watcher) health() state.Health {
-	var c classCounts
+	var c counts
 	if len(w.lists) == 0 {
 		h := state.HealthUnknown
 		if w.doc.MasterFailures > 0 {
 			h = w.coldHealth(w.doc.MasterFailures, w.masterLastFail.Sub(w.doc.MasterFailSince))
 		}
-		c.add(classVideo, h)
+		c.Add(classVideo, h)
 	}
 	for _, p := range w.lists {
-		c.add(p.class, w.playlistHealth(p, p.tr.Snapshot()))
+		c.Add(p.class, w.playlistHealth(p, p.tr.Snapshot()))
 	}
-	return c.health(w.cfg.VideoTolerance, w.cfg.AudioTolerance)
+	return c.Health(tolerance{classVideo: w.cfg.VideoTolerance, classAudio: w.cfg.AudioTolerance})
 }
 
 // lastKind is the last transition this instance went through as far as subscribers may know:

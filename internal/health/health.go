@@ -166,7 +166,100 @@ type Verdict struct {
 	StaleFor time.Duration
 }
 
-// Decide concludes an instance's health from its playlists:
+// Counts counts an instance's playlists by class and health, and holds the rule that concludes
+// the instance's health from those counts. It allocates nothing, so a loop can take an
+// instance's health after every poll; Decide uses it too, so there is one rule. The zero value
+// counts no playlist.
+type Counts struct{ video, audio tally }
+
+// tally counts one class's (or all) playlists by health.
+type tally struct{ n, fresh, stale, unreachable, ended, unknown int }
+
+func (k *tally) add(h state.Health) {
+	k.n++
+	switch h {
+	case state.HealthFresh:
+		k.fresh++
+	case state.HealthStale:
+		k.stale++
+	case state.HealthUnreachable:
+		k.unreachable++
+	case state.HealthEnded:
+		k.ended++
+	default:
+		k.unknown++
+	}
+}
+
+// Add counts a playlist of class c in health h. A class other than Audio counts as Video; a
+// health other than fresh, stale, unreachable or ended counts as unknown.
+func (c *Counts) Add(cl Class, h state.Health) {
+	if cl == Audio {
+		c.audio.add(h)
+		return
+	}
+	c.video.add(h)
+}
+
+func (c *Counts) total() tally {
+	return tally{
+		n:           c.video.n + c.audio.n,
+		fresh:       c.video.fresh + c.audio.fresh,
+		stale:       c.video.stale + c.audio.stale,
+		unreachable: c.video.unreachable + c.audio.unreachable,
+		ended:       c.video.ended + c.audio.ended,
+		unknown:     c.video.unknown + c.audio.unknown,
+	}
+}
+
+// Offending reports which classes have more stale or unreachable playlists than their
+// tolerance (a class with no playlist never offends).
+func (c *Counts) Offending(tol Tolerance) (video, audio bool) {
+	return c.video.n > 0 && c.video.stale+c.video.unreachable > tol[Video],
+		c.audio.n > 0 && c.audio.stale+c.audio.unreachable > tol[Audio]
+}
+
+// Health concludes the instance's health from the counted playlists (the rule Decide
+// documents):
+//   - unknown when nothing was counted;
+//   - ended when every playlist has ended;
+//   - stale when some class offends (see Offending) and an offending class has a stale
+//     playlist, unreachable when the offending classes' bad playlists are all unreachable;
+//   - unknown while unknown playlists could make a class offend, or when no playlist is fresh
+//     and some are unknown;
+//   - ended when no playlist is fresh, none is unknown and no class offends (the playlists that
+//     have not ended are within the tolerance);
+//   - fresh otherwise.
+func (c *Counts) Health(tol Tolerance) state.Health {
+	total := c.total()
+	switch {
+	case total.n == 0:
+		return state.HealthUnknown
+	case total.ended == total.n:
+		return state.HealthEnded
+	}
+	video, audio := c.Offending(tol)
+	switch {
+	case video && c.video.stale > 0, audio && c.audio.stale > 0:
+		return state.HealthStale
+	case video, audio:
+		return state.HealthUnreachable
+	case c.undecided(&c.video, tol[Video]), c.undecided(&c.audio, tol[Audio]),
+		total.fresh == 0 && total.unknown > 0:
+		return state.HealthUnknown
+	case total.fresh == 0:
+		return state.HealthEnded
+	}
+	return state.HealthFresh
+}
+
+// undecided reports whether a class within its tolerance could exceed it once its unknown
+// playlists are judged.
+func (c *Counts) undecided(k *tally, tol int) bool {
+	return k.n > 0 && k.stale+k.unreachable+k.unknown > tol
+}
+
+// Decide concludes an instance's health from its playlists, by Counts.Health:
 //   - ended when every playlist has ended (#EXT-X-ENDLIST): not a failure;
 //   - stale or unreachable when, in some class, more playlists than its tolerance are stale or
 //     unreachable: unreachable when none of those classes' bad playlists is stale (they all
@@ -180,56 +273,21 @@ func Decide(playlists []Playlist, tol Tolerance) Verdict {
 	if len(playlists) == 0 {
 		return Verdict{Health: state.HealthUnknown, Reason: "no playlist to judge"}
 	}
-	type counts struct{ n, fresh, stale, unreachable, ended, unknown int }
-	by := map[Class]*counts{}
-	var total counts
+	var c Counts
 	for _, p := range playlists {
-		c := by[classOf(p)]
-		if c == nil {
-			c = &counts{}
-			by[classOf(p)] = c
-		}
-		for _, k := range []*counts{c, &total} {
-			k.n++
-			switch p.Health {
-			case state.HealthFresh:
-				k.fresh++
-			case state.HealthStale:
-				k.stale++
-			case state.HealthUnreachable:
-				k.unreachable++
-			case state.HealthEnded:
-				k.ended++
-			default:
-				k.unknown++
-			}
-		}
+		c.Add(p.Class, p.Health)
 	}
-	if total.ended == total.n {
-		return Verdict{Health: state.HealthEnded, Reason: "every playlist has #EXT-X-ENDLIST: the stream has ended"}
-	}
-	offending := map[Class]bool{}
-	anyStale := false
-	undecided := false
-	for _, c := range []Class{Video, Audio} {
-		k := by[c]
-		if k == nil {
-			continue
+	total := c.total()
+	switch h := c.Health(tol); h {
+	case state.HealthEnded:
+		if total.ended == total.n {
+			return Verdict{Health: h, Reason: "every playlist has #EXT-X-ENDLIST: the stream has ended"}
 		}
-		bad := k.stale + k.unreachable
-		switch {
-		case bad > tol[c]:
-			offending[c] = true
-			anyStale = anyStale || k.stale > 0
-		case bad+k.unknown > tol[c]:
-			undecided = true
-		}
-	}
-	if len(offending) > 0 {
-		v := Verdict{Health: state.HealthStale}
-		if !anyStale {
-			v.Health = state.HealthUnreachable
-		}
+		return Verdict{Health: h, Reason: "the playlists that have not ended are within the tolerance"}
+	case state.HealthStale, state.HealthUnreachable:
+		video, audio := c.Offending(tol)
+		offending := map[Class]bool{Video: video, Audio: audio}
+		v := Verdict{Health: h}
 		var why []string
 		for _, p := range playlists {
 			if !offending[classOf(p)] || (p.Health != state.HealthStale && p.Health != state.HealthUnreachable) {
@@ -247,21 +305,15 @@ func Decide(playlists []Playlist, tol Tolerance) Verdict {
 			v.StaleFor = time.Millisecond // a stale playlist has been unchanged for some time
 		}
 		return v
-	}
-	if undecided {
+	case state.HealthFresh:
+		reason := fmt.Sprintf("%d of %d playlist(s) fresh", total.fresh, total.n)
+		if bad := total.stale + total.unreachable; bad > 0 {
+			reason += fmt.Sprintf(", %d stale or unreachable within the tolerance", bad)
+		}
+		return Verdict{Health: h, Reason: reason}
+	default:
 		return Verdict{Health: state.HealthUnknown, Reason: fmt.Sprintf("%d playlist(s) not judged yet", total.unknown)}
 	}
-	if total.fresh == 0 {
-		if total.unknown > 0 {
-			return Verdict{Health: state.HealthUnknown, Reason: fmt.Sprintf("%d playlist(s) not judged yet", total.unknown)}
-		}
-		return Verdict{Health: state.HealthEnded, Reason: "the playlists that have not ended are within the tolerance"}
-	}
-	reason := fmt.Sprintf("%d of %d playlist(s) fresh", total.fresh, total.n)
-	if bad := total.stale + total.unreachable; bad > 0 {
-		reason += fmt.Sprintf(", %d stale or unreachable within the tolerance", bad)
-	}
-	return Verdict{Health: state.HealthFresh, Reason: reason}
 }
 
 func classOf(p Playlist) Class {

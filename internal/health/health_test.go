@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,115 @@ func TestPolicyFromEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ruleOracle is the health rule written plainly over the playlists themselves, independently of
+// Counts: Counts.Health and Decide are checked against it.
+func ruleOracle(playlists []health.Playlist, tol health.Tolerance) (h state.Health, offendingVideo, offendingAudio bool) {
+	if len(playlists) == 0 {
+		return state.HealthUnknown, false, false
+	}
+	allEnded := true
+	for _, p := range playlists {
+		if p.Health != state.HealthEnded {
+			allEnded = false
+		}
+	}
+	if allEnded {
+		return state.HealthEnded, false, false
+	}
+	classOf := func(p health.Playlist) health.Class {
+		if p.Class == health.Audio {
+			return health.Audio
+		}
+		return health.Video
+	}
+	// in counts the class's playlists, bad its stale or unreachable ones, unknown the rest that
+	// are neither fresh nor ended.
+	in, bad, unknown := map[health.Class]int{}, map[health.Class]int{}, map[health.Class]int{}
+	for _, p := range playlists {
+		c := classOf(p)
+		in[c]++
+		switch p.Health {
+		case state.HealthStale, state.HealthUnreachable:
+			bad[c]++
+		case state.HealthFresh, state.HealthEnded:
+		default:
+			unknown[c]++
+		}
+	}
+	offends := func(c health.Class) bool { return in[c] > 0 && bad[c] > tol[c] }
+	offendingVideo, offendingAudio = offends(health.Video), offends(health.Audio)
+	if offendingVideo || offendingAudio {
+		for _, p := range playlists {
+			if offends(classOf(p)) && p.Health == state.HealthStale {
+				return state.HealthStale, offendingVideo, offendingAudio
+			}
+		}
+		return state.HealthUnreachable, offendingVideo, offendingAudio
+	}
+	for _, c := range []health.Class{health.Video, health.Audio} {
+		if in[c] > 0 && bad[c]+unknown[c] > tol[c] {
+			return state.HealthUnknown, false, false
+		}
+	}
+	anyFresh, anyUnknown := false, false
+	for _, p := range playlists {
+		anyFresh = anyFresh || p.Health == state.HealthFresh
+		anyUnknown = anyUnknown || unknown[classOf(p)] > 0
+	}
+	switch {
+	case anyFresh:
+		return state.HealthFresh, false, false
+	case anyUnknown:
+		return state.HealthUnknown, false, false
+	}
+	return state.HealthEnded, false, false
+}
+
+// TestCountsHealthIsTheRule checks Counts (the allocation-free rule the detector's loop uses)
+// and Decide against ruleOracle on every instance of up to 3 playlists (video, audio or
+// unclassed, in any health, including one no tracker gives) under tolerances 0 to 2 per class:
+// a difference would hide or invent transitions.
+func TestCountsHealthIsTheRule(t *testing.T) {
+	healths := []state.Health{state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthEnded, state.HealthUnknown, "bogus"}
+	var kinds []health.Playlist
+	for _, c := range []health.Class{health.Video, health.Audio, ""} {
+		for _, h := range healths {
+			kinds = append(kinds, health.Playlist{Class: c, Health: h})
+		}
+	}
+	cases := 0
+	var walk func(prefix []health.Playlist, left int)
+	walk = func(prefix []health.Playlist, left int) {
+		for vt := range 3 {
+			for at := range 3 {
+				tol := health.Tolerance{health.Video: vt, health.Audio: at}
+				var c health.Counts
+				for i := range prefix {
+					prefix[i].URL = fmt.Sprintf("p%d", i)
+					c.Add(prefix[i].Class, prefix[i].Health)
+				}
+				want, wantVideo, wantAudio := ruleOracle(prefix, tol)
+				if got := c.Health(tol); got != want {
+					t.Fatalf("playlists %v, tolerances video %d audio %d: Counts.Health %s, want %s", prefix, vt, at, got, want)
+				}
+				if got := health.Decide(prefix, tol).Health; got != want {
+					t.Fatalf("playlists %v, tolerances video %d audio %d: Decide %s, want %s", prefix, vt, at, got, want)
+				}
+				if gotVideo, gotAudio := c.Offending(tol); gotVideo != wantVideo || gotAudio != wantAudio {
+					t.Fatalf("playlists %v, tolerances video %d audio %d: Offending %t %t, want %t %t", prefix, vt, at, gotVideo, gotAudio, wantVideo, wantAudio)
+				}
+				cases++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		for _, k := range kinds {
+			walk(append(prefix[:len(prefix):len(prefix)], k), left-1)
+		}
+	}
+	walk(nil, 3)
+	t.Logf("%d instances checked", cases)
 }
