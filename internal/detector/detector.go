@@ -46,6 +46,7 @@
 package detector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,39 +166,17 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.PollFactor == 0 {
-		c.PollFactor = DefaultPollFactor
-	}
-	if c.MinPoll == 0 {
-		c.MinPoll = MinPollInterval
-	}
-	if c.ColdPollInterval == 0 {
-		c.ColdPollInterval = DefaultColdPollInterval
-	}
-	if c.MasterInterval == 0 {
-		c.MasterInterval = DefaultMasterInterval
-	}
-	if c.MaxConcurrency == 0 {
-		c.MaxConcurrency = DefaultMaxConcurrency
-	}
-	if c.MaxPlaylists == 0 {
-		c.MaxPlaylists = DefaultMaxPlaylists
-	}
-	if c.RunFor == 0 {
-		c.RunFor = DefaultRunFor
-	}
-	if c.Margin == 0 {
-		c.Margin = DefaultMargin
-	}
-	if c.ColdTargetDuration == 0 {
-		c.ColdTargetDuration = DefaultColdTargetDuration
-	}
-	if c.RetryInterval == 0 {
-		c.RetryInterval = DefaultRetryInterval
-	}
-	if c.LeaseSlack == 0 {
-		c.LeaseSlack = DefaultLeaseSlack
-	}
+	c.PollFactor = cmp.Or(c.PollFactor, DefaultPollFactor)
+	c.MinPoll = cmp.Or(c.MinPoll, MinPollInterval)
+	c.ColdPollInterval = cmp.Or(c.ColdPollInterval, DefaultColdPollInterval)
+	c.MasterInterval = cmp.Or(c.MasterInterval, DefaultMasterInterval)
+	c.MaxConcurrency = cmp.Or(c.MaxConcurrency, DefaultMaxConcurrency)
+	c.MaxPlaylists = cmp.Or(c.MaxPlaylists, DefaultMaxPlaylists)
+	c.RunFor = cmp.Or(c.RunFor, DefaultRunFor)
+	c.Margin = cmp.Or(c.Margin, DefaultMargin)
+	c.ColdTargetDuration = cmp.Or(c.ColdTargetDuration, DefaultColdTargetDuration)
+	c.RetryInterval = cmp.Or(c.RetryInterval, DefaultRetryInterval)
+	c.LeaseSlack = cmp.Or(c.LeaseSlack, DefaultLeaseSlack)
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	pol, err := c.Policy().WithDefaults()
