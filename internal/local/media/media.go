@@ -156,6 +156,14 @@ func (s *Stream) Duration(track int, n uint64) time.Duration {
 	return time.Duration((b-a)*m.ticks) * time.Second / clock
 }
 
+// Start returns when segment n of track starts, from the start of segment 0: n x the segment
+// duration for video; for audio, the start of its first frame, up to one frame later.
+func (s *Stream) Start(track int, n uint64) time.Duration {
+	m := s.es[track]
+	a, _ := s.frameRange(m, n)
+	return time.Duration(a*m.ticks/clock)*time.Second + time.Duration(a*m.ticks%clock)*time.Second/clock
+}
+
 // Size returns the size in bytes of segment n of track.
 func (s *Stream) Size(track int, n uint64) int { return int(s.segmentBytes(s.es[track], n)) }
 

@@ -131,6 +131,9 @@ func TestSegments(t *testing.T) {
 					if want := (PTSOffset + (n*c.d*clock+m.ticks-1)/m.ticks*m.ticks) % ptsWrap; first.pts != want {
 						t.Fatalf("%s segment %d: first PTS %d, want %d", track.Name, n, first.pts, want)
 					}
+					if lag := s.Start(tr, n) - time.Duration(n*c.d)*time.Second; lag < 0 || lag >= time.Duration(m.ticks)*time.Second/clock || track.Kind == Video && lag != 0 {
+						t.Fatalf("%s segment %d starts %v after its nominal start", track.Name, n, lag)
+					}
 					if track.Kind == Video {
 						if !first.key || !bytes.Contains(first.data, []byte{0, 0, 1, 0x65}) || !bytes.Contains(first.data, []byte{0, 0, 1, 0x67}) {
 							t.Fatalf("%s segment %d does not open with an IDR with SPS (random access %t)", track.Name, n, first.key)
