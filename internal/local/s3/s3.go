@@ -159,7 +159,8 @@ func (s *Store) Head(_ context.Context, bucketName, key string) (blob.Object, er
 	defer s.mu.Unlock()
 	b, ok := s.buckets[bucketName]
 	if !ok {
-		return blob.Object{}, fmt.Errorf("head s3://%s/%s: %w (%w)", bucketName, key, blob.ErrNotFound, blob.ErrNoBucket)
+		// Like S3, whose HEAD answer has no body to say which is missing.
+		return blob.Object{}, fmt.Errorf("head s3://%s/%s: %w (the bucket is missing)", bucketName, key, blob.ErrNotFound)
 	}
 	v := b.current(key)
 	if v == nil {
