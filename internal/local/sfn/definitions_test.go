@@ -11,8 +11,8 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/asl"
 	"github.com/clustered-video-streams/cvs/internal/execution"
-	localsns "github.com/clustered-video-streams/cvs/internal/local/sns"
 	"github.com/clustered-video-streams/cvs/internal/local/sfn"
+	localsns "github.com/clustered-video-streams/cvs/internal/local/sns"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
