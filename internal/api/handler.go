@@ -20,6 +20,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/dashboard"
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // Store is what the API needs of the state store.
@@ -406,8 +407,8 @@ func (h *handler) change(r *http.Request, reason string, force bool, bodyVersion
 	return state.Change{By: by, Reason: strings.TrimSpace(reason), Force: force, ExpectedVersion: expected}, nil
 }
 
-// decode reads a JSON request body into v: application/json, at most maxBody bytes, no unknown
-// fields, exactly one value.
+// decode reads a JSON request body into v: application/json, at most maxBody bytes, then
+// decodeBody.
 func (h *handler) decode(r *http.Request, v any) error {
 	// Requiring application/json also keeps cross-site form posts out of an unsigned local API:
 	// browsers cannot send this content type to another origin without a CORS preflight.
@@ -422,33 +423,28 @@ func (h *handler) decode(r *http.Request, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return Errorf(CodeInvalid, "a JSON request body is required")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Code: CodeInvalid, Message: "invalid JSON body: " + jsonProblem(err), Err: err}
-	}
-	if dec.More() {
-		return Errorf(CodeInvalid, "invalid JSON body: more than one JSON value")
-	}
-	return nil
+	return decodeBody(body, v)
 }
 
-// jsonProblem describes a decoding error without echoing more than a field name.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("syntax error at byte %d", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + clip(strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected end of input"
-	default:
-		return "not a JSON object of the expected shape"
+// decodeBody decodes a request body that must be exactly one JSON object with known keys, each
+// once and spelled exactly (strictjson), into v. Its errors name the problem in JSON's terms.
+func decodeBody(body []byte, v any) error {
+	err := strictjson.Decode(body, v)
+	if err == nil {
+		return nil
 	}
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return &Error{Code: CodeInvalid, Message: "body is not a valid JSON object", Err: err}
+	}
+	msg := "body " + se.Problem
+	switch {
+	case se.Path != "":
+		msg = fmt.Sprintf("field %q %s", se.Path, se.Problem)
+	case strings.HasPrefix(se.Problem, "unknown field"), strings.HasPrefix(se.Problem, "duplicate field"):
+		msg = "body has " + se.Problem
+	}
+	return &Error{Code: CodeInvalid, Message: msg, Err: err}
 }
 
 func (h *handler) logChange(r *http.Request, what string, inst state.Instance, c state.Change) {

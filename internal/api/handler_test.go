@@ -432,6 +432,7 @@ func TestErrors(t *testing.T) {
 		wantStatus int
 		wantCode   string
 		wantInMsg  string
+		notInMsg   string // a Go type name the message must not show
 	}{
 		{name: "cluster name with a bad character", event: "get-cluster",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live$1") },
@@ -492,19 +493,43 @@ func TestErrors(t *testing.T) {
 			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body is required"},
 		{name: "malformed JSON", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x",`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "invalid JSON"},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body ends before the JSON is complete"},
 		{name: "JSON syntax error", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason" "x"}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "syntax error"},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body is not valid JSON at byte"},
 		{name: "unknown field", event: "open",
-			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "force": true}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "force"`},
-		{name: "field of the wrong type", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "forced": true}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "forced"`},
+		{name: "field of the wrong type is named in JSON's terms", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "force": "yes"}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `"force" must be a bool`},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `field "force" must be true or false`, notInMsg: "bool"},
+		{name: "a number that does not fit is named in JSON's terms", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "expected_version": 1.5}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `field "expected_version" must be an integer`, notInMsg: "int64"},
 		{name: "two JSON values", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x"} {"reason": "y"}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "more than one"},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body has data after the object"},
+		{name: "an array is not a body", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `[{"reason": "x"}]`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body must be one JSON object", notInMsg: "api."},
+		{name: "trailing data after a forced close is refused, not ignored", event: "close", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason":"x","force":true}]`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body has data after the object; must be one JSON object"},
+		{name: "a key in another case is unknown, not a match", event: "close", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason":"x","force":false,"FORCE":true}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "FORCE"`},
+		{name: "a duplicate key is refused, not the last one taken", event: "close", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason":"x","force":false,"force":true}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `duplicate field "force"`},
+		{name: "register refuses a key in another case", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "PUT", "/clusters/live-1/instances/d333333abcdef8.cloudfront.net")
+				withBody(ev, `{"REGION": "us-east-1", "distribution_playlist_url": "https://d333333abcdef8.cloudfront.net/i.m3u8", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "REGION"`},
+		{name: "a body that is not UTF-8 is refused, not repaired", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, "{\"reason\": \"maintenance \xff\"}") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "UTF-8"},
 		{name: "oversized body", event: "close",
 			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
 				withBody(ev, `{"reason": "`+strings.Repeat("x", api.DefaultMaxBody)+`"}`)
@@ -642,6 +667,9 @@ func TestErrors(t *testing.T) {
 			}
 			if got.Message == "" || !strings.Contains(got.Message, tc.wantInMsg) {
 				t.Errorf("message = %q, want it to mention %q", got.Message, tc.wantInMsg)
+			}
+			if tc.notInMsg != "" && strings.Contains(got.Message, tc.notInMsg) {
+				t.Errorf("message = %q, want it in JSON's terms, without %q", got.Message, tc.notInMsg)
 			}
 			if strings.Contains(resp.Body, "secret") {
 				t.Errorf("response echoes an internal detail: %s", resp.Body)
