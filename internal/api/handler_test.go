@@ -620,6 +620,96 @@ func TestErrors(t *testing.T) {
 				retarget(ev, "GET", "/clusters/live-1/history?cursor=%25%25not-base64")
 			},
 			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "cursor"},
+		{name: "a path with .. is refused, not redirected to another resource", event: "close",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "POST", inst+"/open/../close")
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "canonical"},
+		{name: "a path with // is refused, not redirected", event: "get-cluster",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters//live-1") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "canonical"},
+		{name: "a missing dashboard file is a JSON 404", event: "list-clusters",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/dashboard/nonexistent.js") },
+			wantStatus: 404, wantCode: "not_found", wantInMsg: "/dashboard/nonexistent.js"},
+		{name: "a body marked base64 that is not base64", event: "close",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				ev.IsBase64Encoded = true
+				ev.Body = "{not base64}"
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "base64"},
+		{name: "a path with an invalid percent escape", event: "get-cluster",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live%zz") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "path"},
+		{name: "a query with an invalid percent escape", event: "history",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live-1/history?limit=%zz") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "query"},
+		{name: "history with a repeated parameter", event: "history",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "GET", "/clusters/live-1/history?limit=1&limit=2")
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `query parameter "limit" is given 2 times`},
+		{name: "history with an empty domain filter", event: "history",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live-1/history?domain=") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `query parameter "domain" is empty`},
+		{name: "cluster list with an unknown parameter", event: "list-clusters",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters?verbose=1") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown query parameter "verbose"`},
+		{name: "a write with a query parameter", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "POST", inst+"/close?force=true") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown query parameter "force"`},
+		{name: "history of an unknown cluster", event: "history",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live-9/history") },
+			wantStatus: 404, wantCode: "not_found", wantInMsg: "live-9"},
+		{name: "history of an unknown instance", event: "history",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "GET", "/clusters/live-1/history?domain=d333333abcdef8.cloudfront.net")
+			},
+			wantStatus: 404, wantCode: "not_found", wantInMsg: "d333333abcdef8.cloudfront.net"},
+		{name: "If-Match with a list of versions", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { ev.Headers["if-match"] = `"2", "7"` },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "one version"},
+		{name: "reason with an unpaired surrogate escape", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "maintenance \ud800"}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "UTF-8"},
+		{name: "reason of only a bidi override", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "\u202e"}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "visible"},
+		{name: "reason of only zero-width and format characters", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": " \u200b\u2060\ufeff "}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "visible"},
+		{name: "reason of only a combining mark", event: "open", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "\u0301"}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "visible"},
+		{name: "register with a quote in the origin URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8", "origin_playlist_url": "https://o.example.com/a\"b.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "origin_playlist_url"},
+		{name: "register with a blank in the distribution URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/live 1/i.m3u8", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "distribution_playlist_url"},
+		{name: "register with a control character in a URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8\t", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "distribution_playlist_url"},
+		{name: "register with a non-ASCII blank in a URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8", "origin_playlist_url": "https://o.example.com/\u00a0i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "origin_playlist_url"},
+		{name: "register with a URL without a host name", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://:443/i.m3u8", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "host"},
+		{name: "register with a port out of range", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8", "origin_playlist_url": "https://o.example.com:99999/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "port"},
 		{name: "control region unavailable", event: "close",
 			wrap: func(s api.Store) api.Store {
 				return faulty{Store: s, close: func() error {
@@ -845,4 +935,28 @@ func BenchmarkCloseMemory(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+func TestLambdaEntry(t *testing.T) {
+	t.Run("a handler that writes nothing gets a JSON 500, not an invocation error", func(t *testing.T) {
+		lambda := api.LambdaHandler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		resp, err := lambda(ctx, loadEvent(t, "list-clusters"))
+		if err != nil {
+			t.Fatalf("invoke: %v", err)
+		}
+		var got apiError
+		decodeInto(t, resp, &got)
+		if resp.StatusCode != 500 || got.Code != "internal" || header(resp, "Content-Type") != "application/json" {
+			t.Fatalf("answer = %d %s %+v, want a JSON 500 with code internal", resp.StatusCode, header(resp, "Content-Type"), got)
+		}
+	})
+	t.Run("the dashboard path without its slash still redirects to the page", func(t *testing.T) {
+		f := newFixture(t, nil)
+		ev := loadEvent(t, "list-clusters")
+		retarget(&ev, "GET", "/dashboard")
+		resp := mustInvoke(t, f, ev, http.StatusTemporaryRedirect)
+		if got := header(resp, "Location"); got != "/dashboard/" {
+			t.Fatalf("Location = %q, want /dashboard/", got)
+		}
+	})
 }
