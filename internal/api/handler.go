@@ -94,9 +94,12 @@ type CloseRequest struct {
 	ExpectedVersion int64  `json:"expected_version,omitempty"`
 }
 
-// OpenRequest is the body of POST .../open.
+// OpenRequest is the body of POST .../open. Force lets the open fall back to this region's
+// replica while the control region is unreachable (audited as forced and fallback), as a forced
+// close does.
 type OpenRequest struct {
 	Reason          string `json:"reason"`
+	Force           bool   `json:"force,omitempty"`
 	ExpectedVersion int64  `json:"expected_version,omitempty"`
 }
 
@@ -386,7 +389,7 @@ func (h *handler) open(r *http.Request) (any, http.Header, error) {
 	if err := validReason(req.Reason, true); err != nil {
 		return nil, nil, err
 	}
-	change, err := h.change(r, req.Reason, false, req.ExpectedVersion)
+	change, err := h.change(r, req.Reason, req.Force, req.ExpectedVersion)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -307,6 +307,23 @@ func TestSampleEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("forced open is audited as forced", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.seed(t)
+		if _, err := f.store.Close(ctx, cluster, d1, state.Change{By: seeder, Reason: "setup"}); err != nil {
+			t.Fatal(err)
+		}
+		var got state.Instance
+		decodeInto(t, mustInvoke(t, f, loadEvent(t, "open-force"), http.StatusOK), &got)
+		page, err := f.store.History(ctx, state.HistoryQuery{Cluster: cluster, Domain: d1, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := page.Records[0]; !got.Open || rec.After != "true" || !rec.Force || rec.By != alice {
+			t.Fatalf("open %v, audit record = %+v, want an open forced by alice", got.Open, rec)
+		}
+	})
+
 	t.Run("history is newest first for the one instance", func(t *testing.T) {
 		f := newFixture(t, nil)
 		f.seed(t)
