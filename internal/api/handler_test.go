@@ -789,6 +789,9 @@ func TestErrors(t *testing.T) {
 			if !strings.Contains(logged, `"code":"`+tc.wantCode+`"`) {
 				t.Errorf("log has no line with code %s:\n%s", tc.wantCode, logged)
 			}
+			if want := `"request_id":"` + ev.RequestContext.RequestID + `"`; !strings.Contains(logged, want) {
+				t.Errorf("log has no line with %s:\n%s", want, logged)
+			}
 			if tc.wantStatus == 500 && !strings.Contains(logged, "secret") {
 				t.Errorf("log lacks the internal cause:\n%s", logged)
 			}
