@@ -198,4 +198,26 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		t.Logf("screenshot: %s", shot)
 	})
+
+	t.Run("a forced open is sent as forced", func(t *testing.T) {
+		ctx := step(t)
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(row(d1)+` button.act[data-action="open"]`)),
+			chromedp.WaitVisible(chromedp.ID("confirm-force")),
+			chromedp.Click(chromedp.ID("confirm-force")),
+			chromedp.SendKeys(chromedp.ID("confirm-reason"), "control region down, reopening"),
+			chromedp.Click(chromedp.ID("confirm-ok")),
+			chromedp.WaitNotVisible(chromedp.ID("confirm")),
+			chromedp.WaitVisible(chromedp.CSS(row(d1)+" .badge.open")),
+		); err != nil {
+			t.Fatalf("forced open through the page: %v", err)
+		}
+		page, err := store.History(ctx, state.HistoryQuery{Cluster: cluster, Domain: d1, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := page.Records[0]; r.After != "true" || !r.Force || r.By != opARN {
+			t.Fatalf("newest record = %+v, want an open forced by %s", r, opARN)
+		}
+	})
 }

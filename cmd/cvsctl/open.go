@@ -10,9 +10,11 @@ func runOpen(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "open")
 	f := addAPIFlags(fs)
 	reason := fs.String("reason", "", "why (required; recorded in the audit trail)")
+	force := fs.Bool("force", false, "open even while the control region is unreachable (written to this region's replica, audited as a fallback)")
 	ifVersion := fs.Int64("if-version", 0, "open only if the instance is still at this version (from status)")
 	fs.Usage = usageFunc(fs, "[flags] --reason TEXT CLUSTER DOMAIN", `
-Opens an instance's distribution again: its edge serves viewers.`)
+Opens an instance's distribution again: its edge serves viewers. While the control region is
+unreachable the API refuses (503) unless --force.`)
 	pos, code, ok := parseCommand(e, fs, args, 2, 2)
 	if !ok {
 		return code
@@ -26,7 +28,7 @@ Opens an instance's distribution again: its edge serves viewers.`)
 	if err != nil {
 		return fail(e, "open", err)
 	}
-	inst, err := c.Open(ctx, pos[0], pos[1], api.OpenRequest{Reason: *reason, ExpectedVersion: *ifVersion})
+	inst, err := c.Open(ctx, pos[0], pos[1], api.OpenRequest{Reason: *reason, Force: *force, ExpectedVersion: *ifVersion})
 	if err != nil {
 		return fail(e, "open", err)
 	}

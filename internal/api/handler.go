@@ -14,12 +14,14 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/dashboard"
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // Store is what the API needs of the state store.
@@ -92,9 +94,12 @@ type CloseRequest struct {
 	ExpectedVersion int64  `json:"expected_version,omitempty"`
 }
 
-// OpenRequest is the body of POST .../open.
+// OpenRequest is the body of POST .../open. Force lets the open fall back to this region's
+// replica while the control region is unreachable (audited as forced and fallback), as a forced
+// close does.
 type OpenRequest struct {
 	Reason          string `json:"reason"`
+	Force           bool   `json:"force,omitempty"`
 	ExpectedVersion int64  `json:"expected_version,omitempty"`
 }
 
@@ -136,7 +141,7 @@ func New(o Options) http.Handler {
 	h.mux.HandleFunc("PUT "+inst, h.wrap(h.register))
 	h.mux.HandleFunc("POST "+inst+"/close", h.wrap(h.close))
 	h.mux.HandleFunc("POST "+inst+"/open", h.wrap(h.open))
-	h.mux.HandleFunc("GET /clusters/{cluster}/history", h.wrap(h.history))
+	h.mux.HandleFunc("GET /clusters/{cluster}/history", h.wrap(h.history, "domain", "limit", "cursor"))
 	if h.master != nil {
 		h.mux.HandleFunc("POST /clusters/{cluster}/master", h.wrap(h.regenerateMaster))
 	}
@@ -145,32 +150,78 @@ func New(o Options) http.Handler {
 	return h
 }
 
-// ServeHTTP answers unknown routes and methods in JSON like every other error, and turns a
-// panic into a logged 500 instead of a crashed invocation.
+// ServeHTTP refuses paths that are not canonical, answers every error in JSON (unknown routes,
+// methods and dashboard files too, which ServeMux and the file server answer in plain text), and
+// turns a panic into a logged 500 instead of a crashed invocation.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.fail(w, r, &Error{Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("panic: %v", p)})
 		}
 	}()
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		// ServeMux would answer 404 or 405 in plain text: learn which, answer in JSON.
-		rec := &statusRecorder{header: http.Header{}}
-		h.mux.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			h.fail(w, r, Errorf(CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, clip(r.URL.Path)))
-			return
-		}
-		h.fail(w, r, Errorf(CodeNotFound, "no such resource: %s %s", r.Method, clip(r.URL.Path)))
+	// ServeMux would redirect to the cleaned path, and a 307 replays a POST on another resource.
+	if p := r.URL.Path; p != cleanPath(p) {
+		h.fail(w, r, Errorf(CodeInvalid, "path %q is not canonical: no empty, '.' or '..' segments", clip(p)))
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(&plainErrors{ResponseWriter: w, h: h, r: r}, r)
 }
 
-// wrap adapts a handler that returns its response body or an error.
-func (h *handler) wrap(f func(*http.Request) (any, http.Header, error)) http.HandlerFunc {
+// plainErrors replaces an error that a handler wrote in anything but JSON with a JSON error.
+type plainErrors struct {
+	http.ResponseWriter
+	h        *handler
+	r        *http.Request
+	replaced bool
+}
+
+func (p *plainErrors) WriteHeader(status int) {
+	if status < 400 || p.Header().Get("Content-Type") == "application/json" {
+		p.ResponseWriter.WriteHeader(status)
+		return
+	}
+	p.replaced = true
+	p.Header().Del("X-Content-Type-Options")
+	method, path := p.r.Method, clip(p.r.URL.Path)
+	switch {
+	case status == http.StatusNotFound:
+		p.h.fail(p.ResponseWriter, p.r, Errorf(CodeNotFound, "no such resource: %s %s", method, path))
+	case status == http.StatusMethodNotAllowed:
+		p.h.fail(p.ResponseWriter, p.r, Errorf(CodeMethodNotAllowed, "%s is not allowed on %s", method, path))
+	case status < 500:
+		p.h.fail(p.ResponseWriter, p.r, Errorf(CodeInvalid, "%s %s cannot be served: %s", method, path, http.StatusText(status)))
+	default:
+		p.h.fail(p.ResponseWriter, p.r, &Error{Code: CodeInternal, Message: "internal error", Err: fmt.Errorf("%s %s answered %d", method, path, status)})
+	}
+}
+
+func (p *plainErrors) Write(b []byte) (int, error) {
+	if p.replaced {
+		return len(b), nil // the plain-text body of the replaced error
+	}
+	return p.ResponseWriter.Write(b)
+}
+
+// cleanPath is path.Clean that keeps a trailing slash, as ServeMux cleans paths.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// wrap adapts a handler that returns its response body or an error, and refuses query
+// parameters other than params, repeated ones and empty ones.
+func (h *handler) wrap(f func(*http.Request) (any, http.Header, error), params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(r, params); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		body, hdr, err := f(r)
 		if err != nil {
 			h.fail(w, r, err)
@@ -338,7 +389,7 @@ func (h *handler) open(r *http.Request) (any, http.Header, error) {
 	if err := validReason(req.Reason, true); err != nil {
 		return nil, nil, err
 	}
-	change, err := h.change(r, req.Reason, false, req.ExpectedVersion)
+	change, err := h.change(r, req.Reason, req.Force, req.ExpectedVersion)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -355,12 +406,7 @@ func (h *handler) history(r *http.Request) (any, http.Header, error) {
 	if err := validCluster(cluster); err != nil {
 		return nil, nil, err
 	}
-	q := r.URL.Query()
-	for key := range q {
-		if key != "domain" && key != "limit" && key != "cursor" {
-			return nil, nil, Errorf(CodeInvalid, "unknown query parameter %q (want domain, limit, cursor)", clip(key))
-		}
-	}
+	q := r.URL.Query() // checkQuery has refused unknown, repeated and empty parameters
 	domain := q.Get("domain")
 	if domain != "" {
 		if err := validDomain(domain, h.local); err != nil {
@@ -374,6 +420,17 @@ func (h *handler) history(r *http.Request) (any, http.Header, error) {
 	cursor := q.Get("cursor")
 	if len(cursor) > maxCursorLen {
 		return nil, nil, Errorf(CodeInvalid, "cursor is longer than %d characters", maxCursorLen)
+	}
+	// An unknown cluster or instance is a 404 here as in GET /clusters/{cluster}, not an empty page.
+	insts, err := h.store.Instances(r.Context(), cluster)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return nil, nil, fmt.Errorf("instances of %s: %w", cluster, err)
+	}
+	if len(insts) == 0 {
+		return nil, nil, Errorf(CodeNotFound, "cluster %q has no instances", cluster)
+	}
+	if domain != "" && !slices.ContainsFunc(insts, func(i state.Instance) bool { return i.Domain == domain }) {
+		return nil, nil, Errorf(CodeNotFound, "no instance %s in cluster %s", domain, cluster)
 	}
 	page, err := h.store.History(r.Context(), state.HistoryQuery{Cluster: cluster, Domain: domain, Limit: limit, Cursor: cursor})
 	if err != nil {
@@ -392,7 +449,7 @@ func (h *handler) change(r *http.Request, reason string, force bool, bodyVersion
 	if !ok || by == "" {
 		return state.Change{}, Errorf(CodeUnauthenticated, "no caller identity on the request; the API records who makes every change")
 	}
-	headerVersion, err := parseIfMatch(r.Header.Get("If-Match"))
+	headerVersion, err := parseIfMatch(r.Header.Values("If-Match"))
 	if err != nil {
 		return state.Change{}, err
 	}
@@ -406,8 +463,8 @@ func (h *handler) change(r *http.Request, reason string, force bool, bodyVersion
 	return state.Change{By: by, Reason: strings.TrimSpace(reason), Force: force, ExpectedVersion: expected}, nil
 }
 
-// decode reads a JSON request body into v: application/json, at most maxBody bytes, no unknown
-// fields, exactly one value.
+// decode reads a JSON request body into v: application/json, at most maxBody bytes, then
+// decodeBody.
 func (h *handler) decode(r *http.Request, v any) error {
 	// Requiring application/json also keeps cross-site form posts out of an unsigned local API:
 	// browsers cannot send this content type to another origin without a CORS preflight.
@@ -422,33 +479,28 @@ func (h *handler) decode(r *http.Request, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return Errorf(CodeInvalid, "a JSON request body is required")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Code: CodeInvalid, Message: "invalid JSON body: " + jsonProblem(err), Err: err}
-	}
-	if dec.More() {
-		return Errorf(CodeInvalid, "invalid JSON body: more than one JSON value")
-	}
-	return nil
+	return decodeBody(body, v)
 }
 
-// jsonProblem describes a decoding error without echoing more than a field name.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("syntax error at byte %d", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + clip(strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected end of input"
-	default:
-		return "not a JSON object of the expected shape"
+// decodeBody decodes a request body that must be exactly one JSON object with known keys, each
+// once and spelled exactly (strictjson), into v. Its errors name the problem in JSON's terms.
+func decodeBody(body []byte, v any) error {
+	err := strictjson.Decode(body, v)
+	if err == nil {
+		return nil
 	}
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return &Error{Code: CodeInvalid, Message: "body is not a valid JSON object", Err: err}
+	}
+	msg := "body " + se.Problem
+	switch {
+	case se.Path != "":
+		msg = fmt.Sprintf("field %q %s", se.Path, se.Problem)
+	case strings.HasPrefix(se.Problem, "unknown field"), strings.HasPrefix(se.Problem, "duplicate field"):
+		msg = "body has " + se.Problem
+	}
+	return &Error{Code: CodeInvalid, Message: msg, Err: err}
 }
 
 func (h *handler) logChange(r *http.Request, what string, inst state.Instance, c state.Change) {
@@ -478,13 +530,3 @@ func notFoundAs(err error, cluster, domain string) error {
 }
 
 func versionHeader(v int64) http.Header { return http.Header{"Etag": {etag(v)}} }
-
-// statusRecorder captures what ServeMux would answer for an unknown route.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (s *statusRecorder) Header() http.Header         { return s.header }
-func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusRecorder) WriteHeader(status int)      { s.status = status }

@@ -307,6 +307,23 @@ func TestSampleEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("forced open is audited as forced", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.seed(t)
+		if _, err := f.store.Close(ctx, cluster, d1, state.Change{By: seeder, Reason: "setup"}); err != nil {
+			t.Fatal(err)
+		}
+		var got state.Instance
+		decodeInto(t, mustInvoke(t, f, loadEvent(t, "open-force"), http.StatusOK), &got)
+		page, err := f.store.History(ctx, state.HistoryQuery{Cluster: cluster, Domain: d1, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := page.Records[0]; !got.Open || rec.After != "true" || !rec.Force || rec.By != alice {
+			t.Fatalf("open %v, audit record = %+v, want an open forced by alice", got.Open, rec)
+		}
+	})
+
 	t.Run("history is newest first for the one instance", func(t *testing.T) {
 		f := newFixture(t, nil)
 		f.seed(t)
@@ -432,6 +449,7 @@ func TestErrors(t *testing.T) {
 		wantStatus int
 		wantCode   string
 		wantInMsg  string
+		notInMsg   string // a Go type name the message must not show
 	}{
 		{name: "cluster name with a bad character", event: "get-cluster",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live$1") },
@@ -492,19 +510,43 @@ func TestErrors(t *testing.T) {
 			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body is required"},
 		{name: "malformed JSON", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x",`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "invalid JSON"},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body ends before the JSON is complete"},
 		{name: "JSON syntax error", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason" "x"}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "syntax error"},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body is not valid JSON at byte"},
 		{name: "unknown field", event: "open",
-			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "force": true}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "force"`},
-		{name: "field of the wrong type", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "forced": true}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "forced"`},
+		{name: "field of the wrong type is named in JSON's terms", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "force": "yes"}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `"force" must be a bool`},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `field "force" must be true or false`, notInMsg: "bool"},
+		{name: "a number that does not fit is named in JSON's terms", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x", "expected_version": 1.5}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `field "expected_version" must be an integer`, notInMsg: "int64"},
 		{name: "two JSON values", event: "close",
 			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "x"} {"reason": "y"}`) },
-			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "more than one"},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body has data after the object"},
+		{name: "an array is not a body", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `[{"reason": "x"}]`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body must be one JSON object", notInMsg: "api."},
+		{name: "trailing data after a forced close is refused, not ignored", event: "close", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason":"x","force":true}]`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "body has data after the object; must be one JSON object"},
+		{name: "a key in another case is unknown, not a match", event: "close", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason":"x","force":false,"FORCE":true}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "FORCE"`},
+		{name: "a duplicate key is refused, not the last one taken", event: "close", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason":"x","force":false,"force":true}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `duplicate field "force"`},
+		{name: "register refuses a key in another case", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "PUT", "/clusters/live-1/instances/d333333abcdef8.cloudfront.net")
+				withBody(ev, `{"REGION": "us-east-1", "distribution_playlist_url": "https://d333333abcdef8.cloudfront.net/i.m3u8", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown field "REGION"`},
+		{name: "a body that is not UTF-8 is refused, not repaired", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, "{\"reason\": \"maintenance \xff\"}") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "UTF-8"},
 		{name: "oversized body", event: "close",
 			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
 				withBody(ev, `{"reason": "`+strings.Repeat("x", api.DefaultMaxBody)+`"}`)
@@ -595,6 +637,96 @@ func TestErrors(t *testing.T) {
 				retarget(ev, "GET", "/clusters/live-1/history?cursor=%25%25not-base64")
 			},
 			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "cursor"},
+		{name: "a path with .. is refused, not redirected to another resource", event: "close",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "POST", inst+"/open/../close")
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "canonical"},
+		{name: "a path with // is refused, not redirected", event: "get-cluster",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters//live-1") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "canonical"},
+		{name: "a missing dashboard file is a JSON 404", event: "list-clusters",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/dashboard/nonexistent.js") },
+			wantStatus: 404, wantCode: "not_found", wantInMsg: "/dashboard/nonexistent.js"},
+		{name: "a body marked base64 that is not base64", event: "close",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				ev.IsBase64Encoded = true
+				ev.Body = "{not base64}"
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "base64"},
+		{name: "a path with an invalid percent escape", event: "get-cluster",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live%zz") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "path"},
+		{name: "a query with an invalid percent escape", event: "history",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live-1/history?limit=%zz") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "query"},
+		{name: "history with a repeated parameter", event: "history",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "GET", "/clusters/live-1/history?limit=1&limit=2")
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `query parameter "limit" is given 2 times`},
+		{name: "history with an empty domain filter", event: "history",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live-1/history?domain=") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `query parameter "domain" is empty`},
+		{name: "cluster list with an unknown parameter", event: "list-clusters",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters?verbose=1") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown query parameter "verbose"`},
+		{name: "a write with a query parameter", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "POST", inst+"/close?force=true") },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: `unknown query parameter "force"`},
+		{name: "history of an unknown cluster", event: "history",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { retarget(ev, "GET", "/clusters/live-9/history") },
+			wantStatus: 404, wantCode: "not_found", wantInMsg: "live-9"},
+		{name: "history of an unknown instance", event: "history",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				retarget(ev, "GET", "/clusters/live-1/history?domain=d333333abcdef8.cloudfront.net")
+			},
+			wantStatus: 404, wantCode: "not_found", wantInMsg: "d333333abcdef8.cloudfront.net"},
+		{name: "If-Match with a list of versions", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { ev.Headers["if-match"] = `"2", "7"` },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "one version"},
+		{name: "reason with an unpaired surrogate escape", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "maintenance \ud800"}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "UTF-8"},
+		{name: "reason of only a bidi override", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "\u202e"}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "visible"},
+		{name: "reason of only zero-width and format characters", event: "close",
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": " \u200b\u2060\ufeff "}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "visible"},
+		{name: "reason of only a combining mark", event: "open", closeD2: true,
+			mutate:     func(ev *events.APIGatewayV2HTTPRequest) { withBody(ev, `{"reason": "\u0301"}`) },
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "visible"},
+		{name: "register with a quote in the origin URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8", "origin_playlist_url": "https://o.example.com/a\"b.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "origin_playlist_url"},
+		{name: "register with a blank in the distribution URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/live 1/i.m3u8", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "distribution_playlist_url"},
+		{name: "register with a control character in a URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8\t", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "distribution_playlist_url"},
+		{name: "register with a non-ASCII blank in a URL", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8", "origin_playlist_url": "https://o.example.com/\u00a0i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "origin_playlist_url"},
+		{name: "register with a URL without a host name", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://:443/i.m3u8", "origin_playlist_url": "https://o.example.com/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "host"},
+		{name: "register with a port out of range", event: "register",
+			mutate: func(ev *events.APIGatewayV2HTTPRequest) {
+				withBody(ev, `{"region": "us-east-1", "distribution_playlist_url": "https://`+d1+`/i.m3u8", "origin_playlist_url": "https://o.example.com:99999/i.m3u8"}`)
+			},
+			wantStatus: 400, wantCode: "invalid_request", wantInMsg: "port"},
 		{name: "control region unavailable", event: "close",
 			wrap: func(s api.Store) api.Store {
 				return faulty{Store: s, close: func() error {
@@ -643,6 +775,9 @@ func TestErrors(t *testing.T) {
 			if got.Message == "" || !strings.Contains(got.Message, tc.wantInMsg) {
 				t.Errorf("message = %q, want it to mention %q", got.Message, tc.wantInMsg)
 			}
+			if tc.notInMsg != "" && strings.Contains(got.Message, tc.notInMsg) {
+				t.Errorf("message = %q, want it in JSON's terms, without %q", got.Message, tc.notInMsg)
+			}
 			if strings.Contains(resp.Body, "secret") {
 				t.Errorf("response echoes an internal detail: %s", resp.Body)
 			}
@@ -653,6 +788,9 @@ func TestErrors(t *testing.T) {
 			logged := f.log.String()
 			if !strings.Contains(logged, `"code":"`+tc.wantCode+`"`) {
 				t.Errorf("log has no line with code %s:\n%s", tc.wantCode, logged)
+			}
+			if want := `"request_id":"` + ev.RequestContext.RequestID + `"`; !strings.Contains(logged, want) {
+				t.Errorf("log has no line with %s:\n%s", want, logged)
 			}
 			if tc.wantStatus == 500 && !strings.Contains(logged, "secret") {
 				t.Errorf("log lacks the internal cause:\n%s", logged)
@@ -817,4 +955,28 @@ func BenchmarkCloseMemory(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+func TestLambdaEntry(t *testing.T) {
+	t.Run("a handler that writes nothing gets a JSON 500, not an invocation error", func(t *testing.T) {
+		lambda := api.LambdaHandler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		resp, err := lambda(ctx, loadEvent(t, "list-clusters"))
+		if err != nil {
+			t.Fatalf("invoke: %v", err)
+		}
+		var got apiError
+		decodeInto(t, resp, &got)
+		if resp.StatusCode != 500 || got.Code != "internal" || header(resp, "Content-Type") != "application/json" {
+			t.Fatalf("answer = %d %s %+v, want a JSON 500 with code internal", resp.StatusCode, header(resp, "Content-Type"), got)
+		}
+	})
+	t.Run("the dashboard path without its slash still redirects to the page", func(t *testing.T) {
+		f := newFixture(t, nil)
+		ev := loadEvent(t, "list-clusters")
+		retarget(&ev, "GET", "/dashboard")
+		resp := mustInvoke(t, f, ev, http.StatusTemporaryRedirect)
+		if got := header(resp, "Location"); got != "/dashboard/" {
+			t.Fatalf("Location = %q, want /dashboard/", got)
+		}
+	})
 }

@@ -2,12 +2,16 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
@@ -61,8 +65,10 @@ func validRegion(region string) error {
 	return nil
 }
 
-// validPlaylistURL checks a playlist URL: absolute https, or http to a loopback host for local
-// runs (the local runtime's origins listen on 127.0.0.1).
+// validPlaylistURL checks a URL that goes into a master playlist: absolute https with a host
+// name, or http to a loopback host for local runs (the local runtime's origins listen on
+// 127.0.0.1). Quotes, blanks, control and non-ASCII characters are refused: the master quotes
+// URIs and lists them one per line, so any of them breaks every later merge of the cluster.
 func validPlaylistURL(field, raw string) error {
 	if raw == "" {
 		return Errorf(CodeInvalid, "%s is required", field)
@@ -70,12 +76,25 @@ func validPlaylistURL(field, raw string) error {
 	if len(raw) > maxURLLen {
 		return Errorf(CodeInvalid, "%s is longer than %d characters", field, maxURLLen)
 	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c >= 0x7f || c == '"' {
+			return Errorf(CodeInvalid, "%s %q: quotes, blanks, control and non-ASCII characters must be percent-encoded", field, clip(raw))
+		}
+	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" {
 		return Errorf(CodeInvalid, "%s %q is not an absolute URL", field, clip(raw))
 	}
 	if u.User != nil {
 		return Errorf(CodeInvalid, "%s must not carry credentials", field)
+	}
+	if u.Hostname() == "" {
+		return Errorf(CodeInvalid, "%s %q has no host name", field, clip(raw))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return Errorf(CodeInvalid, "%s %q: port %s is not from 1 to 65535", field, clip(raw), clip(p))
+		}
 	}
 	switch {
 	case u.Scheme == "https":
@@ -86,7 +105,9 @@ func validPlaylistURL(field, raw string) error {
 	return nil
 }
 
-// validReason checks an operator's reason. Required says whether it may be empty.
+// validReason checks an operator's reason: at most maxReasonLen bytes, no control characters,
+// nothing that decoding replaced (U+FFFD), and at least one visible character. Required says
+// whether it may be empty.
 func validReason(reason string, required bool) error {
 	if strings.TrimSpace(reason) == "" {
 		if required {
@@ -97,10 +118,21 @@ func validReason(reason string, required bool) error {
 	if len(reason) > maxReasonLen {
 		return Errorf(CodeInvalid, "reason is longer than %d bytes", maxReasonLen)
 	}
+	visible := false
 	for _, r := range reason {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return Errorf(CodeInvalid, "reason must not contain control characters")
+		case r == utf8.RuneError:
+			// JSON decoding turns an unpaired \u surrogate escape into U+FFFD; so does cvsctl's
+			// encoder with invalid UTF-8. Either way the operator's text was lost.
+			return Errorf(CodeInvalid, "reason is not valid UTF-8 (it holds U+FFFD, what an invalid byte or an unpaired surrogate escape decodes to)")
+		case unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S):
+			visible = true
 		}
+	}
+	if !visible {
+		return Errorf(CodeInvalid, "reason has no visible character (only blanks, format characters or marks): say why, it goes into the audit trail")
 	}
 	return nil
 }
@@ -117,9 +149,17 @@ func parseLimit(raw string) (int, error) {
 	return n, nil
 }
 
-// parseIfMatch reads an If-Match header holding an instance version, as the API sends it in
-// ETag ("7", or W/"7"). Empty and "*" mean any version (0).
-func parseIfMatch(raw string) (int64, error) {
+// parseIfMatch reads the If-Match header's values: one instance version, as the API sends it in
+// ETag ("7", or W/"7"). None and "*" mean any version (0). A list is refused: a write expects
+// exactly one version.
+func parseIfMatch(values []string) (int64, error) {
+	if len(values) > 1 || (len(values) == 1 && strings.Contains(values[0], ",")) {
+		return 0, Errorf(CodeInvalid, "If-Match %q: give one version, not a list", clip(strings.Join(values, ", ")))
+	}
+	if len(values) == 0 {
+		return 0, nil
+	}
+	raw := values[0]
 	v := strings.TrimSpace(raw)
 	if v == "" || v == "*" {
 		return 0, nil
@@ -131,6 +171,28 @@ func parseIfMatch(raw string) (int64, error) {
 		return 0, Errorf(CodeInvalid, "If-Match %q: want an instance version such as \"3\" (from ETag or the version field)", clip(raw))
 	}
 	return n, nil
+}
+
+// checkQuery refuses a query that does not parse, and parameters other than allowed, given more
+// than once or empty: the API acts on exactly what the caller asked for, or not at all.
+func checkQuery(r *http.Request, allowed []string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return Errorf(CodeInvalid, "query %q does not parse: check its percent escapes and use '&' between parameters", clip(r.URL.RawQuery))
+	}
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(allowed, key) && len(allowed) == 0:
+			return Errorf(CodeInvalid, "unknown query parameter %q: %s %s takes none", clip(key), r.Method, clip(r.URL.Path))
+		case !slices.Contains(allowed, key):
+			return Errorf(CodeInvalid, "unknown query parameter %q (want %s)", clip(key), strings.Join(allowed, ", "))
+		case len(q[key]) > 1:
+			return Errorf(CodeInvalid, "query parameter %q is given %d times; give it once", key, len(q[key]))
+		case q[key][0] == "":
+			return Errorf(CodeInvalid, "query parameter %q is empty; give a value or leave it out", key)
+		}
+	}
+	return nil
 }
 
 // etag formats an instance version as the ETag the API returns and If-Match accepts.

@@ -170,7 +170,9 @@
       : `Cluster ${cluster}: this distribution will serve viewers again.`;
     $("confirm-ok").textContent = closing ? "Close distribution" : "Open distribution";
     $("confirm-ok").className = closing ? "danger" : "go";
-    $("confirm-force-row").hidden = !closing;
+    $("confirm-force-text").textContent = closing
+      ? "force: close even if no other instance is open and healthy (viewers may lose the stream)"
+      : "force: open even while the control region is unreachable (written to this region's replica)";
     $("confirm-force").checked = false;
     $("confirm-reason").value = "";
     $("confirm-error").hidden = true;
@@ -194,7 +196,7 @@
     }
     const { action, cluster, domain } = pending;
     const body = { reason };
-    if (action === "close" && $("confirm-force").checked) body.force = true;
+    if ($("confirm-force").checked) body.force = true;
     $("confirm-ok").disabled = true;
     try {
       await call("POST", `clusters/${enc(cluster)}/instances/${enc(domain)}/${action}`, body);
