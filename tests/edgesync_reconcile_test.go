@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
@@ -57,11 +58,11 @@ func TestEdgeSyncReconcileOnDynamoDBLocal(t *testing.T) {
 	t.Cleanup(srv.Close)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	syncer := &edgesync.Syncer{
-		Store: store, KVSARN: kvsfake.ARN, SteeringTTL: 6, Log: quiet,
-		KVS: cloudfrontkeyvaluestore.New(cloudfrontkeyvaluestore.Options{
+		Store: store, SteeringTTL: 6, Log: quiet,
+		KVS: awskvs.New(cloudfrontkeyvaluestore.New(cloudfrontkeyvaluestore.Options{
 			Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 			BaseEndpoint: aws.String(srv.URL), HTTPClient: srv.HTTPClient(),
-		}),
+		}), kvsfake.ARN),
 	}
 	r := &edgesync.Reconciler{Sync: syncer, Registry: store, Authority: store, Log: quiet}
 
@@ -146,7 +147,7 @@ func TestEdgeSyncReconcileOnDynamoDBLocal(t *testing.T) {
 }
 
 // TestEdgeSyncTemplateGrantsWhatTheCodeCalls: the edge sync's KeyValueStore policy grants
-// exactly the operations of edgesync.KVS (what the code can call), and the function is started
+// exactly the operations of the KeyValueStore adapter's client (what the code can call), and the function is started
 // by the state table's stream and by the reconcile schedule.
 func TestEdgeSyncTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "template.yaml"))
@@ -173,13 +174,13 @@ func TestEdgeSyncTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 		}
 	}
 	var called []string
-	api := reflect.TypeFor[edgesync.KVS]()
+	api := reflect.TypeFor[awskvs.Client]() // every call the adapter makes
 	for i := range api.NumMethod() {
 		called = append(called, "cloudfront-keyvaluestore:"+api.Method(i).Name)
 	}
 	slices.Sort(granted)
 	if diff := cmp.Diff(called, granted); diff != "" {
-		t.Errorf("KeyValueStore actions (-edgesync.KVS +granted):\n%s", diff)
+		t.Errorf("KeyValueStore actions (-kvs.Client +granted):\n%s", diff)
 	}
 
 	kinds := map[string]string{}

@@ -20,6 +20,7 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/google/go-cmp/cmp"
 
+	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
@@ -43,11 +44,11 @@ func TestEdgeSyncOnTheStateTableStream(t *testing.T) {
 	t.Cleanup(srv.Close)
 	count := &kvsCounter{base: srv.HTTPClient().Transport}
 	syncs := &syncCounter{s: &edgesync.Syncer{
-		Store: store, KVSARN: kvsfake.ARN, SteeringTTL: 6,
-		KVS: cloudfrontkeyvaluestore.New(cloudfrontkeyvaluestore.Options{
+		Store: store, SteeringTTL: 6,
+		KVS: awskvs.New(cloudfrontkeyvaluestore.New(cloudfrontkeyvaluestore.Options{
 			Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 			BaseEndpoint: aws.String(srv.URL), HTTPClient: &http.Client{Transport: count},
-		}),
+		}), kvsfake.ARN),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}
 	h := &edgesync.Handler{Sync: syncs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}

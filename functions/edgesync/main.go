@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 
+	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
 	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 )
@@ -42,7 +43,7 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer, kvsO
 		return nil, err
 	}
 	log, kvs := lambdaenv.Logger(logs), cloudfrontkeyvaluestore.NewFromConfig(cfg, kvsOpts...)
-	sync := &edgesync.Syncer{Store: store, KVS: kvs, KVSARN: arn, SteeringTTL: int(ttl / time.Second), Log: log}
+	sync := &edgesync.Syncer{Store: store, KVS: awskvs.New(kvs, arn), SteeringTTL: int(ttl / time.Second), Log: log}
 	return &edgesync.Function{Log: log, Stream: &edgesync.Handler{Log: log, Sync: sync},
 		Reconcile: &edgesync.Reconciler{Sync: sync, Registry: store, Authority: authority, Log: log}}, nil
 }

@@ -19,11 +19,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	kvs "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
-	kvstypes "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore/types"
-
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgekv"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
@@ -32,21 +29,12 @@ type Instances interface {
 	Instances(ctx context.Context, cluster string) ([]state.Instance, error)
 }
 
-// KVS is the part of the CloudFront KeyValueStore API edgesync calls;
-// *cloudfrontkeyvaluestore.Client satisfies it.
-type KVS interface {
-	DescribeKeyValueStore(ctx context.Context, in *kvs.DescribeKeyValueStoreInput, optFns ...func(*kvs.Options)) (*kvs.DescribeKeyValueStoreOutput, error)
-	GetKey(ctx context.Context, in *kvs.GetKeyInput, optFns ...func(*kvs.Options)) (*kvs.GetKeyOutput, error)
-	UpdateKeys(ctx context.Context, in *kvs.UpdateKeysInput, optFns ...func(*kvs.Options)) (*kvs.UpdateKeysOutput, error)
-	ListKeys(ctx context.Context, in *kvs.ListKeysInput, optFns ...func(*kvs.Options)) (*kvs.ListKeysOutput, error)
-}
-
 // ConflictError says a cluster could not be written because other writers kept changing the
 // store (its ETag) for every attempt.
 type ConflictError struct {
 	Cluster  string
 	Attempts int
-	Err      error // the last ConflictException
+	Err      error // the last conflict (edgekv.ErrConflict)
 }
 
 func (e *ConflictError) Error() string {
@@ -57,9 +45,10 @@ func (e *ConflictError) Unwrap() error { return e.Err }
 
 // Syncer writes clusters' entries to one KeyValueStore.
 type Syncer struct {
-	Store  Instances
-	KVS    KVS
-	KVSARN string
+	Store Instances
+	// KVS is the key value store the copilot reads: internal/aws/kvs in Lambda,
+	// internal/local/kvs on this machine.
+	KVS edgekv.Store
 	// SteeringTTL is the steering manifest's TTL in seconds (0: edgestate.DefaultSteeringTTL).
 	SteeringTTL int
 	// MaxAttempts bounds the tries per cluster when writes conflict (0: 8).
@@ -93,8 +82,7 @@ func (s *Syncer) SyncCluster(ctx context.Context, cluster string, removed []stri
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		out, err := s.syncOnce(ctx, cluster, removed)
 		out.Attempts = attempt
-		var conflict *kvstypes.ConflictException
-		if !errors.As(err, &conflict) {
+		if !errors.Is(err, edgekv.ErrConflict) {
 			return out, err
 		}
 		lastConflict = err
@@ -236,7 +224,7 @@ func (s *Syncer) plan(ctx context.Context, cluster string, instances []state.Ins
 
 // MaxKeysPerUpdate is the most puts and deletes the KeyValueStore takes in one UpdateKeys
 // request (the service's quota: 50 keys or a 3 MB payload, whichever comes first).
-const MaxKeysPerUpdate = 50
+const MaxKeysPerUpdate = edgekv.MaxWrites
 
 // maxUpdatePayload keeps a request's keys and values well under the 3 MB payload limit, with
 // room for the JSON around them. With keys of at most 512 bytes and values of at most 1 KB, 50
@@ -256,56 +244,51 @@ type updated struct {
 func (s *Syncer) update(ctx context.Context, etag string, writes []write) (updated, error) {
 	u := updated{etag: etag}
 	for u.done < len(writes) {
-		in := &kvs.UpdateKeysInput{KvsARN: aws.String(s.KVSARN), IfMatch: aws.String(u.etag)}
-		n, size := 0, 0
+		var batch []edgekv.Write
+		puts, size := 0, 0
 		for _, w := range writes[u.done:] {
-			if n == MaxKeysPerUpdate || (n > 0 && size+len(w.key)+len(w.value) > maxUpdatePayload) {
+			if len(batch) == MaxKeysPerUpdate || (len(batch) > 0 && size+len(w.key)+len(w.value) > maxUpdatePayload) {
 				break
 			}
-			n, size = n+1, size+len(w.key)+len(w.value)
-			if w.del {
-				in.Deletes = append(in.Deletes, kvstypes.DeleteKeyRequestListItem{Key: aws.String(w.key)})
-			} else {
-				in.Puts = append(in.Puts, kvstypes.PutKeyRequestListItem{Key: aws.String(w.key), Value: aws.String(w.value)})
+			size += len(w.key) + len(w.value)
+			batch = append(batch, edgekv.Write{Key: w.key, Value: w.value, Delete: w.del})
+			if !w.del {
+				puts++
 			}
 		}
-		out, err := s.KVS.UpdateKeys(ctx, in)
+		etag, err := s.KVS.Update(ctx, u.etag, batch)
 		if err != nil {
-			return u, fmt.Errorf("update %d keys, delete %d: %w", len(in.Puts), len(in.Deletes), err)
+			return u, fmt.Errorf("update %d keys, delete %d: %w", puts, len(batch)-puts, err)
 		}
-		u.done += n
+		u.done += len(batch)
 		u.requests++
-		if out.ETag == nil && u.done < len(writes) {
+		if etag == "" && u.done < len(writes) {
 			return u, errors.New("update keys returned no ETag to write the rest against")
 		}
-		u.etag = aws.ToString(out.ETag)
+		u.etag = etag
 	}
 	return u, nil
 }
 
 // describe returns the store's current ETag.
 func (s *Syncer) describe(ctx context.Context) (string, error) {
-	desc, err := s.KVS.DescribeKeyValueStore(ctx, &kvs.DescribeKeyValueStoreInput{KvsARN: aws.String(s.KVSARN)})
+	desc, err := s.KVS.Describe(ctx)
 	if err != nil {
-		return "", fmt.Errorf("describe key value store: %w", err)
+		return "", err
 	}
-	if desc.ETag == nil {
-		return "", errors.New("describe key value store returned no ETag")
-	}
-	return *desc.ETag, nil
+	return desc.ETag, nil
 }
 
 // get reads one key; found is false when the store does not hold it.
 func (s *Syncer) get(ctx context.Context, key string) (value string, found bool, err error) {
-	got, err := s.KVS.GetKey(ctx, &kvs.GetKeyInput{KvsARN: aws.String(s.KVSARN), Key: aws.String(key)})
-	var notFound *kvstypes.ResourceNotFoundException
-	if errors.As(err, &notFound) {
+	value, err = s.KVS.Get(ctx, key)
+	if errors.Is(err, edgekv.ErrNotFound) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("get key %s: %w", key, err)
+		return "", false, err
 	}
-	return aws.ToString(got.Value), true, nil
+	return value, true, nil
 }
 
 func (s *Syncer) backoff(n int) time.Duration {

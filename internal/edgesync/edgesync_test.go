@@ -17,6 +17,7 @@ import (
 	kvs "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	"github.com/google/go-cmp/cmp"
 
+	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -53,8 +54,7 @@ func client(srv *kvsfake.Server) *kvs.Client {
 func newSyncer(srv *kvsfake.Server, store Instances) *Syncer {
 	return &Syncer{
 		Store:       store,
-		KVS:         client(srv),
-		KVSARN:      kvsfake.ARN,
+		KVS:         awskvs.New(client(srv), kvsfake.ARN),
 		SteeringTTL: 6,
 		Sleep:       func(context.Context, time.Duration) error { return nil },
 		Log:         quiet,
@@ -258,13 +258,13 @@ func TestSyncClusterReportsReadFailures(t *testing.T) {
 	srv := newFake(t)
 	srv.FailGet = func(key string) bool { return key == "d2.cloudfront.net" }
 	s := newSyncer(srv, newStore(t))
-	s.KVS = kvs.New(kvs.Options{
+	s.KVS = awskvs.New(kvs.New(kvs.Options{
 		Region:           "eu-west-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint:     aws.String(srv.URL),
 		HTTPClient:       srv.HTTPClient(),
 		RetryMaxAttempts: 1,
-	})
+	}), kvsfake.ARN)
 	_, err := s.SyncCluster(context.Background(), "news", nil)
 	if err == nil || errors.As(err, new(*ConflictError)) {
 		t.Fatalf("err = %v, want the read failure", err)

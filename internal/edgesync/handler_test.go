@@ -20,6 +20,8 @@ import (
 	kvs "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	"github.com/google/go-cmp/cmp"
 
+	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
+	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
@@ -144,10 +146,10 @@ func TestHandlerBatches(t *testing.T) {
 	// The store fails reads of one sports key: that cluster cannot be synced.
 	srv.FailGet = func(key string) bool { return key == "sports-2.cloudfront.net" }
 	s := newSyncer(srv, store)
-	s.KVS = kvs.New(kvs.Options{
+	s.KVS = awskvs.New(kvs.New(kvs.Options{
 		Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint: aws.String(srv.URL), HTTPClient: srv.HTTPClient(), RetryMaxAttempts: 1,
-	})
+	}), kvsfake.ARN)
 	h := &Handler{Sync: s, Log: quiet}
 	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
 		record("1", "MODIFY", "news", "d1.cloudfront.net", "instance"),
@@ -244,10 +246,10 @@ func TestDetectorSaveCausesNoKVSCall(t *testing.T) {
 	register(t, store, "news", d2, "eu-west-1")
 	count := &countingTransport{base: srv.HTTPClient().Transport, ops: map[string]int{}}
 	s := newSyncer(srv, store)
-	s.KVS = kvs.New(kvs.Options{
+	s.KVS = awskvs.New(kvs.New(kvs.Options{
 		Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 		BaseEndpoint: aws.String(srv.URL), HTTPClient: &http.Client{Transport: count},
-	})
+	}), kvsfake.ARN)
 	// The cluster is in sync, as it is between changes.
 	if _, err := s.SyncCluster(ctx, "news", nil); err != nil {
 		t.Fatal(err)

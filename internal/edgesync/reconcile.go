@@ -10,11 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	kvs "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
-	kvstypes "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore/types"
-
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgekv"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
@@ -96,7 +93,7 @@ func (e *ReconcileError) Error() string {
 }
 
 // MaxListResults is the largest ListKeys page the KeyValueStore serves.
-const MaxListResults = 50
+const MaxListResults = edgekv.PageSize
 
 // Reconcile makes the store match the state store. It returns a *ReconcileError when some
 // clusters could not be brought in line (the others were), and any other error when it could
@@ -221,8 +218,7 @@ func (r *Reconciler) finish(ctx context.Context, err error, rest []write, remove
 			pending = append(pending, w.cluster)
 		}
 	}
-	var conflict *kvstypes.ConflictException
-	if !errors.As(err, &conflict) {
+	if !errors.Is(err, edgekv.ErrConflict) {
 		r.log().Error("edgesync: reconcile write failed", "clusters", pending, "err", err)
 		rep.Failed = append(rep.Failed, pending...)
 		return
@@ -322,18 +318,21 @@ func written(key, value string) (cluster string, ok bool) {
 func (r *Reconciler) list(ctx context.Context) (map[string]string, int, error) {
 	out := map[string]string{}
 	pages := 0
-	p := kvs.NewListKeysPaginator(r.Sync.KVS, &kvs.ListKeysInput{KvsARN: aws.String(r.Sync.KVSARN), MaxResults: aws.Int32(MaxListResults)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	token := ""
+	for {
+		page, err := r.Sync.KVS.List(ctx, token)
 		pages++
 		if err != nil {
 			return nil, pages, fmt.Errorf("list keys (page %d): %w", pages, err)
 		}
 		for _, it := range page.Items {
-			out[aws.ToString(it.Key)] = aws.ToString(it.Value)
+			out[it.Key] = it.Value
 		}
+		if page.Next == "" {
+			return out, pages, nil
+		}
+		token = page.Next
 	}
-	return out, pages, nil
 }
 
 func (r *Reconciler) log() *slog.Logger {

@@ -17,7 +17,9 @@ import (
 	kvstypes "github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore/types"
 	"github.com/google/go-cmp/cmp"
 
+	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgekv"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
@@ -366,10 +368,10 @@ func TestReconcileReportsWhatItCouldNotDo(t *testing.T) {
 		srv := newFake(t)
 		store := newStore(t)
 		r := newReconciler(srv, store, store)
-		r.Sync.KVSARN = "arn:aws:cloudfront::123456789012:key-value-store/00000000-0000-0000-0000-000000000000"
+		r.Sync.KVS = awskvs.New(client(srv), "arn:aws:cloudfront::123456789012:key-value-store/00000000-0000-0000-0000-000000000000")
 		_, err := r.Reconcile(ctx)
 		var notFound *kvstypes.ResourceNotFoundException
-		if !errors.As(err, &notFound) || writesOf(srv) != 0 {
+		if !errors.As(err, &notFound) || !errors.Is(err, edgekv.ErrNotFound) || writesOf(srv) != 0 {
 			t.Fatalf("err = %v after %d writes, want ResourceNotFoundException and none", err, writesOf(srv))
 		}
 	})
