@@ -70,11 +70,12 @@ func (e *env) run(ctx context.Context, args []string) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
+			stderr := &prefixWriter{prefix: "cvsctl " + c.name + ": ", out: e.stderr}
+			defer stderr.Flush()
+			return c.run(ctx, &env{stdout: e.stdout, stderr: stderr, client: e.client}, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "cvsctl: unknown command %q\n\n", args[0])
-	e.usage(e.stderr)
+	fmt.Fprintf(e.stderr, "cvsctl: unknown command %q: run cvsctl help for the commands\n", redact(args[0]))
 	return exitUsage
 }
 
