@@ -86,6 +86,11 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"status: endpoint with a query", []string{"status", "--endpoint", "%S/?stage=prod"}, "endpoint"},
 		{"status: endpoint with credentials", []string{"status", "--endpoint", "http://op:hunter2@%H"}, "endpoint"},
 		{"status: endpoint that is not a URL", []string{"status", "--endpoint", "%H"}, "endpoint"},
+		{"close: empty cluster", []string{"close", "--endpoint", "%S", "--reason", "x", "", d}, "an argument is empty"},
+		{"status: empty cluster", []string{"status", "--endpoint", "%S", ""}, "an argument is empty"},
+		{"master: empty cluster", []string{"master", "--endpoint", "%S", ""}, "an argument is empty"},
+		{"merge: empty source", []string{"merge", src, ""}, "an argument is empty"},
+		{"history: cursor with a blank", []string{"history", "--endpoint", "%S", "--cursor", "abc def", "live-1"}, "--cursor"},
 		{"dashboard: listen address that is not loopback", []string{"dashboard", "--endpoint", "%S", "--listen", "0.0.0.0:0"}, "--listen"},
 	}
 	expand := strings.NewReplacer("%S", srv.URL, "%H", strings.TrimPrefix(srv.URL, "http://")).Replace

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/user"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,6 +169,9 @@ func parseCommand(e *env, fs *flag.FlagSet, args []string, min, max int) ([]stri
 	}
 	if err == nil && (len(pos) < min || len(pos) > max) {
 		err = errors.New("wrong number of arguments")
+	}
+	if err == nil && slices.Contains(pos, "") {
+		err = errors.New("an argument is empty") // "" would make a path such as /clusters//instances/...
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "%v (cvsctl %s -h for help)\n", err, fs.Name())

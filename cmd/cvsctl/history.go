@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -26,6 +27,9 @@ stderr (or use --all).`)
 	}
 	if *limit < 1 || *limit > state.MaxHistoryLimit {
 		return fail(e, &usageError{fmt.Sprintf("--limit must be from 1 to %d", state.MaxHistoryLimit)})
+	}
+	if strings.ContainsFunc(*cursor, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return fail(e, &usageError{"--cursor is not one that history printed"})
 	}
 	if isSet(fs, "domain") && *domain == "" {
 		return fail(e, &usageError{"--domain is empty: leave it out for every instance"})
