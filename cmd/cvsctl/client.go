@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/user"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,18 +34,19 @@ const endpointEnv = "CVS_ENDPOINT"
 
 // apiFlags are the flags every command that talks to the API takes.
 type apiFlags struct {
+	fs               *flag.FlagSet
 	endpoint, region string
 	json             bool
 	timeout          time.Duration
 }
 
 func addAPIFlags(fs *flag.FlagSet) *apiFlags {
-	f := &apiFlags{}
+	f := &apiFlags{fs: fs, timeout: 20 * time.Second}
 	fs.StringVar(&f.endpoint, "endpoint", os.Getenv(endpointEnv),
 		"the API's URL: https://<api-id>.execute-api.<region>.amazonaws.com (signed with your AWS credentials), or http://127.0.0.1:PORT for a local runtime (unsigned); default $"+endpointEnv)
-	fs.StringVar(&f.region, "api-region", "", "the API's region for signing (default: from the endpoint's host name, else your AWS configuration)")
+	fs.Var(regionFlag{&f.region}, "api-region", "the API's region for signing (default: from the endpoint's host name, else your AWS configuration)")
 	fs.BoolVar(&f.json, "json", false, "print the API's JSON instead of a table")
-	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "time limit for the whole command")
+	fs.Var(durationFlag{&f.timeout}, "timeout", "time limit for the whole command (positive)")
 	return f
 }
 
@@ -64,9 +66,13 @@ func (f *apiFlags) httpClient(ctx context.Context, e *env) (*http.Client, *url.U
 	if f.endpoint == "" {
 		return nil, nil, &usageError{"no endpoint: pass --endpoint or set $" + endpointEnv}
 	}
-	u, err := url.Parse(f.endpoint)
+	u, err := apiclient.ParseEndpoint(f.endpoint)
 	if err != nil {
-		return nil, nil, &usageError{fmt.Sprintf("--endpoint %q: %v", f.endpoint, err)}
+		source := "--endpoint"
+		if !isSet(f.fs, "endpoint") {
+			source = "$" + endpointEnv
+		}
+		return nil, nil, &usageError{fmt.Sprintf("%s: %v", source, err)}
 	}
 	unsigned, err := apiclient.Unsigned(u)
 	if err != nil {
@@ -98,13 +104,15 @@ type usageError struct{ msg string }
 func (u *usageError) Error() string { return u.msg }
 
 // fail reports err on stderr and returns the exit code scripts branch on.
-func fail(e *env, name string, err error) int {
-	fmt.Fprintf(e.stderr, "cvsctl %s: %v\n", name, err)
+func fail(e *env, err error) int {
+	fmt.Fprintf(e.stderr, "%v\n", err)
 	var usage *usageError
 	var apiErr *apiclient.Error
 	switch {
 	case errors.As(err, &usage):
 		return exitUsage
+	case errors.As(err, &apiErr) && apiErr.Route != "":
+		return exitFailure // the API lacks the route: no verdict on the cluster
 	case errors.As(err, &apiErr) && (apiErr.Code == api.CodeGuardRefused || apiErr.Code == api.CodeVersionConflict):
 		return exitRefused
 	case errors.As(err, &apiErr) && apiErr.Code == api.CodeNotFound:
@@ -150,16 +158,23 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 // parseCommand parses a command's flags and checks its number of positional arguments.
 // It returns the positionals, or the exit code to return now (help, or a usage error).
 func parseCommand(e *env, fs *flag.FlagSet, args []string, min, max int) ([]string, int, bool) {
+	// The flag package would print the error and the whole usage on stderr: asked for, the
+	// usage goes to stdout; a mistake gets one line on stderr.
+	fs.SetOutput(io.Discard)
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(e.stdout)
+		fs.Usage()
 		return nil, exitOK, false
 	}
-	if err != nil {
-		return nil, exitUsage, false
+	if err == nil && (len(pos) < min || len(pos) > max) {
+		err = errors.New("wrong number of arguments")
 	}
-	if len(pos) < min || len(pos) > max {
-		fmt.Fprintf(e.stderr, "cvsctl %s: wrong number of arguments\n", fs.Name())
-		fs.Usage()
+	if err == nil && slices.Contains(pos, "") {
+		err = errors.New("an argument is empty") // "" would make a path such as /clusters//instances/...
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%v (cvsctl %s -h for help)\n", err, fs.Name())
 		return nil, exitUsage, false
 	}
 	return pos, 0, true
@@ -188,9 +203,6 @@ func printJSON(w io.Writer, v any) error {
 
 // withTimeout bounds a command by --timeout.
 func (f *apiFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if f.timeout <= 0 {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(ctx, f.timeout)
 }
 

@@ -14,7 +14,8 @@ func runClose(ctx context.Context, e *env, args []string) int {
 	f := addAPIFlags(fs)
 	reason := fs.String("reason", "", "why (required; recorded in the audit trail)")
 	force := fs.Bool("force", false, "close even the cluster's last open, healthy instance (viewers may lose the stream)")
-	ifVersion := fs.Int64("if-version", 0, "close only if the instance is still at this version (from status)")
+	var ifVersion int64
+	fs.Var(versionFlag{&ifVersion}, "if-version", "close only if the instance is still at this version (from status; 0: any)")
 	fs.Usage = usageFunc(fs, "[flags] --reason TEXT CLUSTER DOMAIN", `
 Closes an instance's distribution: its edge answers 404 and players move to another region.
 The guard refuses (exit 3) when no other instance of the cluster is open and healthy, unless
@@ -23,20 +24,20 @@ The guard refuses (exit 3) when no other instance of the cluster is open and hea
 	if !ok {
 		return code
 	}
-	if *reason == "" {
-		return fail(e, "close", &usageError{"--reason is required: say why, it goes into the audit trail"})
+	if err := checkReason(*reason); err != nil {
+		return fail(e, err)
 	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	c, err := f.client(ctx, e)
 	if err != nil {
-		return fail(e, "close", err)
+		return fail(e, err)
 	}
-	inst, err := c.Close(ctx, pos[0], pos[1], api.CloseRequest{Reason: *reason, Force: *force, ExpectedVersion: *ifVersion})
+	inst, err := c.Close(ctx, pos[0], pos[1], api.CloseRequest{Reason: *reason, Force: *force, ExpectedVersion: ifVersion})
 	if err != nil {
-		return fail(e, "close", err)
+		return fail(e, err)
 	}
-	return done(e, "close", printChange(e.stdout, f.json, "closed", inst))
+	return done(e, printChange(e.stdout, f.json, "closed", inst))
 }
 
 // printChange reports the instance after a write.

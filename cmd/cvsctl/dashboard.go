@@ -23,17 +23,17 @@ Open the URL it prints. Stop with Ctrl-C.`)
 	if _, code, ok := parseCommand(e, fs, args, 0, 0); !ok {
 		return code
 	}
-	hc, base, err := f.httpClient(ctx, e)
-	if err != nil {
-		return fail(e, "dashboard", err)
-	}
 	host, _, err := net.SplitHostPort(*listen)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
-		return fail(e, "dashboard", &usageError{fmt.Sprintf("--listen %q: want a loopback address such as 127.0.0.1:8080 (the dashboard acts with your credentials)", *listen)})
+		return fail(e, &usageError{fmt.Sprintf("--listen %q: want a loopback address such as 127.0.0.1:8080 (the dashboard acts with your credentials)", *listen)})
+	}
+	hc, base, err := f.httpClient(ctx, e)
+	if err != nil {
+		return fail(e, err)
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fail(e, "dashboard", err)
+		return fail(e, err)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	hc.Timeout = f.timeout // the command runs until interrupted; --timeout bounds each forwarded call
@@ -46,13 +46,13 @@ Open the URL it prints. Stop with Ctrl-C.`)
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
-		return fail(e, "dashboard", err)
+		return fail(e, err)
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fail(e, "dashboard", err)
+		return fail(e, err)
 	}
 	return exitOK
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -42,21 +40,12 @@ func (r *demoRegion) url(file string) string {
 }
 
 func runDemo(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "demo")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: cvsctl demo\n\nServes two sample regional masters on loopback, merges them over HTTP with the code\nof cvsctl merge, prints the merged masters and stops.\n")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "cvsctl demo: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return exitUsage
+	if _, code, ok := parseCommand(e, fs, args, 0, 0); !ok {
+		return code
 	}
 	regions := []*demoRegion{
 		{name: "eu-west-1", channel: "f53b2dd7810e43f4a05bffec4aa5c7a1"},
@@ -64,8 +53,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	}
 	for _, r := range regions {
 		if err := r.start(); err != nil {
-			fmt.Fprintf(e.stderr, "cvsctl demo: %v\n", err)
-			return exitFailure
+			return fail(e, err)
 		}
 		defer r.stop()
 	}
@@ -115,13 +103,10 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		res, err := fetchAndMerge(ctx, f, specs, step.opts)
 		if err != nil {
 			fmt.Fprint(e.stdout, out.String())
-			fmt.Fprintf(e.stderr, "cvsctl demo: %v\n", err)
-			return exitFailure
+			return fail(e, err)
 		}
 		out.Write(res.Playlist)
-		for _, w := range res.Warnings {
-			say("warning: %s", w)
-		}
+		printWarnings(&out, "# ", res.Warnings, "")
 		say("%s", mergeSummary(len(specs), res))
 	}
 	say("")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -25,31 +26,36 @@ stderr (or use --all).`)
 		return code
 	}
 	if *limit < 1 || *limit > state.MaxHistoryLimit {
-		fmt.Fprintf(e.stderr, "cvsctl history: --limit must be from 1 to %d\n", state.MaxHistoryLimit)
-		return exitUsage
+		return fail(e, &usageError{fmt.Sprintf("--limit must be from 1 to %d", state.MaxHistoryLimit)})
+	}
+	if strings.ContainsFunc(*cursor, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return fail(e, &usageError{"--cursor is not one that history printed"})
+	}
+	if isSet(fs, "domain") && *domain == "" {
+		return fail(e, &usageError{"--domain is empty: leave it out for every instance"})
 	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	c, err := f.client(ctx, e)
 	if err != nil {
-		return fail(e, "history", err)
+		return fail(e, err)
 	}
 	page, err := c.History(ctx, pos[0], *domain, *limit, *cursor)
 	if err != nil {
-		return fail(e, "history", err)
+		return fail(e, err)
 	}
 	for *all && page.Next != "" {
 		next, err := c.History(ctx, pos[0], *domain, *limit, page.Next)
 		if err != nil {
-			return fail(e, "history", err)
+			return fail(e, err)
 		}
 		page.Records, page.Next = append(page.Records, next.Records...), next.Next
 	}
 	if f.json {
-		return done(e, "history", printJSON(e.stdout, page))
+		return done(e, printJSON(e.stdout, page))
 	}
 	if err := printHistory(e.stdout, page.Records); err != nil {
-		return done(e, "history", err)
+		return done(e, err)
 	}
 	if page.Next != "" {
 		fmt.Fprintf(e.stderr, "more: cvsctl history --cursor %s %s\n", page.Next, pos[0])

@@ -43,7 +43,7 @@ var commands = []command{
 	{"demo", "", "merge sample regional masters served on loopback (what make demo runs)", runDemo},
 	{"status", "[CLUSTER]", "show clusters, or one cluster's instances: health, open/closed, last change", runStatus},
 	{"close", "--reason TEXT [--force] CLUSTER DOMAIN", "close an instance's distribution (the guard may refuse: exit 3)", runClose},
-	{"open", "--reason TEXT CLUSTER DOMAIN", "open an instance's distribution again", runOpen},
+	{"open", "--reason TEXT [--force] CLUSTER DOMAIN", "open an instance's distribution again", runOpen},
 	{"history", "[--domain D] [--limit N] [--cursor C] [--all] CLUSTER", "show a cluster's audit trail, newest first", runHistory},
 	{"register", "--region R --origin URL --distribution URL CLUSTER DOMAIN", "register or update a stream instance", runRegister},
 	{"master", "[--steering-uri URI] CLUSTER", "regenerate a cluster's merged master in every region's bucket and invalidate it", runMaster},
@@ -70,11 +70,12 @@ func (e *env) run(ctx context.Context, args []string) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
+			stderr := &prefixWriter{prefix: "cvsctl " + c.name + ": ", out: e.stderr}
+			defer stderr.Flush()
+			return c.run(ctx, &env{stdout: e.stdout, stderr: stderr, client: e.client}, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "cvsctl: unknown command %q\n\n", args[0])
-	e.usage(e.stderr)
+	fmt.Fprintf(e.stderr, "cvsctl: unknown command %q: run cvsctl help for the commands\n", redact(args[0]))
 	return exitUsage
 }
 

@@ -28,8 +28,8 @@ func TestDispatch(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", `cvsctl: unknown command "frobnicate"`},
 		{"help lists every command", []string{"help"}, exitOK, "  merge [--steering-uri URI] [--timeout D] [--max-bytes N] NAME=URL [NAME=URL ...]\n        fetch regional master playlists", ""},
 		{"--help", []string{"--help"}, exitOK, "  demo\n        merge sample regional masters", ""},
-		{"merge -h", []string{"merge", "-h"}, exitOK, "", "usage: cvsctl merge [flags] NAME=URL"},
-		{"demo with arguments", []string{"demo", "extra"}, exitUsage, "", `cvsctl demo: unexpected arguments ["extra"]`},
+		{"merge -h", []string{"merge", "-h"}, exitOK, "usage: cvsctl merge [flags] NAME=URL", ""},
+		{"demo with arguments", []string{"demo", "extra"}, exitUsage, "", "cvsctl demo: wrong number of arguments (cvsctl demo -h for help)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

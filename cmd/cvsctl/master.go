@@ -13,7 +13,8 @@ import (
 func runMaster(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "master")
 	f := addAPIFlags(fs)
-	steering := fs.String("steering-uri", "", "add HLS content steering with this steering server URI; each region becomes a pathway")
+	var steering string
+	fs.Var(urlFlag{&steering}, "steering-uri", "add HLS content steering with this steering server URI (absolute http(s)); each region becomes a pathway")
 	fs.Usage = usageFunc(fs, "[flags] CLUSTER", `
 Regenerates CLUSTER's merged master playlist through the API: fetches every region's master
 through its distribution, merges them into redundant streams, writes the result to every
@@ -28,19 +29,17 @@ region (exit 1).`)
 	defer cancel()
 	c, err := f.client(ctx, e)
 	if err != nil {
-		return fail(e, "master", err)
+		return fail(e, err)
 	}
-	res, err := c.RegenerateMaster(ctx, pos[0], api.MasterRequest{SteeringURI: *steering})
+	res, err := c.RegenerateMaster(ctx, pos[0], api.MasterRequest{SteeringURI: steering})
 	if err != nil {
-		return fail(e, "master", err)
+		return fail(e, err)
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(e.stderr, "cvsctl master: warning: %s\n", w)
-	}
+	printWarnings(e.stderr, "", res.Warnings, "; --json lists them all")
 	if f.json {
-		return done(e, "master", printJSON(e.stdout, res))
+		return done(e, printJSON(e.stdout, res))
 	}
-	return done(e, "master", printMaster(e.stdout, res))
+	return done(e, printMaster(e.stdout, res))
 }
 
 // printMaster says where the master went and what it holds.

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"sync"
@@ -19,88 +19,82 @@ type mergeSpec struct {
 }
 
 func runMerge(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	steering := fs.String("steering-uri", "", "add EXT-X-CONTENT-STEERING with this steering manifest URI; each source becomes a pathway named NAME")
-	timeout := fs.Duration("timeout", origin.DefaultTimeout, "time limit for fetching each master playlist")
+	fs := newFlagSet(e, "merge")
+	var steering string
+	fs.Var(urlFlag{&steering}, "steering-uri", "add EXT-X-CONTENT-STEERING with this steering manifest URI (absolute http(s)); each source becomes a pathway named NAME")
+	timeout := origin.DefaultTimeout
+	fs.Var(durationFlag{&timeout}, "timeout", "time limit for fetching each master playlist (positive)")
 	maxBytes := fs.Int64("max-bytes", origin.DefaultMaxBytes, "largest master playlist accepted, in bytes")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: cvsctl merge [flags] NAME=URL [NAME=URL ...]
-
+	fs.Usage = usageFunc(fs, "[flags] NAME=URL [NAME=URL ...]", `
 Fetches each region's master playlist and prints one master that lists every variant of every
 region as HLS redundant streams, URIs made absolute. NAME is the region (eu-west-1) or any name
-of letters, digits, '.', '-' and '_'. Warnings (ladders that differ) go to stderr.
-
-flags:
-`)
-		fs.PrintDefaults()
-	}
+of letters, digits, '.', '-' and '_'. Warnings (ladders that differ) go to stderr, the first
+few and a count of the rest. User info in a URL is used to fetch, never copied into the merged
+master nor printed.`)
 	// Flags may come before, between or after the NAME=URL arguments, as for every command.
-	sources, err := parseArgs(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "cvsctl merge: "+format+"\n", a...)
-		fs.Usage()
-		return exitUsage
-	}
-	if *timeout <= 0 {
-		return usageErr("--timeout must be positive, not %s", *timeout)
+	sources, code, ok := parseCommand(e, fs, args, 0, math.MaxInt)
+	if !ok {
+		return code
 	}
 	if *maxBytes <= 0 {
-		return usageErr("--max-bytes must be positive, not %d", *maxBytes)
+		return fail(e, &usageError{fmt.Sprintf("--max-bytes must be positive, not %d", *maxBytes)})
 	}
 	if len(sources) == 0 {
-		return usageErr("no sources: give at least one NAME=URL")
+		return fail(e, &usageError{"no sources: give at least one NAME=URL"})
 	}
-	specs, err := parseMergeSpecs(sources)
+	specs, warnings, err := parseMergeSpecs(sources)
 	if err != nil {
-		return usageErr("%v", err)
+		return fail(e, &usageError{err.Error()})
 	}
-	f := &origin.Fetcher{Client: e.client, Timeout: *timeout, MaxBytes: *maxBytes, UserAgent: "cvsctl-merge"}
-	res, err := fetchAndMerge(ctx, f, specs, hls.MergeOptions{SteeringURI: *steering})
+	f := &origin.Fetcher{Client: e.client, Timeout: timeout, MaxBytes: *maxBytes, UserAgent: "cvsctl-merge"}
+	res, err := fetchAndMerge(ctx, f, specs, hls.MergeOptions{SteeringURI: steering})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "cvsctl merge: %v\n", err)
-		return exitFailure
+		return fail(e, err)
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(e.stderr, "cvsctl merge: warning: %s\n", w)
+		warnings = append(warnings, w.String())
 	}
+	printWarnings(e.stderr, "", warnings, "")
 	if _, err := e.stdout.Write(res.Playlist); err != nil {
-		fmt.Fprintf(e.stderr, "cvsctl merge: write: %v\n", err)
-		return exitFailure
+		return fail(e, fmt.Errorf("write: %w", err))
 	}
-	fmt.Fprintf(e.stderr, "cvsctl merge: %s\n", mergeSummary(len(specs), res))
+	fmt.Fprintf(e.stderr, "%s\n", mergeSummary(len(specs), res))
 	return exitOK
 }
 
-// parseMergeSpecs reads NAME=URL arguments.
-func parseMergeSpecs(args []string) ([]mergeSpec, error) {
+// parseMergeSpecs reads NAME=URL arguments, with a warning for each URL given twice: two names
+// for one origin merge into redundant variants that fail together.
+func parseMergeSpecs(args []string) ([]mergeSpec, []string, error) {
 	specs := make([]mergeSpec, 0, len(args))
 	seen := map[string]bool{}
+	byURL := map[string]string{}
+	var warnings []string
 	for _, arg := range args {
 		name, raw, ok := strings.Cut(arg, "=")
 		if !ok {
-			return nil, fmt.Errorf("%q is not NAME=URL", arg)
+			return nil, nil, fmt.Errorf("%q is not NAME=URL", arg)
 		}
 		if err := hls.CheckMergeName(name); err != nil {
-			return nil, fmt.Errorf("%q: %v", arg, err)
+			return nil, nil, fmt.Errorf("%q: %v", arg, err)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("name %q given twice", name)
+			return nil, nil, fmt.Errorf("name %q given twice", name)
 		}
 		seen[name] = true
 		u, err := url.Parse(raw)
 		if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			return nil, fmt.Errorf("%q: %q is not an absolute http(s) URL", arg, raw)
+			return nil, nil, fmt.Errorf("%q: %q is not an absolute http(s) URL", arg, raw)
+		}
+		// Scheme and host are case-insensitive; user info does not change the origin.
+		u.Scheme, u.Host, u.User = strings.ToLower(u.Scheme), strings.ToLower(u.Host), nil
+		if first, dup := byURL[u.String()]; dup {
+			warnings = append(warnings, fmt.Sprintf("%s and %s have the same URL: their variants are one origin, not redundant", first, name))
+		} else {
+			byURL[u.String()] = name
 		}
 		specs = append(specs, mergeSpec{name: name, url: raw})
 	}
-	return specs, nil
+	return specs, warnings, nil
 }
 
 // fetchAndMerge fetches every source's master at once and merges them. It is the code path of
@@ -116,8 +110,9 @@ func fetchAndMerge(ctx context.Context, f *origin.Fetcher, specs []mergeSpec, op
 				errs[i] = fmt.Errorf("source %s: %w", s.name, err)
 				return
 			}
-			// Relative URIs resolve against where the master really was, after redirects.
-			sources[i] = hls.MergeSource{Name: s.name, URL: resp.URL, Body: resp.Body}
+			// Relative URIs resolve against where the master really was, after redirects; the
+			// user info that fetched it stays out of the merge and its errors.
+			sources[i] = hls.MergeSource{Name: s.name, URL: withoutUserinfo(resp.URL), Body: resp.Body}
 		})
 	}
 	wg.Wait()
@@ -125,6 +120,16 @@ func fetchAndMerge(ctx context.Context, f *origin.Fetcher, specs []mergeSpec, op
 		return nil, err
 	}
 	return hls.Merge(sources, opts)
+}
+
+// withoutUserinfo drops the user info of an absolute URL, and returns anything else as it is.
+func withoutUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
 }
 
 // mergeSummary says what a merge did in one line.

@@ -148,7 +148,7 @@ func TestOperatorCommandsSigned(t *testing.T) {
 		{name: "forced close of the last one", args: []string{"close", "--reason", "off air", "--force", "live-1", opsD2}, wantStdout: `now closed`},
 		{name: "history, one page", args: []string{"history", "--limit", "2", "live-1"},
 			wantStdout: `(?m)^WHEN\s+DOMAIN\s+WHAT\s+BEFORE\s+AFTER\s+BY\s+REASON\s*\n\S+ \S+\s+d222222abcdef8\.cloudfront\.net\s+distro_open \(forced\)\s+true\s+false\s+assumed-role/StreamOperator/alice\s+off air`,
-			wantStderr: `^more: cvsctl history --cursor \S+ live-1\n$`},
+			wantStderr: `^cvsctl history: more: cvsctl history --cursor \S+ live-1\n$`},
 		{name: "register a new instance", args: []string{"register", "--region", "ap-southeast-2", "--origin", "https://o.example.com/x.m3u8",
 			"--distribution", "https://live.example.com/x.m3u8", "live-2", "d333333abcdef8.cloudfront.net"}, wantStdout: `^registered live-2/d333333abcdef8\.cloudfront\.net: now open, health unknown, version 1`},
 		{name: "register with a bad region", args: []string{"register", "--region", "Sydney", "--origin", "https://o.example.com/x.m3u8",

@@ -27,32 +27,32 @@ who made it and why.`)
 	defer cancel()
 	c, err := f.client(ctx, e)
 	if err != nil {
-		return fail(e, "status", err)
+		return fail(e, err)
 	}
 	if len(pos) == 0 {
 		list, err := c.Clusters(ctx)
 		if err != nil {
-			return fail(e, "status", err)
+			return fail(e, err)
 		}
 		if f.json {
-			return done(e, "status", printJSON(e.stdout, list))
+			return done(e, printJSON(e.stdout, list))
 		}
-		return done(e, "status", printClusters(e.stdout, list))
+		return done(e, printClusters(e.stdout, list))
 	}
 	cl, err := c.Cluster(ctx, pos[0])
 	if err != nil {
-		return fail(e, "status", err)
+		return fail(e, err)
 	}
 	if f.json {
-		return done(e, "status", printJSON(e.stdout, cl))
+		return done(e, printJSON(e.stdout, cl))
 	}
-	return done(e, "status", printInstances(e.stdout, cl.Instances))
+	return done(e, printInstances(e.stdout, cl.Instances))
 }
 
 // done turns a write error on stdout into exit code 1.
-func done(e *env, name string, err error) int {
+func done(e *env, err error) int {
 	if err != nil {
-		return fail(e, name, fmt.Errorf("write: %w", err))
+		return fail(e, fmt.Errorf("write: %w", err))
 	}
 	return exitOK
 }

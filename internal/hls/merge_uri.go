@@ -90,12 +90,12 @@ func mergeResolve(base mergeRef, ref string) (string, error) {
 		t.authority, t.hasAuthority = r.authority, true
 		t.path = mergeDotSegments(r.path)
 	case r.path == "":
-		t.authority, t.hasAuthority, t.path = base.authority, base.hasAuthority, base.path
+		t.authority, t.hasAuthority, t.path = mergeHostPort(base.authority), base.hasAuthority, base.path
 		if !r.hasQuery {
 			t.query, t.hasQuery = base.query, base.hasQuery
 		}
 	default:
-		t.authority, t.hasAuthority = base.authority, base.hasAuthority
+		t.authority, t.hasAuthority = mergeHostPort(base.authority), base.hasAuthority
 		p := r.path
 		if !strings.HasPrefix(p, "/") {
 			if base.hasAuthority && base.path == "" {
@@ -115,6 +115,15 @@ func mergeResolve(base mergeRef, ref string) (string, error) {
 		t.path = p
 	}
 	return t.String(), nil
+}
+
+// mergeHostPort drops the user info of an authority: credentials that fetched a source master
+// must not be published in every URI resolved against it.
+func mergeHostPort(authority string) string {
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		return authority[i+1:]
+	}
+	return authority
 }
 
 // mergeDotSegments removes "." and ".." segments from a path (RFC 3986 5.2.4); ".." never climbs

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
@@ -31,14 +32,33 @@ type Client struct {
 // New returns a client of the API at base (the $default stage root, or a local runtime's
 // address). hc's transport does the signing: see SigV4 and Operator.
 func New(base string, hc *http.Client) (*Client, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("endpoint %q: want an http or https URL", base)
+	u, err := ParseEndpoint(base)
+	if err != nil {
+		return nil, err
 	}
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	return &Client{base: u, http: hc}, nil
+}
+
+// ParseEndpoint checks an API endpoint: an absolute http or https URL with a host, no user info
+// (requests are signed; a password in the URL would only be echoed), no query or fragment. Its
+// errors never repeat the user info.
+func ParseEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, errors.New("not a URL")
+	case u.User != nil:
+		u.User = nil
+		return nil, fmt.Errorf("endpoint %s must not carry user info: requests are signed with your AWS credentials", u)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Hostname() == "" || u.Opaque != "":
+		return nil, fmt.Errorf("endpoint %q: want an http or https URL with a host", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("endpoint %q: want the API's root URL, without a query or fragment", raw)
+	}
+	return u, nil
 }
 
 // Error is an error answer: the API's {"code","message"}, or API Gateway's own refusal
@@ -47,9 +67,15 @@ type Error struct {
 	Status  int
 	Code    api.Code
 	Message string
+	// Route is set ("POST /clusters/live-1/master") when the API has no such route, an API
+	// older than the client: the 404 then says nothing about the cluster or instance.
+	Route string
 }
 
 func (e *Error) Error() string {
+	if e.Route != "" {
+		return fmt.Sprintf("the API has no route %s (HTTP %d: %s): is it older than this client?", e.Route, e.Status, e.Message)
+	}
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
@@ -90,9 +116,18 @@ func (c *Client) Open(ctx context.Context, cluster, domain string, req api.OpenR
 }
 
 // RegenerateMaster regenerates a cluster's merged master playlist in every region's bucket.
+// An API without the master route answers not_found like an unknown cluster: when the cluster
+// exists, the error says that the route is missing.
 func (c *Client) RegenerateMaster(ctx context.Context, cluster string, req api.MasterRequest) (mastermerge.Result, error) {
 	var out mastermerge.Result
-	return out, c.do(ctx, http.MethodPost, c.path("clusters", cluster, "master"), nil, req, &out)
+	err := c.do(ctx, http.MethodPost, c.path("clusters", cluster, "master"), nil, req, &out)
+	var e *Error
+	if errors.As(err, &e) && e.Code == api.CodeNotFound && e.Route == "" {
+		if _, cerr := c.Cluster(ctx, cluster); cerr == nil {
+			e.Route = route(http.MethodPost, c.path("clusters", cluster, "master"))
+		}
+	}
+	return out, err
 }
 
 // History returns one page of a cluster's audit trail, newest first. Domain, limit and cursor
@@ -129,13 +164,13 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, q url.Values
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("%s %s: encode body: %w", method, u.Path, err)
+			return fmt.Errorf("%s: encode body: %w", route(method, u), err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.Path, err)
+		return fmt.Errorf("%s: %w", route(method, u), err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
@@ -143,20 +178,31 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, q url.Values
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.Path, err)
+		return fmt.Errorf("%s: %w", route(method, u), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, u.Path, err)
+		return fmt.Errorf("%s: read answer: %w", route(method, u), err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return answerError(resp.StatusCode, data)
+		e := answerError(resp.StatusCode, data)
+		if e.Status == http.StatusNotFound && e.Code != api.CodeNotFound {
+			// Our API names every 404 not_found: another code, or none, comes from a gateway
+			// or an API that does not know the route.
+			e.Route = route(method, u)
+		}
+		return e
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, u.Path, err)
+		return fmt.Errorf("%s: decode answer: %w", route(method, u), err)
 	}
 	return nil
+}
+
+// route names a request as the API's routes do: "POST /clusters/live-1/master".
+func route(method string, u *url.URL) string {
+	return method + " /" + strings.TrimPrefix(u.Path, "/")
 }
 
 func answerError(status int, data []byte) *Error {

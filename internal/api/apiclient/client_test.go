@@ -282,3 +282,66 @@ func TestEndpoints(t *testing.T) {
 		})
 	}
 }
+
+func TestParseEndpointNeverEchoesUserinfo(t *testing.T) {
+	for _, tc := range []struct {
+		name, endpoint, want string
+	}{
+		{"user and password", "https://alice:s3cr3t@a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com", "must not carry user info"},
+		{"token as the user", "http://s3cr3t@127.0.0.1:8080", "must not carry user info"},
+		{"unparsable with a password", "http://alice:s3cr3t@[::1", "not a URL"},
+		{"a query", "https://ops.example.com/?stage=prod", "without a query"},
+		{"a fragment", "https://ops.example.com/#x", "without a query or fragment"},
+		{"no host", "https://:443", "with a host"},
+		{"relative", "ops.example.com", "with a host"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := apiclient.ParseEndpoint(tc.endpoint)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if _, nerr := apiclient.New(tc.endpoint, nil); nerr == nil {
+				t.Fatal("New accepted the endpoint")
+			}
+			if msg := err.Error(); strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "alice") {
+				t.Fatalf("the error echoes the user info: %s", msg)
+			}
+		})
+	}
+}
+
+func TestMissingRoute(t *testing.T) {
+	store := memory.New(nil)
+	seed(t, store)
+	// No master service: the API has no master route, like one deployed before it existed.
+	srv := httptest.NewServer(api.New(api.Options{Store: store, Caller: api.LocalCaller("nobody"), Logger: quiet()}))
+	defer srv.Close()
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"message":"Not Found"}`))
+	}))
+	defer gateway.Close()
+	for _, tc := range []struct {
+		name, base, cluster, wantRoute string
+		wantCode                       api.Code
+	}{
+		{"API without the route, known cluster", srv.URL, cluster, "POST /clusters/live-1/master", api.CodeNotFound},
+		{"API without the route, unknown cluster", srv.URL, "live-9", "", api.CodeNotFound},
+		{"gateway without the route", gateway.URL, cluster, "POST /clusters/live-1/master", "http_404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := mustNew(t, tc.base, nil).RegenerateMaster(ctx, tc.cluster, api.MasterRequest{})
+			var apiErr *apiclient.Error
+			if !errors.As(err, &apiErr) || apiErr.Route != tc.wantRoute || apiErr.Code != tc.wantCode {
+				t.Fatalf("err = %#v, want route %q, code %s", err, tc.wantRoute, tc.wantCode)
+			}
+		})
+	}
+	t.Run("an unknown cluster of a known route is not a missing route", func(t *testing.T) {
+		_, err := mustNew(t, srv.URL, nil).Cluster(ctx, "live-9")
+		var apiErr *apiclient.Error
+		if !errors.As(err, &apiErr) || apiErr.Route != "" || apiErr.Code != api.CodeNotFound {
+			t.Fatalf("err = %#v, want not_found without a route", err)
+		}
+	})
+}
