@@ -82,6 +82,24 @@ func decode(data []byte, v any, allowUnknown bool) error {
 	return nil
 }
 
+// Valid checks that data is exactly one JSON value of any kind, in valid UTF-8, with no key
+// twice in any object: for documents whose shape the reader does not know, such as the input of
+// a state machine execution.
+func Valid(data []byte) error {
+	if !utf8.Valid(data) {
+		return &Error{Problem: "is not valid UTF-8"}
+	}
+	w := walker{dec: json.NewDecoder(bytes.NewReader(data))}
+	w.dec.UseNumber()
+	if err := w.any(""); err != nil {
+		return err
+	}
+	if _, err := w.dec.Token(); !errors.Is(err, io.EOF) {
+		return &Error{Problem: "has data after the JSON value"}
+	}
+	return nil
+}
+
 type walker struct {
 	dec          *json.Decoder
 	allowUnknown bool

@@ -234,3 +234,36 @@ func TestDecodeAllowUnknown(t *testing.T) {
 		})
 	}
 }
+
+func TestValid(t *testing.T) {
+	cases := []struct {
+		name, in string
+		problem  string // empty: valid
+	}{
+		{name: "object", in: `{"a":{"b":[1,{"c":null}]}}`},
+		{name: "array", in: ` [1,"x",true] `},
+		{name: "number", in: `12`},
+		{name: "keys differing only in case", in: `{"a":1,"A":2}`},
+		{name: "duplicate key", in: `{"a":1,"a":2}`, problem: `duplicate field "a"`},
+		{name: "duplicate key deep inside", in: `[{"x":{"b":1,"b":2}}]`, problem: `field "[0].x": duplicate field "b"`},
+		{name: "trailing brace", in: `{"a":1}}`, problem: "has data after the JSON value"},
+		{name: "two values", in: `1 2`, problem: "has data after the JSON value"},
+		{name: "empty", in: ``, problem: "ends before the JSON is complete"},
+		{name: "syntax error", in: `{"a":}`, problem: "is not valid JSON at byte 5"},
+		{name: "invalid UTF-8", in: "\"\xff\"", problem: "is not valid UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := Valid([]byte(c.in))
+			if c.problem == "" {
+				if err != nil {
+					t.Fatalf("Valid(%q) = %v, want nil", c.in, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != c.problem {
+				t.Fatalf("Valid(%q) = %v, want %q", c.in, err, c.problem)
+			}
+		})
+	}
+}
