@@ -112,7 +112,7 @@ type PlaylistDetail struct {
 // (a field removed, renamed or given another meaning or type) makes a new version, which this
 // refuses. A field this code does not know is refused too, so that every consumer acts on exactly
 // the fields it validated: a release that adds an optional field updates its consumers (trigger,
-// Confirm) before its producer sends the field (see the README's "Detector events").
+// Confirm) before its producer sends the field (the README's "How it works", Trigger).
 func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
 	var e DetectorEvent
 	if len(body) > MaxEventBodyLen {
