@@ -335,28 +335,24 @@ func TestTriggerStartsOneExecutionPerEvent(t *testing.T) {
 		}
 	})
 
-	t.Run("an event with a field this trigger does not know starts its failover, field kept", func(t *testing.T) {
-		// A newer detector adds an optional field within version 1 (design: additive changes
-		// stay version 1): the transition is acted upon, and the execution input is the message
-		// as published, so a Confirm that knows the field gets it.
+	t.Run("an event with a field this trigger does not know is dead-lettered, never retried", func(t *testing.T) {
+		// Consumers act on exactly what they validated: a field added within version 1 reaches
+		// them only after they know it (consumers are released before producers).
 		newer := foSNSEvent(t, "trigger-stale")
 		rec := &newer.Records[0]
 		rec.SNS.MessageID = "f0f0f0f0-0000-4000-8000-000000000001"
 		rec.SNS.Message = strings.Replace(rec.SNS.Message, `"sequence":42`, `"sequence":4242,"encoder":{"id":"enc-1"}`, 1)
+		before := len(foExecutions(t, ctx, client, failoverArn))
 		if err := disabled.Handle(ctx, newer); err != nil {
-			t.Fatalf("Handle: %v", err)
+			t.Fatalf("Handle returned %v: a malformed message must not be retried", err)
 		}
-		var got *foExecution
-		for _, e := range foExecutions(t, ctx, client, failoverArn) {
-			if e.Name == name(newer) {
-				got = &e
-			}
+		if after := len(foExecutions(t, ctx, client, failoverArn)); after != before {
+			t.Errorf("failover executions %d -> %d", before, after)
 		}
-		if got == nil {
-			t.Fatalf("no failover execution %s", name(newer))
-		}
-		if diff := cmp.Diff(message(newer), got.Input); diff != "" {
-			t.Errorf("execution input (-published +got):\n%s", diff)
+		recs := deadLetters(t)
+		if len(recs) != 1 || recs[0].RequestContext.Condition != "MalformedMessage" ||
+			!strings.Contains(recs[0].ResponsePayload.ErrorMessage, `unknown field "encoder"`) {
+			t.Errorf("dead letters %+v, want the delivery, refused for its unknown field", recs)
 		}
 	})
 

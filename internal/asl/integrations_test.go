@@ -47,8 +47,9 @@ func TestLambdaInvoke(t *testing.T) {
 		{"InvokeResponse_Error sets its own type", func(ctx context.Context, in any) (any, error) {
 			return nil, messages.InvokeResponse_Error{Message: "custom", Type: "Custom.Type"}
 		}, `{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "Custom.Type", Cause: `{"errorMessage":"custom","errorType":"Custom.Type"}`}},
-		{"input that does not decode", func(ctx context.Context, in workflow.CloseInput) (any, error) { return nil, nil },
-			`{"FunctionName":"` + arn + `","Payload":{"sequence":"x"}}`, "", &asl.TaskError{Name: "UnmarshalTypeError"}},
+		{"task input that does not decode is invalid input, in JSON's terms", func(ctx context.Context, in workflow.CloseInput) (any, error) { return nil, nil },
+			`{"FunctionName":"` + arn + `","Payload":{"sequence":"x"}}`, "", &asl.TaskError{Name: "InvalidInputError",
+				Cause: `{"errorMessage":"invalid close input: field \"sequence\": must be an integer of at most 64 bits, not a string","errorType":"InvalidInputError"}`}},
 		{"panic", func(ctx context.Context, in any) (any, error) { panic("oops") },
 			`{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "string", Cause: `{"errorMessage":"oops","errorType":"string"}`}},
 		{"unknown function", func(ctx context.Context, in any) (any, error) { return nil, nil },

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // Status is how an execution ended.
@@ -107,6 +109,10 @@ func (m *Machine) Run(ctx context.Context, name string, input json.RawMessage) (
 	}
 	if len(bytes.TrimSpace(input)) == 0 {
 		input = json.RawMessage("{}")
+	}
+	// One value, no key twice: the state machine's paths must find what the caller validated.
+	if err := strictjson.Valid(input); err != nil {
+		return nil, fmt.Errorf("asl: execution input %w", err)
 	}
 	in, err := decodeJSON(input)
 	if err != nil {

@@ -354,8 +354,17 @@ func TestRunRefusesWhatStartExecutionRefuses(t *testing.T) {
 			t.Errorf("Run accepted execution name %q", name)
 		}
 	}
-	if _, err := m.Run(context.Background(), "ok", json.RawMessage(`{"a":`)); err == nil {
-		t.Error("Run accepted invalid JSON input")
+	for in, problem := range map[string]string{
+		`{"a":`:                         "ends before the JSON is complete",
+		`{"cluster":"a"}}`:              "has data after the JSON value",
+		`{"cluster":"a"} {}`:            "has data after the JSON value",
+		`{"cluster":"a","cluster":"b"}`: `duplicate field "cluster"`,
+		`{"p":[{"u":1,"u":2}]}`:         `field "p[0]": duplicate field "u"`,
+		"{\"a\":\"\xff\"}":              "is not valid UTF-8",
+	} {
+		if _, err := m.Run(context.Background(), "ok", json.RawMessage(in)); err == nil || !strings.Contains(err.Error(), "execution input "+problem) {
+			t.Errorf("Run(input %q) = %v, want it refused: %q", in, err, problem)
+		}
 	}
 	ex, err := m.Run(context.Background(), "news_d1-cloudfront-net_42_0123456789", nil)
 	if err != nil {

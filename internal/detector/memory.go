@@ -1,13 +1,13 @@
 package detector
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -80,13 +80,8 @@ func decodeMemory(data []byte) (memoryDoc, error) {
 		return memoryDoc{}, &MemoryError{Problem: fmt.Sprintf("%d bytes, more than %d", len(data), MaxMemoryBytes)}
 	}
 	var doc memoryDoc
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := strictjson.Decode(data, &doc); err != nil {
 		return memoryDoc{}, &MemoryError{Problem: "decode JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return memoryDoc{}, &MemoryError{Problem: "trailing data after the document"}
 	}
 	if doc.Version != memoryVersion {
 		return memoryDoc{}, &MemoryError{Problem: fmt.Sprintf("version %d, want %d", doc.Version, memoryVersion)}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // Function is the edge sync Lambda: batches of the state table's stream go to Stream, the
@@ -38,13 +40,15 @@ func (f *Function) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 		Source     string `json:"source"`
 		DetailType string `json:"detail-type"`
 	}
-	if err := json.Unmarshal(payload, &probe); err != nil {
-		return nil, f.refuse(&InvalidEventError{Problem: err.Error()})
+	// AWS may add keys to its events; strictjson still refuses a second value, a key twice and
+	// one that differs from a known key only in case.
+	if err := strictjson.DecodeAllowUnknown(payload, &probe); err != nil {
+		return nil, f.refuse(&InvalidEventError{Problem: "the event " + err.Error()})
 	}
 	switch {
 	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb":
 		var ev events.DynamoDBEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
+		if err := strictjson.DecodeAllowUnknown(payload, &ev); err != nil {
 			return nil, f.refuse(&InvalidEventError{Problem: fmt.Sprintf("DynamoDB stream batch: %v", err)})
 		}
 		return f.Stream.Handle(ctx, ev)

@@ -48,7 +48,8 @@ type Closer struct {
 // nothing. Errors are workflow's named errors,
 // returned unwrapped: *InvalidInputError, *InstanceNotFoundError, *StateStoreError.
 func (c *Closer) Close(ctx context.Context, in workflow.CloseInput) (workflow.CloseOutput, error) {
-	if err := in.Validate(); err != nil {
+	if err := in.ValidateAt(now(c.Now)); err != nil {
+		logger(c.Log).Warn("close: invalid input", "cluster", in.Cluster, "domain", in.Domain, "err", err.Error())
 		return workflow.CloseOutput{}, err
 	}
 	var conflict error
@@ -115,6 +116,8 @@ func skippedClose(reason string) workflow.CloseOutput {
 // Reopener is the Reopen task of the failback workflow.
 type Reopener struct {
 	Store ReopenStore
+	// Now is the clock event sequences are checked against; nil means time.Now.
+	Now func() time.Time
 	// Log receives one line per decision; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -124,7 +127,8 @@ type Reopener struct {
 // one a workflow acted upon (Skipped). Skips and refusals are results and write nothing. Errors are
 // workflow's named errors, returned unwrapped.
 func (r *Reopener) Reopen(ctx context.Context, in workflow.ReopenInput) (workflow.ReopenOutput, error) {
-	if err := in.Validate(); err != nil {
+	if err := in.ValidateAt(now(r.Now)); err != nil {
+		logger(r.Log).Warn("reopen: invalid input", "cluster", in.Cluster, "domain", in.Domain, "err", err.Error())
 		return workflow.ReopenOutput{}, err
 	}
 	var conflict error

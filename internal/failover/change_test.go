@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -388,5 +389,65 @@ func TestConcurrentWritesAreReadAgain(t *testing.T) {
 	}
 	if !ro.Opened || !ro.Changed {
 		t.Errorf("Reopen = %+v, want opened by this call", ro)
+	}
+}
+
+// TestASequenceFromTheFutureBlocksNothing: an event sequence is the detector's clock in
+// milliseconds. One far ahead (a forged or corrupt event) is refused as invalid input and
+// written nowhere, so it can never be the newest event acted upon, which would make every later
+// genuine event "not newer" and skipped.
+func TestASequenceFromTheFutureBlocksNothing(t *testing.T) {
+	clk := statetest.NewClock(at(t, "2025-03-01T12:00:12Z"))
+	s := cluster2(t, clk)
+	closer := &failover.Closer{Store: s, HoldDown: holdMin, Now: clk.Now, Log: quiet}
+	reopener := &failover.Reopener{Store: s, Now: clk.Now, Log: quiet}
+	ctx := context.Background()
+	version := func() int64 {
+		inst, err := s.Instance(ctx, cluster, ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inst.Version
+	}
+	refused := func(what string, err error, before int64) {
+		t.Helper()
+		var ie *workflow.InvalidInputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "ahead of now") {
+			t.Fatalf("%s = %v, want an *InvalidInputError about the sequence", what, err)
+		}
+		if after := version(); after != before {
+			t.Fatalf("%s wrote: version %d -> %d", what, before, after)
+		}
+	}
+	genuine := func() int64 { return clk.Now().UnixMilli() }
+	vouch := func() { // the peer's detector keeps vouching for it
+		if _, err := s.Vouch(ctx, cluster, peer); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	v := version()
+	_, err := closer.Close(ctx, closeInput(math.MaxInt64))
+	refused("Close with sequence 9223372036854775807", err, v)
+	v = version()
+	_, err = closer.Close(ctx, closeInput(clk.Now().Add(workflow.MaxSequenceAhead+time.Millisecond).UnixMilli()))
+	refused("Close with a sequence 5 minutes and 1 ms ahead", err, v)
+
+	clk.Advance(time.Second)
+	if out, err := closer.Close(ctx, closeInput(genuine())); err != nil || closeOutcome(out) != "closed" {
+		t.Fatalf("a later genuine close: %s, %v; want closed", closeOutcome(out), err)
+	}
+	clk.Advance(holdMin)
+	v = version()
+	_, err = reopener.Reopen(ctx, reopenInput(math.MaxInt64))
+	refused("Reopen with sequence 9223372036854775807", err, v)
+	if out, err := reopener.Reopen(ctx, reopenInput(genuine())); err != nil || reopenOutcome(out) != "opened" {
+		t.Fatalf("a later genuine reopen: %s, %v; want opened", reopenOutcome(out), err)
+	}
+	clk.Advance(holdMin)
+	vouch()
+	// A detector clock a little ahead of the task's is within the allowed skew.
+	if out, err := closer.Close(ctx, closeInput(clk.Now().Add(time.Minute).UnixMilli())); err != nil || closeOutcome(out) != "closed" {
+		t.Fatalf("a close from a detector a minute ahead: %s, %v; want closed", closeOutcome(out), err)
 	}
 }

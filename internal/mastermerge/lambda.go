@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // IsRequest reports whether a merge function payload is a regeneration request ({"cluster":...})
@@ -18,7 +20,7 @@ func IsRequest(payload []byte) bool {
 		Cluster *string          `json:"cluster"`
 		Records *json.RawMessage `json:"Records"`
 	}
-	return json.Unmarshal(payload, &probe) == nil && probe.Cluster != nil && probe.Records == nil
+	return strictjson.DecodeAllowUnknown(payload, &probe) == nil && probe.Cluster != nil && probe.Records == nil
 }
 
 // Dispatch returns the merge function's Lambda handler: regeneration requests (IsRequest) go to
@@ -39,9 +41,9 @@ func Dispatch[T any](master *Service, other func(context.Context, []byte) (T, er
 // internal failures (the state table unreachable, an undecodable payload) are errors.
 func (s *Service) HandleRequest(ctx context.Context, payload []byte) (*Result, error) {
 	var req Request
-	if err := json.Unmarshal(payload, &req); err != nil {
+	if err := strictjson.Decode(payload, &req); err != nil {
 		s.log.ErrorContext(ctx, "mastermerge: refused request", "err", err.Error())
-		return nil, fmt.Errorf("mastermerge: request is not {\"cluster\":...}: %w", err)
+		return nil, fmt.Errorf("mastermerge: request %w", err)
 	}
 	res, err := s.Regenerate(ctx, req)
 	var e *Error

@@ -93,3 +93,21 @@ func mustService(t *testing.T) *mastermerge.Service {
 	}
 	return svc
 }
+
+func TestHandleRequestDecodesStrictly(t *testing.T) {
+	// mustService's store fails every read: a request that decoded would report that failure.
+	svc := mustService(t)
+	for _, tc := range []struct{ name, payload, want string }{
+		{"cluster in capitals", `{"CLUSTER":"live-1"}`, `unknown field "CLUSTER"`},
+		{"cluster twice in two cases", `{"cluster":"live-1","Cluster":"live-2"}`, `unknown field "Cluster"`},
+		{"cluster twice", `{"cluster":"live-1","cluster":"live-2"}`, `duplicate field "cluster"`},
+		{"a trailing brace", `{"cluster":"live-1"}}`, "has data after the object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := svc.HandleRequest(context.Background(), []byte(tc.payload))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "state table down") {
+				t.Fatalf("HandleRequest(%s) = %+v, %v; want it refused: %q", tc.payload, res, err, tc.want)
+			}
+		})
+	}
+}

@@ -5,11 +5,12 @@
 package s3event
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // Object is one object event: which object, which version of it, and what happened.
@@ -75,7 +76,9 @@ func Parse(payload []byte) ([]Object, error) {
 
 func parse(payload []byte, depth int) ([]Object, error) {
 	var env envelope
-	if err := json.Unmarshal(payload, &env); err != nil {
+	// AWS may add keys to its notifications: unknown ones are skipped, but a second value, a
+	// key twice or one differing from a known key only in case is refused.
+	if err := strictjson.DecodeAllowUnknown(payload, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrShape, err)
 	}
 	if env.Records == nil {

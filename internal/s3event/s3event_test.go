@@ -55,6 +55,10 @@ func TestParse(t *testing.T) {
 		{name: "not JSON", payload: `#EXTM3U`, wantErr: true},
 		{name: "record without key", payload: `{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{}}}]}`, wantErr: true},
 		{name: "bad key escape", payload: `{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"a%zz"}}}]}`, wantErr: true},
+		{name: "a trailing brace", payload: `{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"a.m3u8"}}}]}}`, wantErr: true},
+		{name: "an object key given twice", payload: `{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"},"object":{"key":"a.m3u8","key":"b.m3u8"}}}]}`, wantErr: true},
+		{name: "a bucket in another case", payload: `{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b","Name":"c"},"object":{"key":"a.m3u8"}}}]}`, wantErr: true},
+		{name: "an SNS message with a trailing brace", payload: `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"{\"Records\":[]}}"}}]}`, wantErr: true},
 		{name: "SNS message that is not S3", payload: `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"hello"}}]}`, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

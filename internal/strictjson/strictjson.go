@@ -39,6 +39,18 @@ var ErrNotObject = errors.New("must be one JSON object")
 // never matches. Values of json.RawMessage, interface and map fields may hold any keys, but never the
 // same key twice, at any depth.
 func Decode(data []byte, v any) error {
+	return decode(data, v, false)
+}
+
+// DecodeAllowUnknown is Decode for documents whose schema someone else may extend, such as AWS
+// event envelopes: keys no field is named for are skipped (still checked for duplicates inside),
+// but a key that differs from a field's name only in case is refused, since encoding/json would
+// match it.
+func DecodeAllowUnknown(data []byte, v any) error {
+	return decode(data, v, true)
+}
+
+func decode(data []byte, v any, allowUnknown bool) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic("strictjson: Decode needs a non-nil pointer")
@@ -55,7 +67,7 @@ func Decode(data []byte, v any) error {
 		}
 		return &Error{Problem: ErrNotObject.Error()}
 	}
-	w := walker{dec: dec}
+	w := walker{dec: dec, allowUnknown: allowUnknown}
 	if err := w.object(rv.Type().Elem(), ""); err != nil {
 		return err
 	}
@@ -70,8 +82,27 @@ func Decode(data []byte, v any) error {
 	return nil
 }
 
+// Valid checks that data is exactly one JSON value of any kind, in valid UTF-8, with no key
+// twice in any object: for documents whose shape the reader does not know, such as the input of
+// a state machine execution.
+func Valid(data []byte) error {
+	if !utf8.Valid(data) {
+		return &Error{Problem: "is not valid UTF-8"}
+	}
+	w := walker{dec: json.NewDecoder(bytes.NewReader(data))}
+	w.dec.UseNumber()
+	if err := w.any(""); err != nil {
+		return err
+	}
+	if _, err := w.dec.Token(); !errors.Is(err, io.EOF) {
+		return &Error{Problem: "has data after the JSON value"}
+	}
+	return nil
+}
+
 type walker struct {
-	dec *json.Decoder
+	dec          *json.Decoder
+	allowUnknown bool
 }
 
 var (
@@ -144,19 +175,35 @@ func (w *walker) object(t reflect.Type, path string) error {
 		if err != nil {
 			return err
 		}
-		ft, ok := fields[key]
-		if !ok {
-			return &Error{Path: path, Problem: fmt.Sprintf("unknown field %q", clip(key))}
-		}
 		if seen[key] {
 			return &Error{Path: path, Problem: fmt.Sprintf("duplicate field %q", clip(key))}
 		}
 		seen[key] = true
+		ft, ok := fields[key]
+		if !ok && w.allowUnknown && !foldsToField(fields, key) {
+			if err := w.any(join(path, key)); err != nil {
+				return err
+			}
+			continue
+		}
+		if !ok {
+			return &Error{Path: path, Problem: fmt.Sprintf("unknown field %q", clip(key))}
+		}
 		if err := w.value(ft, join(path, key)); err != nil {
 			return err
 		}
 	}
 	return w.end()
+}
+
+// foldsToField reports whether key differs from a field's name only in case.
+func foldsToField(fields map[string]reflect.Type, key string) bool {
+	for name := range fields {
+		if strings.EqualFold(name, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // mapping checks the members of an object whose '{' has been read against map type t.

@@ -194,3 +194,76 @@ func FuzzDecode(f *testing.F) {
 }
 
 var reflectTypeOfEvent = reflect.TypeFor[event]()
+
+func TestDecodeAllowUnknown(t *testing.T) {
+	cases := []struct {
+		name, in string
+		want     event
+		problem  string
+	}{
+		{name: "unknown keys at every level are skipped", in: `{"cluster":"c","added":{"x":[1]},"playlists":[{"url":"u","new":true}]}`,
+			want: event{base: base{Cluster: "c"}, Playlists: []playlist{{URL: "u"}}}},
+		{name: "key in another case", in: `{"cluster":"a","Cluster":"b"}`, problem: `unknown field "Cluster"`},
+		{name: "key in another case inside an array entry", in: `{"playlists":[{"URL":"u"}]}`, problem: `field "playlists[0]": unknown field "URL"`},
+		{name: "duplicate unknown key", in: `{"added":1,"added":2}`, problem: `duplicate field "added"`},
+		{name: "duplicate inside an unknown value", in: `{"added":{"a":1,"a":2}}`, problem: `field "added": duplicate field "a"`},
+		{name: "duplicate known key", in: `{"cluster":"a","cluster":"b"}`, problem: `duplicate field "cluster"`},
+		{name: "trailing data", in: `{"cluster":"a"}}`, problem: "has data after the object; must be one JSON object"},
+		{name: "not an object", in: `[{"cluster":"a"}]`, problem: "must be one JSON object"},
+		{name: "wrong type of a known field", in: `{"version":"1"}`, problem: `field "version": must be an integer of at most 64 bits, not a string`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got event
+			err := DecodeAllowUnknown([]byte(c.in), &got)
+			if c.problem == "" {
+				if err != nil {
+					t.Fatalf("DecodeAllowUnknown = %v, want no error", err)
+				}
+				if diff := cmp.Diff(c.want, got, cmp.AllowUnexported(event{}), cmp.AllowUnexported(base{})); diff != "" {
+					t.Fatalf("DecodeAllowUnknown (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("DecodeAllowUnknown = nil error, decoded %+v; want %q", got, c.problem)
+			}
+			if got, want := err.Error(), c.problem; got != want {
+				t.Fatalf("DecodeAllowUnknown error = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestValid(t *testing.T) {
+	cases := []struct {
+		name, in string
+		problem  string // empty: valid
+	}{
+		{name: "object", in: `{"a":{"b":[1,{"c":null}]}}`},
+		{name: "array", in: ` [1,"x",true] `},
+		{name: "number", in: `12`},
+		{name: "keys differing only in case", in: `{"a":1,"A":2}`},
+		{name: "duplicate key", in: `{"a":1,"a":2}`, problem: `duplicate field "a"`},
+		{name: "duplicate key deep inside", in: `[{"x":{"b":1,"b":2}}]`, problem: `field "[0].x": duplicate field "b"`},
+		{name: "trailing brace", in: `{"a":1}}`, problem: "has data after the JSON value"},
+		{name: "two values", in: `1 2`, problem: "has data after the JSON value"},
+		{name: "empty", in: ``, problem: "ends before the JSON is complete"},
+		{name: "syntax error", in: `{"a":}`, problem: "is not valid JSON at byte 5"},
+		{name: "invalid UTF-8", in: "\"\xff\"", problem: "is not valid UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := Valid([]byte(c.in))
+			if c.problem == "" {
+				if err != nil {
+					t.Fatalf("Valid(%q) = %v, want nil", c.in, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != c.problem {
+				t.Fatalf("Valid(%q) = %v, want %q", c.in, err, c.problem)
+			}
+		})
+	}
+}

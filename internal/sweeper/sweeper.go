@@ -30,6 +30,8 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/s3event"
+
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // S3 is what the sweeper needs of an S3 client; *s3.Client is one.
@@ -223,18 +225,21 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, err
 		Source  string `json:"source"`
 		Records []struct {
 			EventSource string `json:"eventSource"`
+			// SNS records spell it with a capital E: named, so that neither is a case-folded
+			// match of the other.
+			SNSEventSource string `json:"EventSource"`
 		} `json:"Records"`
 	}
-	if err := json.Unmarshal(payload, &probe); err != nil {
+	if err := strictjson.DecodeAllowUnknown(payload, &probe); err != nil {
 		h.log.ErrorContext(ctx, "sweeper: refused event", "err", err.Error())
-		return nil, fmt.Errorf("sweeper: event is not JSON: %w", err)
+		return nil, fmt.Errorf("sweeper: event %w", err)
 	}
 	switch {
 	case probe.Source == "aws.events":
 		return h.Sweep(ctx)
 	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
 		var ev events.SQSEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
+		if err := strictjson.DecodeAllowUnknown(payload, &ev); err != nil {
 			return nil, fmt.Errorf("sweeper: SQS event: %w", err)
 		}
 		resp, _ := h.HandleChecks(ctx, ev)
@@ -388,9 +393,7 @@ func (h *Handler) HandleChecks(ctx context.Context, ev events.SQSEvent) (events.
 	var out []Decision
 	for _, m := range ev.Records {
 		var c Check
-		dec := json.NewDecoder(strings.NewReader(m.Body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil || c.Key == "" || c.Bucket == "" || c.Deadline.IsZero() {
+		if err := strictjson.Decode([]byte(m.Body), &c); err != nil || c.Key == "" || c.Bucket == "" || c.Deadline.IsZero() {
 			out = append(out, h.note(ctx, Decision{Key: c.Key, Action: Undecodable, Reason: fmt.Sprintf("message %s is not a check: %v", m.MessageId, err)}))
 			continue
 		}

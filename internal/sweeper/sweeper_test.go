@@ -563,10 +563,26 @@ func TestSweeper(t *testing.T) {
 	})
 
 	t.Run("a message that is no check is dropped", func(t *testing.T) {
-		f := newFixture(t, endpoint, true, nil)
-		_, d := f.deliver(t, &sqs.SendMessageInput{MessageBody: aws.String(`{"hello":"world"}`)}, time.Now())
-		if d.Action != sweeper.Undecodable {
-			t.Fatalf("decision %+v, want bad message", d)
+		good := string(sample(t, "check"))
+		var env struct{ Records []struct{ Body string } }
+		if err := json.Unmarshal([]byte(good), &env); err != nil || len(env.Records) == 0 {
+			t.Fatalf("events/sweeper-check.json: %v", err)
+		}
+		check := env.Records[0].Body
+		for name, body := range map[string]string{
+			"unknown keys":     `{"hello":"world"}`,
+			"a trailing brace": check + "}",
+			"the key twice":    strings.Replace(check, `"key":`, `"key":"other.m3u8","key":`, 1),
+			"key in capitals":  strings.Replace(check, `"key":`, `"KEY":"other.m3u8","key":`, 1),
+		} {
+			if body == check {
+				t.Fatalf("%s: the sample check has no \"key\"", name)
+			}
+			f := newFixture(t, endpoint, true, nil)
+			_, d := f.deliver(t, &sqs.SendMessageInput{MessageBody: aws.String(body)}, time.Now())
+			if d.Action != sweeper.Undecodable {
+				t.Fatalf("%s: decision %+v, want bad message", name, d)
+			}
 		}
 	})
 

@@ -1,7 +1,7 @@
 // Package trigger turns detector events (SNS messages) into Step Functions executions: stale and
 // unreachable events start the failover workflow, fresh events the failback workflow when
 // failback is enabled. Execution names derive from the event, so duplicate deliveries start one
-// execution.
+// execution, whose input is the validated event encoded again, never the message as published.
 //
 // Nothing is lost silently. A transient failure to start an execution (throttling, a service
 // or network error) is returned, so Lambda retries the delivery and, once its retries are
@@ -67,7 +67,8 @@ type Config struct {
 	// such messages are only logged.
 	DeadLetters        DeadLetters
 	DeadLetterQueueURL string
-	// Now is the clock of dead-letter records; nil means time.Now.
+	// Now is the clock that event sequences are checked against (workflow.MaxSequenceAhead)
+	// and that stamps dead-letter records; nil means time.Now.
 	Now func() time.Time
 	// Log receives one line per message; nil means slog.Default().
 	Log *slog.Logger
@@ -97,12 +98,6 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return &Handler{sfn: cfg.SFN, failoverArn: cfg.FailoverArn, failbackArn: cfg.FailbackArn,
 		holdDown: int(cfg.HoldDown / time.Second), dlq: cfg.DeadLetters, dlqURL: cfg.DeadLetterQueueURL, now: now, log: log}, nil
-}
-
-// failbackInput is workflow.FailbackInput with the detector event as published.
-type failbackInput struct {
-	DetectorEvent   json.RawMessage `json:"detector_event"`
-	HoldDownSeconds int             `json:"hold_down_seconds"`
 }
 
 // Outcome is what the trigger did with one message.
@@ -145,27 +140,22 @@ func (h *Handler) Handle(ctx context.Context, e events.SNSEvent) error {
 // HandleRecord handles one SNS record and says what it did.
 func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Outcome, error) {
 	log := h.log.With("message_id", r.SNS.MessageID, "topic", r.SNS.TopicArn)
-	ev, err := workflow.ParseDetectorEvent([]byte(r.SNS.Message))
+	ev, err := workflow.ParseDetectorEventAt([]byte(r.SNS.Message), h.now())
 	if err != nil {
-		log.Warn("dropped a malformed detector event", "reason", err.Error(), "bytes", len(r.SNS.Message))
-		if dlErr := h.deadLetter(ctx, r, conditionMalformed, "InvalidInputError", err); dlErr != nil {
-			// Not returned: a retry would only be as malformed, and Lambda's own on-failure
-			// record would land on the same queue that just failed.
-			log.Error("could not dead-letter a malformed detector event", "err", dlErr.Error())
-		}
-		return Dropped, nil
+		return h.drop(ctx, log, r, err), nil
 	}
 	log = log.With("event", ev.Event, "cluster", ev.Cluster, "domain", ev.Domain, "sequence", ev.Sequence)
-	// The execution input carries the event as published, fields this trigger does not know
-	// included, for a Confirm that knows them (version 1 only gains optional fields).
-	published := json.RawMessage(r.SNS.Message)
+	// The execution input is the event as validated, encoded again: the state machine's
+	// JSONPaths and the tasks see exactly the fields checked here, whatever the message's
+	// spelling. The same event always encodes the same, so a repeated delivery still meets its
+	// execution under the same name with the same input.
 	var arn string
 	var input any
 	switch {
 	case ev.Event.StartsFailover():
-		arn, input = h.failoverArn, published
+		arn, input = h.failoverArn, ev
 	case ev.Event == workflow.EventFresh && h.failbackArn != "":
-		arn, input = h.failbackArn, failbackInput{DetectorEvent: published, HoldDownSeconds: h.holdDown}
+		arn, input = h.failbackArn, workflow.FailbackInput{DetectorEvent: ev, HoldDownSeconds: h.holdDown}
 	default:
 		why := "an ended stream needs no failover"
 		if ev.Event == workflow.EventFresh {
@@ -175,8 +165,8 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 		return Ignored, nil
 	}
 	body, err := json.Marshal(input)
-	if err != nil {
-		return "", fmt.Errorf("encode the execution input of %s/%s #%d: %w", ev.Cluster, ev.Domain, ev.Sequence, err)
+	if err != nil { // a validated event always encodes; were it not to, a retry would fail alike
+		return h.drop(ctx, log, r, &workflow.InvalidInputError{What: "detector event", Problems: []string{"cannot be encoded: " + err.Error()}}), nil
 	}
 	name := workflow.ExecutionName(ev)
 	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
@@ -202,6 +192,17 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 	}
 	log.Info("started an execution", "state_machine", arn, "execution_arn", aws.ToString(out.ExecutionArn))
 	return Started, nil
+}
+
+// drop logs and dead-letters a malformed message; it is never retried.
+func (h *Handler) drop(ctx context.Context, log *slog.Logger, r events.SNSEventRecord, err error) Outcome {
+	log.Warn("dropped a malformed detector event", "reason", err.Error(), "bytes", len(r.SNS.Message))
+	if dlErr := h.deadLetter(ctx, r, conditionMalformed, "InvalidInputError", err); dlErr != nil {
+		// Not returned: a retry would only be as malformed, and Lambda's own on-failure
+		// record would land on the same queue that just failed.
+		log.Error("could not dead-letter a malformed detector event", "err", dlErr.Error())
+	}
+	return Dropped
 }
 
 // permanentCodes are the StartExecution errors no retry mends.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
+	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // noStarts fails the test if the trigger tries to start anything. (Starting executions is
@@ -86,6 +87,14 @@ func TestMessagesThatStartNothing(t *testing.T) {
 	ended.SNS.Message = strings.Replace(ended.SNS.Message, `"event":"stale"`, `"event":"ended"`, 1)
 	notJSON := sample(t, "trigger-stale")
 	notJSON.SNS.Message = "stale!"
+	edit := func(from, to string) events.SNSEventRecord {
+		r := sample(t, "trigger-stale")
+		if !strings.Contains(r.SNS.Message, from) {
+			t.Fatalf("trigger-stale.json's message has no %q", from)
+		}
+		r.SNS.Message = strings.Replace(r.SNS.Message, from, to, 1)
+		return r
+	}
 	tests := []struct {
 		name   string
 		record events.SNSEventRecord
@@ -93,7 +102,12 @@ func TestMessagesThatStartNothing(t *testing.T) {
 		log    string
 	}{
 		{"malformed event", sample(t, "trigger-malformed"), trigger.Dropped, "version: is 2, want 1"},
-		{"not JSON", notJSON, trigger.Dropped, "decode JSON"},
+		{"not JSON", notJSON, trigger.Dropped, "is not valid JSON at byte 1"},
+		{"cluster in capitals", edit(`"cluster":`, `"CLUSTER":`), trigger.Dropped, `unknown field \"CLUSTER\"`},
+		{"cluster twice in two cases", edit(`"cluster":`, `"Cluster":"other","cluster":`), trigger.Dropped, `unknown field \"Cluster\"`},
+		{"cluster twice", edit(`"cluster":`, `"cluster":"other","cluster":`), trigger.Dropped, `duplicate field \"cluster\"`},
+		{"a field this trigger does not know", edit(`"cluster":`, `"encoder":"enc-1","cluster":`), trigger.Dropped, `unknown field \"encoder\"`},
+		{"sequence from the future", edit(`"sequence":42`, `"sequence":9223372036854775807`), trigger.Dropped, "sequence: is 9223372036854775807, more than 5m0s ahead of now"},
 		{"ended stream", ended, trigger.Ignored, "an ended stream needs no failover"},
 		{"fresh with failback disabled", sample(t, "trigger-fresh"), trigger.Ignored, "failback is disabled"},
 	}
@@ -207,6 +221,18 @@ func TestOnlyTransientFailuresAreRetried(t *testing.T) {
 		{name: "a malformed message is never retried, even when the queue fails", record: sample(t, "trigger-malformed"),
 			endpoint: func(t *testing.T) string { return sfnServer(t, 500, "InternalFailure") },
 			sendErr:  errors.New("SQS is down"), outcome: trigger.Dropped, condition: "MalformedMessage", errType: "InvalidInputError"},
+		{name: "a trailing brace is dead-lettered, never retried", record: func() events.SNSEventRecord {
+			r := sample(t, "trigger-stale")
+			r.SNS.Message += "}"
+			return r
+		}(), endpoint: func(t *testing.T) string { return sfnServer(t, 200, "") },
+			outcome: trigger.Dropped, condition: "MalformedMessage", errType: "InvalidInputError"},
+		{name: "a sequence from the future is dead-lettered, never retried", record: func() events.SNSEventRecord {
+			r := sample(t, "trigger-stale")
+			r.SNS.Message = strings.Replace(r.SNS.Message, `"sequence":42`, `"sequence":9223372036854775807`, 1)
+			return r
+		}(), endpoint: func(t *testing.T) string { return sfnServer(t, 200, "") },
+			outcome: trigger.Dropped, condition: "MalformedMessage", errType: "InvalidInputError"},
 		{name: "a started execution is not dead-lettered", record: sample(t, "trigger-stale"),
 			endpoint: func(t *testing.T) string { return sfnServer(t, 200, "") }, outcome: trigger.Started},
 	}
@@ -284,6 +310,76 @@ func TestTransient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := trigger.Transient(tt.err); got != tt.want {
 				t.Errorf("trigger.Transient(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// starts records StartExecution requests and answers each with success.
+type starts struct {
+	mu sync.Mutex
+	in []*sfn.StartExecutionInput
+}
+
+func (s *starts) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.in = append(s.in, in)
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:us-east-1:1:execution:f:x")}, nil
+}
+
+// TestExecutionInputIsTheValidatedEvent: the state machine gets the event as the trigger
+// validated it, encoded again, never the message's own bytes, and the tasks decode it strictly.
+func TestExecutionInputIsTheValidatedEvent(t *testing.T) {
+	const failover, failback = "arn:aws:states:us-east-1:1:stateMachine:f", "arn:aws:states:us-east-1:1:stateMachine:b"
+	for _, name := range []string{"trigger-stale", "trigger-unreachable", "trigger-fresh"} {
+		t.Run(name, func(t *testing.T) {
+			r := sample(t, name)
+			// Blanks and a null a loose reader would pass on as they are.
+			r.SNS.Message = strings.Replace(r.SNS.Message, `"cluster":`, "\n  \"omitted_playlists\": null, \"cluster\" :", 1)
+			want, err := workflow.ParseDetectorEvent([]byte(r.SNS.Message))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sfnc := &starts{}
+			h, err := trigger.New(trigger.Config{SFN: sfnc, FailoverArn: failover, FailbackArn: failback, HoldDown: 5 * time.Minute, Log: slogJSON(&bytes.Buffer{})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := h.HandleRecord(context.Background(), r); err != nil || got != trigger.Started {
+				t.Fatalf("HandleRecord = %s, %v; want started", got, err)
+			}
+			if len(sfnc.in) != 1 {
+				t.Fatalf("%d executions started, want 1", len(sfnc.in))
+			}
+			input := aws.ToString(sfnc.in[0].Input)
+			if input == r.SNS.Message {
+				t.Fatal("the execution input is the message as published")
+			}
+			var got workflow.DetectorEvent
+			if want.Event == workflow.EventFresh {
+				var fb workflow.FailbackInput
+				if err := json.Unmarshal([]byte(input), &fb); err != nil {
+					t.Fatalf("failback input %s: %v", input, err)
+				}
+				if fb.HoldDownSeconds != 300 {
+					t.Errorf("hold_down_seconds = %d, want 300", fb.HoldDownSeconds)
+				}
+				got = fb.DetectorEvent
+			} else {
+				canonical, err := json.Marshal(want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if input != string(canonical) {
+					t.Errorf("execution input\n%s\nwant the validated event encoded again\n%s", input, canonical)
+				}
+				if got, err = workflow.ParseDetectorEvent([]byte(input)); err != nil {
+					t.Fatalf("the execution input does not parse: %v", err)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("event in the execution input (-validated +sent):\n%s", diff)
 			}
 		})
 	}

@@ -5,7 +5,6 @@
 package workflow
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // EventVersion is the only detector event version this package accepts.
@@ -104,21 +104,22 @@ type PlaylistDetail struct {
 	Class health.Class `json:"class,omitempty"`
 }
 
-// ParseDetectorEvent decodes and validates an SNS message body.
+// ParseDetectorEvent decodes and validates an SNS message body: exactly one JSON object whose
+// keys are the event's fields, spelt exactly, each at most once (strictjson.Decode).
 //
 // Within version 1 the event only ever gains optional fields (playlists[].live_edge,
-// playlists[].class and omitted_playlists so far); a change that an older consumer would misread (a field removed,
-// renamed or given another meaning or type) makes a new version, which this refuses. So fields
-// this code does not know are ignored: during a deploy, a detector already sending a new field
-// to a trigger or Confirm not yet updated still has its transitions acted upon, as if the
-// field were absent. Consumers do without an optional field when it is absent.
+// playlists[].class and omitted_playlists so far); a change that an older consumer would misread
+// (a field removed, renamed or given another meaning or type) makes a new version, which this
+// refuses. A field this code does not know is refused too, so that every consumer acts on exactly
+// the fields it validated: a release that adds an optional field updates its consumers (trigger,
+// Confirm) before its producer sends the field (the README's "How it works", Trigger).
 func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
 	var e DetectorEvent
 	if len(body) > MaxEventBodyLen {
 		return e, &InvalidInputError{What: "detector event", Problems: []string{
 			fmt.Sprintf("body is %d bytes, more than %d", len(body), MaxEventBodyLen)}}
 	}
-	if err := decodeOne(body, &e); err != nil {
+	if err := strictjson.Decode(body, &e); err != nil {
 		p := []string{err.Error()}
 		// Another version may not decode as this one: say so first.
 		var head struct {
@@ -135,17 +136,28 @@ func ParseDetectorEvent(body []byte) (DetectorEvent, error) {
 	return e, nil
 }
 
-// decodeOne decodes exactly one JSON value; fields v does not have are ignored.
-func decodeOne(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("decode JSON: %w", err)
+// ParseDetectorEventAt is ParseDetectorEvent for a consumer that acts on the event at now: it
+// also refuses a sequence more than MaxSequenceAhead ahead of now.
+func ParseDetectorEventAt(body []byte, now time.Time) (DetectorEvent, error) {
+	e, err := ParseDetectorEvent(body)
+	if err != nil {
+		return e, err
 	}
-	if dec.More() {
-		return fmt.Errorf("decode JSON: more than one value")
+	var p problems
+	p.sequence("sequence", e.Sequence, now)
+	if err := p.err("detector event"); err != nil {
+		return DetectorEvent{}, err
 	}
-	return nil
+	return e, nil
 }
+
+// MaxSequenceAhead is how far ahead of a consumer's clock an event sequence may be. A sequence is
+// the detector's clock in Unix milliseconds (or one more than the instance's last, when that is
+// higher), so a genuine one is ahead only by the skew between two NTP-synchronised hosts, well
+// under a second; five minutes leaves room for a badly drifting clock while bounding how long a
+// corrupt or forged sequence could make genuine later events look old (events not newer than the
+// last acted upon are skipped).
+const MaxSequenceAhead = 5 * time.Minute
 
 // Validate reports every way the event breaks the contract, as an *InvalidInputError.
 func (e DetectorEvent) Validate() error {
@@ -207,6 +219,13 @@ func (e DetectorEvent) Validate() error {
 
 // problems collects contract violations, field by field, for one *InvalidInputError.
 type problems []string
+
+// sequence checks that a sequence is not more than MaxSequenceAhead ahead of now.
+func (p *problems) sequence(field string, seq int64, now time.Time) {
+	if limit := now.Add(MaxSequenceAhead).UnixMilli(); seq > limit {
+		p.add(field, "is %d, more than %s ahead of now (%d): sequences are the detector's clock in milliseconds", seq, MaxSequenceAhead, now.UnixMilli())
+	}
+}
 
 func (p *problems) add(field, format string, args ...any) {
 	*p = append(*p, field+": "+fmt.Sprintf(format, args...))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,39 +98,97 @@ func TestParseDetectorEventWithoutLiveEdge(t *testing.T) {
 	}
 }
 
-func TestParseDetectorEventIgnoresUnknownFields(t *testing.T) {
-	// A detector newer than this code adds an optional field within version 1: this consumer
-	// (a trigger or Confirm not yet updated during a deploy) still acts on the transition, as
-	// if the field were absent.
-	want, err := ParseDetectorEvent(readTestdata(t, "stale-event.json"))
-	if err != nil {
-		t.Fatal(err)
+func TestParseDetectorEventRefusesKeysItDoesNotKnow(t *testing.T) {
+	// Every consumer acts on exactly what it validated: a key it does not know, a key in another
+	// case (which encoding/json would match) and a key given twice are refused, at every level.
+	stale := readTestdata(t, "stale-event.json")
+	rename := func(from, to string) []byte {
+		t.Helper()
+		if !strings.Contains(string(stale), `"`+from+`":`) {
+			t.Fatalf("stale-event.json has no key %q", from)
+		}
+		return []byte(strings.Replace(string(stale), `"`+from+`":`, `"`+to+`":`, 1))
 	}
 	tests := []struct {
 		name string
-		edit func(m map[string]any)
+		body []byte
+		want string
 	}{
-		{"a new top-level field", func(m map[string]any) { m["encoder"] = map[string]any{"id": "enc-1", "restarts": 2} }},
-		{"a new playlist field", func(m map[string]any) { playlist0(m)["bandwidth"] = 2500000 }},
-		{"a new live edge field", func(m map[string]any) { playlist0(m)["live_edge"].(map[string]any)["gaps"] = 2 }},
+		{"a new top-level field", mutate(t, "stale-event.json", func(m map[string]any) { m["encoder"] = map[string]any{"id": "enc-1"} }), `unknown field "encoder"`},
+		{"a new playlist field", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["bandwidth"] = 2500000 }), `field "playlists[0]": unknown field "bandwidth"`},
+		{"a new live edge field", mutate(t, "stale-event.json", func(m map[string]any) { playlist0(m)["live_edge"].(map[string]any)["gaps"] = 2 }), `field "playlists[0].live_edge": unknown field "gaps"`},
+		{"cluster in capitals", rename("cluster", "CLUSTER"), `unknown field "CLUSTER"`},
+		{"cluster twice in two cases", []byte(strings.Replace(string(stale), `"cluster":`, `"Cluster":"b","cluster":`, 1)), `unknown field "Cluster"`},
+		{"cluster twice", []byte(strings.Replace(string(stale), `"cluster":`, `"cluster":"b","cluster":`, 1)), `duplicate field "cluster"`},
+		{"trailing brace", append(append([]byte(nil), stale...), '}'), "has data after the object"},
+		{"an array of the event", append(append([]byte("["), stale...), ']'), "must be one JSON object"},
+		{"a string for the sequence", mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = "42" }), `field "sequence": must be an integer of at most 64 bits, not a string`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseDetectorEvent(mutate(t, "stale-event.json", tt.edit))
-			if err != nil {
-				t.Fatalf("ParseDetectorEvent: %v", err)
+			e, err := ParseDetectorEvent(tt.body)
+			if err == nil {
+				t.Fatalf("ParseDetectorEvent accepted it: %+v", e)
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("event (-without the field +with it):\n%s", diff)
+			var ie *InvalidInputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %T %v, want *InvalidInputError", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if regexp.MustCompile(`int64|workflow\.|DetectorEvent`).MatchString(err.Error()) {
+				t.Errorf("error %q names a Go type", err)
 			}
 		})
 	}
-	t.Run("a new version is still refused", func(t *testing.T) {
+	t.Run("a new version is refused first", func(t *testing.T) {
 		_, err := ParseDetectorEvent(mutate(t, "stale-event.json", func(m map[string]any) { m["version"] = 2; m["encoder"] = "enc-1" }))
-		if err == nil || !strings.Contains(err.Error(), "version: is 2, want 1") {
-			t.Errorf("ParseDetectorEvent = %v, want the version refused", err)
+		if err == nil || !strings.HasPrefix(err.Error(), "invalid detector event: version: is 2, want 1") {
+			t.Errorf("ParseDetectorEvent = %v, want the version refused first", err)
 		}
 	})
+}
+
+func TestParseDetectorEventAtRefusesSequencesFromTheFuture(t *testing.T) {
+	e, err := ParseDetectorEvent(readTestdata(t, "stale-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := time.UnixMilli(e.Sequence) // the detector's clock when it claimed the event
+	tests := []struct {
+		name     string
+		sequence int64
+		now      time.Time
+		want     string // "" when accepted
+	}{
+		{"sequence of now", e.Sequence, genuine, ""},
+		{"reader's clock a little behind", e.Sequence, genuine.Add(-MaxSequenceAhead), ""},
+		{"reader's clock far behind", e.Sequence, genuine.Add(-MaxSequenceAhead - time.Millisecond), "more than 5m0s ahead of now"},
+		{"largest sequence", math.MaxInt64, genuine, "sequence: is 9223372036854775807, more than 5m0s ahead of now"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = tt.sequence })
+			got, err := ParseDetectorEventAt(body, tt.now)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("ParseDetectorEventAt = %v", err)
+				}
+				if got.Sequence != tt.sequence {
+					t.Fatalf("sequence = %d, want %d", got.Sequence, tt.sequence)
+				}
+				return
+			}
+			var ie *InvalidInputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("ParseDetectorEventAt = %v, want an *InvalidInputError saying %q", err, tt.want)
+			}
+			if got.Sequence != 0 {
+				t.Fatalf("returned a partial event: %+v", got)
+			}
+		})
+	}
 }
 
 func TestDetectorEventRoundTrip(t *testing.T) {
@@ -224,8 +283,8 @@ func TestParseDetectorEventRejects(t *testing.T) {
 		{"sequence zero", mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = 0 }),
 			[]string{"sequence: is 0, want >= 1"}},
 		{"two values", append(readTestdata(t, "stale-event.json"), []byte(`{}`)...),
-			[]string{"more than one value"}},
-		{"not JSON", []byte(`<xml/>`), []string{"decode JSON"}},
+			[]string{"has data after the object; must be one JSON object"}},
+		{"not JSON", []byte(`<xml/>`), []string{"is not valid JSON at byte 1"}},
 		{"oversized body", []byte(`{"cluster":"` + strings.Repeat("x", MaxEventBodyLen) + `"}`),
 			[]string{"more than 65536"}},
 	}
@@ -377,6 +436,59 @@ func TestErrorsUnwrap(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "connection reset") {
 			t.Errorf("%T message %q lacks the cause", err, err)
+		}
+	}
+}
+
+func TestTaskInputsDecodeStrictly(t *testing.T) {
+	// aws-lambda-go decodes a task's payload with encoding/json, which calls UnmarshalJSON and
+	// returns its error as it is: the Lambda reports "InvalidInputError", which the state
+	// machines' Catch matches.
+	const close = `{"cluster":"c","domain":"d","reason":"r","changed_by":"arn:aws:states:eu-west-1:1:execution:f:x","sequence":1`
+	tests := []struct {
+		name string
+		in   any
+		body string
+		want string // "" when accepted
+	}{
+		{"close", &CloseInput{}, close + `}`, ""},
+		{"close with a key in capitals", &CloseInput{}, close + `,"CLUSTER":"other"}`, `invalid close input: unknown field "CLUSTER"`},
+		{"close with a duplicate key", &CloseInput{}, close + `,"domain":"e"}`, `invalid close input: duplicate field "domain"`},
+		{"close with a string sequence", &CloseInput{}, `{"sequence":"1"}`, `invalid close input: field "sequence": must be an integer of at most 64 bits, not a string`},
+		{"reopen with an unknown key", &ReopenInput{}, close + `,"force":true}`, `invalid reopen input: unknown field "force"`},
+		{"confirm with a key in another case inside the event", &ConfirmInput{}, `{"mode":"stale","event":{"Cluster":"c"}}`, `invalid confirm input: field "event": unknown field "Cluster"`},
+		{"failback that is an array", &FailbackInput{}, `[]`, "invalid failback input: must be one JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := json.Unmarshal([]byte(tt.body), tt.in)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Unmarshal = %v", err)
+				}
+				return
+			}
+			ie, ok := err.(*InvalidInputError)
+			if !ok {
+				t.Fatalf("Unmarshal = %T %v, want *InvalidInputError as it is", err, err)
+			}
+			if got := ie.Error(); got != tt.want {
+				t.Fatalf("Unmarshal = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestChangeInputsRefuseSequencesFromTheFuture(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	in := CloseInput{Cluster: "c", Domain: "d", Reason: "r", ChangedBy: "x", Sequence: now.UnixMilli()}
+	if err := in.ValidateAt(now); err != nil {
+		t.Fatalf("ValidateAt of a sequence of now = %v", err)
+	}
+	in.Sequence = now.Add(MaxSequenceAhead).UnixMilli() + 1
+	for _, v := range []interface{ ValidateAt(time.Time) error }{in, ReopenInput(in)} {
+		if err := v.ValidateAt(now); err == nil || !strings.Contains(err.Error(), "sequence: is "+strconv.FormatInt(in.Sequence, 10)+", more than 5m0s ahead") {
+			t.Errorf("%T.ValidateAt = %v, want the sequence refused", v, err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // The state machines' DefinitionSubstitutions (the ${Name} placeholders in statemachines/).
@@ -31,6 +32,13 @@ const (
 type ConfirmInput struct {
 	Mode  ConfirmMode   `json:"mode"`
 	Event DetectorEvent `json:"event"`
+}
+
+// UnmarshalJSON decodes the input strictly (strictjson.Decode), so that a handler acts on exactly
+// the fields the state machine sent; a problem is an *InvalidInputError.
+func (in *ConfirmInput) UnmarshalJSON(b []byte) error {
+	type plain ConfirmInput
+	return decodeInput("confirm input", b, (*plain)(in))
 }
 
 // Validate reports every way the input breaks the contract, as an *InvalidInputError. In stale
@@ -84,9 +92,21 @@ type CloseInput struct {
 	Sequence int64 `json:"sequence"`
 }
 
+// UnmarshalJSON decodes the input strictly (see ConfirmInput.UnmarshalJSON).
+func (in *CloseInput) UnmarshalJSON(b []byte) error {
+	type plain CloseInput
+	return decodeInput("close input", b, (*plain)(in))
+}
+
 // Validate reports every way the input breaks the contract, as an *InvalidInputError.
 func (in CloseInput) Validate() error {
-	return validateChange("close input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence)
+	return validateChange("close input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence, time.Time{})
+}
+
+// ValidateAt is Validate for a task acting at now: it also refuses a sequence more than
+// MaxSequenceAhead ahead of now, which would make every later genuine event look old.
+func (in CloseInput) ValidateAt(now time.Time) error {
+	return validateChange("close input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence, now)
 }
 
 // CloseOutput is the Close task's result. A skip and a guard refusal are results, not errors:
@@ -118,9 +138,20 @@ type ReopenInput struct {
 	Sequence  int64  `json:"sequence"`
 }
 
+// UnmarshalJSON decodes the input strictly (see ConfirmInput.UnmarshalJSON).
+func (in *ReopenInput) UnmarshalJSON(b []byte) error {
+	type plain ReopenInput
+	return decodeInput("reopen input", b, (*plain)(in))
+}
+
 // Validate reports every way the input breaks the contract, as an *InvalidInputError.
 func (in ReopenInput) Validate() error {
-	return validateChange("reopen input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence)
+	return validateChange("reopen input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence, time.Time{})
+}
+
+// ValidateAt is Validate for a task acting at now (see CloseInput.ValidateAt).
+func (in ReopenInput) ValidateAt(now time.Time) error {
+	return validateChange("reopen input", in.Cluster, in.Domain, in.Reason, in.ChangedBy, in.Sequence, now)
 }
 
 // ReopenOutput is the Reopen task's result. Skipped and Refused are results, not errors. At
@@ -151,6 +182,12 @@ type FailbackInput struct {
 	HoldDownSeconds int           `json:"hold_down_seconds"`
 }
 
+// UnmarshalJSON decodes the input strictly (see ConfirmInput.UnmarshalJSON).
+func (in *FailbackInput) UnmarshalJSON(b []byte) error {
+	type plain FailbackInput
+	return decodeInput("failback input", b, (*plain)(in))
+}
+
 // Validate reports every way the input breaks the contract, as an *InvalidInputError.
 func (in FailbackInput) Validate() error {
 	var p problems
@@ -168,7 +205,17 @@ func (in FailbackInput) Validate() error {
 	return p.err("failback input")
 }
 
-func validateChange(what, cluster, domain, reason, changedBy string, sequence int64) error {
+// decodeInput decodes a task input strictly into v; a problem is an *InvalidInputError, which
+// aws-lambda-go reports by that name, so the state machines' Catch matches it.
+func decodeInput(what string, b []byte, v any) error {
+	if err := strictjson.Decode(b, v); err != nil {
+		return &InvalidInputError{What: what, Problems: []string{err.Error()}}
+	}
+	return nil
+}
+
+// validateChange checks a Close or Reopen input; a zero now skips the sequence's clock check.
+func validateChange(what, cluster, domain, reason, changedBy string, sequence int64, now time.Time) error {
 	var p problems
 	p.name("cluster", cluster)
 	p.name("domain", domain)
@@ -180,6 +227,9 @@ func validateChange(what, cluster, domain, reason, changedBy string, sequence in
 	}
 	if sequence < 1 {
 		p.add("sequence", "is %d, want >= 1", sequence)
+	}
+	if !now.IsZero() {
+		p.sequence("sequence", sequence, now)
 	}
 	return p.err(what)
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
 
 // MaxValueBytes is the KeyValueStore's limit on a value.
@@ -101,10 +102,11 @@ func EncodeInstance(in state.Instance) (string, error) {
 	return string(b), nil
 }
 
-// DecodeInstance parses an instance value.
+// DecodeInstance parses an instance value strictly (one object, keys exact and once): a value
+// that a person or another writer spelt differently is drift, not the state it seems to say.
 func DecodeInstance(s string) (Instance, error) {
 	var v Instance
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	if err := strictjson.Decode([]byte(s), &v); err != nil {
 		return Instance{}, fmt.Errorf("decode instance value: %w", err)
 	}
 	return v, nil

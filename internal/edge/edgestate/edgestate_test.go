@@ -129,3 +129,23 @@ func TestEntries(t *testing.T) {
 		t.Fatalf("SteeringPath = %q, want %q", got, want)
 	}
 }
+
+func TestDecodeInstanceIsStrict(t *testing.T) {
+	const valid = `{"open":false,"cluster":"news","version":3}`
+	if v, err := DecodeInstance(valid); err != nil || v.Open || v.Version != 3 {
+		t.Fatalf("DecodeInstance(%s) = %+v, %v", valid, v, err)
+	}
+	for _, tc := range []struct{ name, in, want string }{
+		{"open in capitals", `{"open":true,"OPEN":false,"cluster":"news","version":3}`, `unknown field "OPEN"`},
+		{"open twice", `{"open":true,"open":false,"cluster":"news","version":3}`, `duplicate field "open"`},
+		{"a trailing brace", valid + `}`, "has data after the object"},
+		{"an unknown key", `{"open":false,"cluster":"news","version":3,"note":"x"}`, `unknown field "note"`},
+		{"a string version", `{"open":false,"cluster":"news","version":"3"}`, `field "version": must be an integer of at most 64 bits, not a string`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := DecodeInstance(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("DecodeInstance(%s) = %v, want an error saying %q", tc.in, err, tc.want)
+			}
+		})
+	}
+}
