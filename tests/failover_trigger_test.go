@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	awssfn "github.com/clustered-video-streams/cvs/internal/aws/sfn"
+	awssqs "github.com/clustered-video-streams/cvs/internal/aws/sqs"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -194,8 +196,8 @@ func TestTriggerStartsOneExecutionPerEvent(t *testing.T) {
 	var logs foLog
 	newHandler := func(failback string) *trigger.Handler {
 		h, err := trigger.New(trigger.Config{
-			SFN: client, FailoverArn: failoverArn, FailbackArn: failback, HoldDown: 300 * time.Second,
-			DeadLetters: queues, DeadLetterQueueURL: aws.ToString(dlq.QueueUrl),
+			SFN: awssfn.New(client), FailoverArn: failoverArn, FailbackArn: failback, HoldDown: 300 * time.Second,
+			DeadLetters: awssqs.New(queues, aws.ToString(dlq.QueueUrl)), DeadLetterQueueURL: aws.ToString(dlq.QueueUrl),
 			Log: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		if err != nil {
@@ -360,9 +362,9 @@ func TestTriggerStartsOneExecutionPerEvent(t *testing.T) {
 		// (Transient failures, which Handle returns so that Lambda retries and then dead-letters
 		// the delivery itself, are tested in internal/trigger against a wire-level stand-in:
 		// moto never throttles.)
-		h, err := trigger.New(trigger.Config{SFN: client, HoldDown: time.Minute,
+		h, err := trigger.New(trigger.Config{SFN: awssfn.New(client), HoldDown: time.Minute,
 			FailoverArn: "arn:aws:states:us-east-1:123456789012:stateMachine:missing",
-			DeadLetters: queues, DeadLetterQueueURL: aws.ToString(dlq.QueueUrl),
+			DeadLetters: awssqs.New(queues, aws.ToString(dlq.QueueUrl)), DeadLetterQueueURL: aws.ToString(dlq.QueueUrl),
 			Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	awssfn "github.com/clustered-video-streams/cvs/internal/aws/sfn"
+	awssqs "github.com/clustered-video-streams/cvs/internal/aws/sqs"
 	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
 )
@@ -32,6 +34,9 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer, sfnO
 	if err != nil {
 		return nil, err
 	}
-	c.SFN, c.DeadLetters, c.Log = sfn.NewFromConfig(cfg, sfnOpts...), sqs.NewFromConfig(cfg, sqsOpts...), lambdaenv.Logger(logs)
+	c.SFN, c.Log = awssfn.New(sfn.NewFromConfig(cfg, sfnOpts...)), lambdaenv.Logger(logs)
+	if c.DeadLetterQueueURL != "" {
+		c.DeadLetters = awssqs.New(sqs.NewFromConfig(cfg, sqsOpts...), c.DeadLetterQueueURL)
+	}
 	return trigger.New(c)
 }

@@ -21,40 +21,27 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go"
 
+	"github.com/clustered-video-streams/cvs/internal/execution"
+	"github.com/clustered-video-streams/cvs/internal/queue"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
-// Starter starts Step Functions executions (*sfn.Client is one).
-type Starter interface {
-	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
-}
-
-// DeadLetters sends a message to an SQS queue (*sqs.Client is one).
-type DeadLetters interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
 // Handler is the trigger Lambda's handler. Build it with New.
 type Handler struct {
-	sfn         Starter
+	sfn         execution.Starter
 	failoverArn string
 	failbackArn string // "" when failback is disabled
 	holdDown    int
-	dlq         DeadLetters
-	dlqURL      string
+	dlq         queue.Sender
 	now         func() time.Time
 	log         *slog.Logger
 }
 
 // Config configures a Handler.
 type Config struct {
-	SFN Starter
+	// SFN starts the workflows: internal/aws/sfn in Lambda, internal/local/sfn on this machine.
+	SFN execution.Starter
 	// FailoverArn is the failover state machine.
 	FailoverArn string
 	// FailbackArn is the failback state machine; "" disables failback (fresh events then start
@@ -62,10 +49,10 @@ type Config struct {
 	FailbackArn string
 	// HoldDown is how long the origin must stay fresh before failback reopens its distribution.
 	HoldDown time.Duration
-	// DeadLetters and DeadLetterQueueURL are where messages go that no retry would mend (the
-	// queue that is also the function's on-failure destination). Both or neither: without them
-	// such messages are only logged.
-	DeadLetters        DeadLetters
+	// DeadLetterQueueURL names the queue where messages go that no retry would mend (the queue
+	// that is also the function's on-failure destination), and DeadLetters sends to it. Both or
+	// neither: without them such messages are only logged.
+	DeadLetters        queue.Sender
 	DeadLetterQueueURL string
 	// Now is the clock that event sequences are checked against (workflow.MaxSequenceAhead)
 	// and that stamps dead-letter records; nil means time.Now.
@@ -97,7 +84,7 @@ func New(cfg Config) (*Handler, error) {
 		now = time.Now
 	}
 	return &Handler{sfn: cfg.SFN, failoverArn: cfg.FailoverArn, failbackArn: cfg.FailbackArn,
-		holdDown: int(cfg.HoldDown / time.Second), dlq: cfg.DeadLetters, dlqURL: cfg.DeadLetterQueueURL, now: now, log: log}, nil
+		holdDown: int(cfg.HoldDown / time.Second), dlq: cfg.DeadLetters, now: now, log: log}, nil
 }
 
 // Outcome is what the trigger did with one message.
@@ -169,19 +156,15 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 		return h.drop(ctx, log, r, &workflow.InvalidInputError{What: "detector event", Problems: []string{"cannot be encoded: " + err.Error()}}), nil
 	}
 	name := workflow.ExecutionName(ev)
-	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(arn),
-		Name:            aws.String(name),
-		Input:           aws.String(string(body)),
-	})
-	var exists *types.ExecutionAlreadyExists
+	out, err := h.sfn.Start(ctx, arn, name, body)
+	var refused *execution.RefusedError
 	switch {
-	case errors.As(err, &exists):
+	case err == nil && out.Outcome == execution.AlreadyExists:
 		log.Info("execution already started", "state_machine", arn, "execution_name", name)
 		return AlreadyStarted, nil
-	case err != nil && !Transient(err):
+	case errors.As(err, &refused):
 		log.Error("Step Functions refused the execution; dead-lettering the event", "state_machine", arn, "execution_name", name, "err", err.Error())
-		if dlErr := h.deadLetter(ctx, r, conditionRefused, errorCode(err), err); dlErr != nil {
+		if dlErr := h.deadLetter(ctx, r, conditionRefused, refused.Code, err); dlErr != nil {
 			log.Error("could not dead-letter the event", "err", dlErr.Error())
 			return "", fmt.Errorf("start %s for %s/%s #%d: %w; and dead-letter it: %w", name, ev.Cluster, ev.Domain, ev.Sequence, err, dlErr)
 		}
@@ -190,7 +173,7 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 		log.Error("could not start an execution (retried)", "state_machine", arn, "execution_name", name, "err", err.Error())
 		return "", fmt.Errorf("start %s for %s/%s #%d: %w", name, ev.Cluster, ev.Domain, ev.Sequence, err)
 	}
-	log.Info("started an execution", "state_machine", arn, "execution_arn", aws.ToString(out.ExecutionArn))
+	log.Info("started an execution", "state_machine", arn, "execution_arn", out.ExecutionARN)
 	return Started, nil
 }
 
@@ -203,33 +186,6 @@ func (h *Handler) drop(ctx context.Context, log *slog.Logger, r events.SNSEventR
 		log.Error("could not dead-letter a malformed detector event", "err", dlErr.Error())
 	}
 	return Dropped
-}
-
-// permanentCodes are the StartExecution errors no retry mends.
-var permanentCodes = map[string]bool{
-	"InvalidArn": true, "InvalidName": true, "InvalidExecutionInput": true, "ValidationException": true,
-	"StateMachineDoesNotExist": true, "StateMachineDeleting": true,
-	"KmsAccessDeniedException": true, "KmsInvalidStateException": true,
-	"AccessDeniedException": true, "UnrecognizedClientException": true,
-}
-
-// Transient reports whether a StartExecution error may pass when tried again: throttling,
-// running-execution limits, service faults, timeouts and network errors. Errors Step Functions
-// answers for a request that will never succeed as it is are permanent.
-func Transient(err error) bool {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return !permanentCodes[api.ErrorCode()]
-	}
-	return true
-}
-
-func errorCode(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode()
-	}
-	return "Error"
 }
 
 // Conditions of the trigger's own dead-letter records (Lambda's are RetriesExhausted and
@@ -280,9 +236,9 @@ func (h *Handler) deadLetter(ctx context.Context, r events.SNSEventRecord, condi
 	if err != nil {
 		return fmt.Errorf("encode the dead-letter record: %w", err)
 	}
-	if _, err := h.dlq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.dlqURL), MessageBody: aws.String(string(body))}); err != nil {
-		return fmt.Errorf("send to %s: %w", h.dlqURL, err)
+	if _, err := h.dlq.Send(ctx, string(body), 0); err != nil {
+		return fmt.Errorf("send to the dead-letter queue: %w", err)
 	}
-	h.log.Info("dead-lettered a detector event", "message_id", r.SNS.MessageID, "condition", condition, "queue", h.dlqURL)
+	h.log.Info("dead-lettered a detector event", "message_id", r.SNS.MessageID, "condition", condition)
 	return nil
 }

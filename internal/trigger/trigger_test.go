@@ -20,12 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	awssfn "github.com/clustered-video-streams/cvs/internal/aws/sfn"
+	"github.com/clustered-video-streams/cvs/internal/execution"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -35,9 +34,9 @@ import (
 // checked on the wire against moto_server in tests/failover_trigger_test.go.)
 type noStarts struct{ t *testing.T }
 
-func (n noStarts) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
-	n.t.Errorf("StartExecution(%s, %s) for a message that must start nothing", *in.StateMachineArn, *in.Name)
-	return &sfn.StartExecutionOutput{}, nil
+func (n noStarts) Start(ctx context.Context, arn, name string, input []byte) (execution.Result, error) {
+	n.t.Errorf("Start(%s, %s) for a message that must start nothing", arn, name)
+	return execution.Result{Outcome: execution.Started}, nil
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
@@ -154,27 +153,27 @@ func sfnServer(t *testing.T, status int, errType string) string {
 
 // sfnClient is a real Step Functions client pointed at endpoint, without the SDK's own retries
 // (Lambda's are what this tests).
-func sfnClient(endpoint string) *sfn.Client {
-	return sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")})
+func sfnClient(endpoint string) execution.Starter {
+	return awssfn.New(sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")}))
 }
 
-// deadLetters records what the handler sends to its dead-letter queue; err, when set, is
+// deadLetters records the bodies the handler sends to its dead-letter queue; err, when set, is
 // every send's answer. (The SQS wire itself is checked against moto in tests/.)
 type deadLetters struct {
 	mu   sync.Mutex
-	sent []*sqs.SendMessageInput
+	sent []string
 	err  error
 }
 
-func (d *deadLetters) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+func (d *deadLetters) Send(ctx context.Context, body string, delay time.Duration) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.sent = append(d.sent, in)
+	d.sent = append(d.sent, body)
 	if d.err != nil {
-		return nil, d.err
+		return "", d.err
 	}
-	return &sqs.SendMessageOutput{MessageId: aws.String("m-1")}, nil
+	return "m-1", nil
 }
 
 // TestOnlyTransientFailuresAreRetried: Handle returns an error, which makes Lambda retry the
@@ -266,11 +265,8 @@ func TestOnlyTransientFailuresAreRetried(t *testing.T) {
 			if len(dl.sent) != 1 {
 				t.Fatalf("dead-lettered %d message(s), want 1", len(dl.sent))
 			}
-			if got := aws.ToString(dl.sent[0].QueueUrl); got != queue {
-				t.Errorf("sent to %s, want %s", got, queue)
-			}
 			var rec trigger.DeadLetterRecord
-			if err := json.Unmarshal([]byte(aws.ToString(dl.sent[0].MessageBody)), &rec); err != nil {
+			if err := json.Unmarshal([]byte(dl.sent[0]), &rec); err != nil {
 				t.Fatal(err)
 			}
 			want := trigger.DeadLetterRecord{Version: "1.0", Timestamp: time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC),
@@ -287,45 +283,17 @@ func TestOnlyTransientFailuresAreRetried(t *testing.T) {
 	}
 }
 
-func TestTransient(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"throttling", &smithy.GenericAPIError{Code: "ThrottlingException"}, true},
-		{"KMS throttling", &types.KmsThrottlingException{}, true},
-		{"too many running executions", &types.ExecutionLimitExceeded{}, true},
-		{"an unknown service error", &smithy.GenericAPIError{Code: "ServiceUnavailable", Fault: smithy.FaultServer}, true},
-		{"a timeout", context.DeadlineExceeded, true},
-		{"missing state machine", fmt.Errorf("start: %w", &types.StateMachineDoesNotExist{}), false},
-		{"state machine being deleted", &types.StateMachineDeleting{}, false},
-		{"refused input", &types.InvalidExecutionInput{}, false},
-		{"refused name", &types.InvalidName{}, false},
-		{"refused ARN", &types.InvalidArn{}, false},
-		{"KMS key disabled", &types.KmsInvalidStateException{}, false},
-		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException"}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := trigger.Transient(tt.err); got != tt.want {
-				t.Errorf("trigger.Transient(%v) = %v, want %v", tt.err, got, tt.want)
-			}
-		})
-	}
-}
-
-// starts records StartExecution requests and answers each with success.
+// starts records the inputs of the executions started and answers each with success.
 type starts struct {
 	mu sync.Mutex
-	in []*sfn.StartExecutionInput
+	in []string
 }
 
-func (s *starts) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+func (s *starts) Start(ctx context.Context, arn, name string, input []byte) (execution.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.in = append(s.in, in)
-	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:us-east-1:1:execution:f:x")}, nil
+	s.in = append(s.in, string(input))
+	return execution.Result{Outcome: execution.Started, ExecutionARN: "arn:aws:states:us-east-1:1:execution:f:x"}, nil
 }
 
 // TestExecutionInputIsTheValidatedEvent: the state machine gets the event as the trigger
@@ -352,7 +320,7 @@ func TestExecutionInputIsTheValidatedEvent(t *testing.T) {
 			if len(sfnc.in) != 1 {
 				t.Fatalf("%d executions started, want 1", len(sfnc.in))
 			}
-			input := aws.ToString(sfnc.in[0].Input)
+			input := sfnc.in[0]
 			if input == r.SNS.Message {
 				t.Fatal("the execution input is the message as published")
 			}
