@@ -135,7 +135,9 @@ func (d *DynamoDBLocal) Stop() { d.srv.stop() }
 
 // Client returns a DynamoDB client of this server with static dummy credentials, calling
 // itself region. Clients of different regions share one database (-sharedDb).
-func (d *DynamoDBLocal) Client(region string) *dynamodb.Client { return localClient(d.Endpoint, region) }
+func (d *DynamoDBLocal) Client(region string) *dynamodb.Client {
+	return localClient(d.Endpoint, region)
+}
 
 func localClient(endpoint, region string) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
