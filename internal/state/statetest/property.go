@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -38,6 +37,15 @@ func (r PropertyResult) String() string {
 		r.NothingOpen, r.NothingHealthyOpen, r.SetupWrites, r.Elapsed.Round(time.Millisecond))
 }
 
+// Reporter is what CloseProperty reports to; *testing.T is one. A test of the property itself
+// passes a recorder, to show that a store without the guard fails it.
+type Reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+}
+
 // CloseProperty checks design.md invariant 5.1 by random trials: each trial builds a fresh
 // cluster of 2 to 5 instances with random health, open state and detector heartbeat (recent, or
 // silent for longer than the heartbeat max age), at least one of them open, fresh and vouched
@@ -48,7 +56,7 @@ func (r PropertyResult) String() string {
 // from newStore (the stores may share one table: every trial has its own cluster and domains).
 // The seed comes from CVS_PROPERTY_SEED when set, so a failure can be replayed (the
 // goroutines' interleaving cannot).
-func CloseProperty(t *testing.T, newStore func(now func() time.Time) state.Store, trials, workers int) PropertyResult {
+func CloseProperty(t Reporter, newStore func(now func() time.Time) state.Store, trials, workers int) PropertyResult {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("CVS_PROPERTY_SEED"); v != "" {
@@ -127,7 +135,7 @@ type trialOutcome struct {
 
 var trialHealths = []state.Health{state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthUnknown, state.HealthEnded}
 
-func runTrial(t *testing.T, s state.Store, clk *Clock, seed uint64, trial int) trialOutcome {
+func runTrial(t Reporter, s state.Store, clk *Clock, seed uint64, trial int) trialOutcome {
 	rng := rand.New(rand.NewPCG(seed, uint64(trial)))
 	cluster := fmt.Sprintf("trial-%d-%05d", seed%100000, trial)
 	n := 2 + rng.IntN(4)
