@@ -114,8 +114,9 @@ func NodeBin(t testing.TB, name string) string {
 	return p
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago, for servers the tests start
-// as separate processes (DynamoDB Local, moto_server). In-process servers use httptest instead.
+// FreePort returns a loopback TCP port that was free a moment ago, for a test that needs a port
+// nothing answers on. Servers started as processes get theirs from startServer, which makes
+// sure the port is theirs; in-process servers use httptest.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
