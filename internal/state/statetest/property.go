@@ -92,10 +92,11 @@ func CloseProperty(t Reporter, newStore func(now func() time.Time) state.Store, 
 				setup.Add(o.setup)
 				unexpected.Add(o.unexpected)
 				mu.Lock()
-				if !o.anyOpen {
+				// A trial cut short by a store error (reported as such) says nothing of the guard.
+				if !o.aborted && !o.anyOpen {
 					nothingOpen++
 				}
-				if !o.anyHealthy {
+				if !o.aborted && !o.anyHealthy {
 					nothingHealthy++
 				}
 				mu.Unlock()
@@ -131,6 +132,7 @@ type trialOutcome struct {
 	attempted, succeeded, written, refused, conflicted, setup, unexpected int64
 	silentFresh                                                           int64
 	anyOpen, anyHealthy                                                   bool
+	aborted                                                               bool // setup or read-back failed: no verdict
 }
 
 var trialHealths = []state.Health{state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthUnknown, state.HealthEnded}
@@ -163,6 +165,7 @@ func runTrial(t Reporter, s state.Store, clk *Clock, seed uint64, trial int) tri
 	fail := func(format string, args ...any) trialOutcome {
 		t.Errorf("trial %d: "+format, append([]any{trial}, args...)...)
 		o.unexpected++
+		o.aborted = true
 		return o
 	}
 	for _, sp := range specs {
@@ -231,6 +234,7 @@ func runTrial(t Reporter, s state.Store, clk *Clock, seed uint64, trial int) tri
 	if err != nil {
 		t.Errorf("trial %d: Instances: %v", trial, err)
 		o.unexpected++
+		o.aborted = true
 		return o
 	}
 	closedNow := 0
