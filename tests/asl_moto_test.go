@@ -388,9 +388,7 @@ func maskMessageIDs(v any) any {
 }
 
 func TestASLAgreesWithMoto(t *testing.T) {
-	if testing.Short() {
-		t.Skip("moto cross-check: not in -short")
-	}
+	testenv.Short(t, "the moto cross-check")
 	endpoint := testenv.Moto(t, "the Step Functions cross-check")
 	c := newMotoClients(endpoint)
 	ctx := context.Background()

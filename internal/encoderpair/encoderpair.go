@@ -53,7 +53,7 @@ type Layout struct {
 
 // Validate checks that the layout can be merged with relative URIs and that the output can never
 // trigger a merge or be swept: the masters sit in two different folders below the output's
-// folder, and the output is in neither.
+// folder, whose last segments (the sources' names) differ, and the output is in neither.
 func (l Layout) Validate() error {
 	outDir := dir(l.OutputKey)
 	for _, k := range []struct{ name, key string }{{"primary", l.PrimaryKey}, {"failover", l.FailoverKey}, {"output", l.OutputKey}} {
@@ -75,6 +75,12 @@ func (l Layout) Validate() error {
 	}
 	if dir(l.PrimaryKey) == dir(l.FailoverKey) {
 		return fmt.Errorf("layout: primary %q and failover %q must be in different folders", l.PrimaryKey, l.FailoverKey)
+	}
+	// The merge names each source by its folder's last segment and refuses a name used twice,
+	// so such a layout would fail every merge.
+	if p, f := sourceName(l.PrimaryKey), sourceName(l.FailoverKey); p == f {
+		return fmt.Errorf("layout: primary folder %q and failover folder %q both name the source %q; their last segments must differ",
+			dir(l.PrimaryKey), dir(l.FailoverKey), p)
 	}
 	return nil
 }

@@ -325,11 +325,19 @@ func TestLayoutValidate(t *testing.T) {
 		{"same folder", encoderpair.Layout{"p/a.m3u8", "p/b.m3u8", "index.m3u8"}, "different folders"},
 		{"empty key", encoderpair.Layout{"primary/index.m3u8", "", "index.m3u8"}, "must be an object key"},
 		{"folder name not a pathway", encoderpair.Layout{"pri mary/index.m3u8", "failover/index.m3u8", "index.m3u8"}, "letters, digits"},
+		{"folders whose last segments collide would fail every merge", encoderpair.Layout{"a/live/index.m3u8", "b/live/index.m3u8", "index.m3u8"},
+			`primary folder "a/live/" and failover folder "b/live/" both name the source "live"`},
+		{"folders with different last segments", encoderpair.Layout{"a/live/index.m3u8", "b/backup/index.m3u8", "index.m3u8"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.l.Validate()
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.wantErr)
+			}
+			// New refuses at configuration time what Validate refuses.
+			_, err = encoderpair.New(encoderpair.Config{S3: &s3.Client{}, Bucket: "b", Layout: tc.l})
+			if (err == nil) != (tc.wantErr == "") {
+				t.Fatalf("New() = %v, want refused: %v", err, tc.wantErr != "")
 			}
 		})
 	}

@@ -265,6 +265,17 @@ func masterCases() []masterCase {
 			wantErr: ErrMergeInput,
 			errText: "source b (" + mergeUSURL + `): line 2 EXT-X-DEFINE: invalid merge input: variable "cdn" is defined differently by another source (#EXT-X-DEFINE:NAME="cdn",VALUE="a.example")`,
 		},
+		{
+			// The merge edits GROUP-ID, AUDIO and URI in place: blanks around commas, the order of
+			// the attributes and quoted commas and '=' stay byte for byte, which a merge rebuilding
+			// lists from name=value pairs would lose.
+			name: "unusual but legal spacing, order and quoting in edited tags survive byte for byte",
+			sources: []masterCaseSource{
+				{name: "primary", url: mergeEUURL, body: "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-MEDIA:URI=\"audio/en.m3u8\" , NAME=\"English, main=1\" ,TYPE=AUDIO,\tGROUP-ID=\"aud\",DEFAULT=YES ,LANGUAGE=\"en\"\n#EXT-X-STREAM-INF:AUDIO=\"aud\" ,CODECS=\"avc1.4d401f,mp4a.40.2\",BANDWIDTH=1000 ,\tRESOLUTION=640x360,FRAME-RATE=29.970,X-CUSTOM=\"k=v, w\"\nlo.m3u8\n#EXT-X-I-FRAME-STREAM-INF:CODECS=\"avc1.4d401f\" , URI=\"lo-iframe.m3u8\",BANDWIDTH=200\n", parse: "version=4 variants=1 iframes=1 renditions=1 header=0"},
+				{name: "failover", url: mergeUSURL, body: "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-MEDIA:URI=\"audio/en.m3u8\" , NAME=\"English, main=1\" ,TYPE=AUDIO,\tGROUP-ID=\"aud\",DEFAULT=YES ,LANGUAGE=\"en\"\n#EXT-X-STREAM-INF:AUDIO=\"aud\" ,CODECS=\"avc1.4d401f,mp4a.40.2\",BANDWIDTH=1000 ,\tRESOLUTION=640x360,FRAME-RATE=29.970,X-CUSTOM=\"k=v, w\"\nhi.m3u8\n#EXT-X-I-FRAME-STREAM-INF:CODECS=\"avc1.4d401f\" , URI=\"hi-iframe.m3u8\",BANDWIDTH=200\n", parse: "version=4 variants=1 iframes=1 renditions=1 header=0"},
+			},
+			golden: "unusual-attribute-spacing.m3u8",
+		},
 	}
 }
 

@@ -5,8 +5,8 @@
 // adds a delete marker. A scheduled backstop sweep catches playlists whose upload events were
 // missed. Master playlists, ended playlists (#EXT-X-ENDLIST), segments and anything outside the
 // configured prefixes are never deleted, and neither is the last live copy of a rendition: a
-// stale playlist goes only while the same name under another prefix is fresh, so players have
-// somewhere to switch to; otherwise it stays (a stall, which ends when an encoder returns, beats
+// stale playlist goes only while the same name under another prefix is fresh and ahead of it, so
+// players have somewhere better to switch to; otherwise it stays (a stall, which ends when an encoder returns, beats
 // a 404 everywhere) and is checked again.
 package sweeper
 
@@ -431,11 +431,19 @@ func (h *Handler) check(ctx context.Context, c Check) (Decision, error) {
 	if changed(c, cur) {
 		return h.note(ctx, Decision{Key: c.Key, Action: Fresh, Reason: "replaced since the upload this check is for"}), nil
 	}
-	d, err := h.remove(ctx, c)
-	if err != nil || d.Action != Kept {
-		return d, err
+	// The version checked: how far it got tells whether a sibling is ahead of it.
+	p, d, err := h.read(ctx, c.Key, c.VersionID)
+	if err != nil {
+		return Decision{}, err
 	}
-	return h.recheck(ctx, c, d)
+	if d != nil {
+		return h.note(ctx, *d), nil
+	}
+	dec, err := h.remove(ctx, c, p.media)
+	if err != nil || dec.Action != Kept {
+		return dec, err
+	}
+	return h.recheck(ctx, c, dec)
 }
 
 // recheck queues another look at a playlist kept as the last live copy, 1.5 x its target
@@ -470,15 +478,16 @@ func changed(c Check, cur playlist) bool {
 	return c.ETag != cur.etag || !c.LastModified.Equal(cur.lastModified)
 }
 
-// remove deletes a stale playlist: only while another prefix holds a fresh copy (see liveCopy),
-// only from a versioned bucket, and only if it is still the version checked (If-Match on its
-// ETag), so a fresh upload racing the deletion survives. Without a fresh copy elsewhere the
-// decision is Kept and nothing is deleted. remove does not log Kept: the caller does.
-func (h *Handler) remove(ctx context.Context, c Check) (Decision, error) {
+// remove deletes a stale playlist, stale being the version checked: only while another prefix
+// holds a fresh copy that is ahead of it (see liveCopy), only from a versioned bucket, and only if
+// it is still the version checked (If-Match on its ETag), so a fresh upload racing the deletion
+// survives. Without such a copy elsewhere the decision is Kept and nothing is deleted. remove
+// does not log Kept: the caller does.
+func (h *Handler) remove(ctx context.Context, c Check, stale *hls.Media) (Decision, error) {
 	overdue := h.c.Now().Sub(c.Deadline)
 	reason := fmt.Sprintf("unchanged since %s, past %s (%.1f x target duration %s)", c.LastModified.UTC().Format(time.RFC3339),
 		c.Deadline.UTC().Format(time.RFC3339), h.c.Multiplier, time.Duration(c.TargetDurationMS)*time.Millisecond)
-	live, why, err := h.liveCopy(ctx, c.Key)
+	live, why, err := h.liveCopy(ctx, c.Key, stale)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -574,15 +583,17 @@ func (h *Handler) Sweep(ctx context.Context) (*SweepResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// liveCopy looks for a fresh copy of key under the other prefixes: the same name, a live media
-// playlist (no #EXT-X-ENDLIST) not yet past its own deadline (LastModified + the margin + the
-// multiplier times its own target duration), the very rule that makes key stale. It returns the first
-// such copy, or "" and why none will do. A read that fails is an error: uncertainty never
-// deletes.
+// liveCopy looks for a copy of key under the other prefixes that players gain something by
+// switching to: the same name, a live media playlist (no #EXT-X-ENDLIST) not yet past its own
+// deadline (LastModified + the margin + the multiplier times its own target duration), the very
+// rule that makes key stale, and ahead of stale (see ahead). It returns the first such copy, or
+// "" and why none will do. A read that fails is an error: uncertainty never deletes.
 //
 // An ended copy does not count: players switched to it would play to its end and stop for good,
-// while players kept on the stalled copy resume when its encoder returns.
-func (h *Handler) liveCopy(ctx context.Context, key string) (string, string, error) {
+// while players kept on the stalled copy resume when its encoder returns. Nor does a copy that
+// is fresh by upload time only: an encoder stalled a second later than the other looks fresh
+// for that second, and deleting the first copy would leave players on a stall anyway.
+func (h *Handler) liveCopy(ctx context.Context, key string, stale *hls.Media) (string, string, error) {
 	var rest string
 	for _, p := range h.c.Prefixes {
 		if r, ok := strings.CutPrefix(key, p); ok {
@@ -611,6 +622,9 @@ func (h *Handler) liveCopy(ctx context.Context, key string) (string, string, err
 			// The exact complement of a fresh copy: two checks at one instant cannot both
 			// find the other fresh, so they never delete both.
 			note = other + " is stale too"
+		case !ahead(pl.media, stale):
+			note = fmt.Sprintf("%s is not ahead (its newest segment with media is %s, this copy lists up to %d), so players switched to it would gain nothing",
+				other, edgeName(pl.media), next(stale)-1)
 		default:
 			return other, "", nil
 		}
@@ -620,6 +634,28 @@ func (h *Handler) liveCopy(ctx context.Context, key string) (string, string, err
 		return "", "sibling " + notes[0] + ": keeping the last copy", nil
 	}
 	return "", "no other prefix has a fresh copy (" + strings.Join(notes, "; ") + "): keeping the last copy", nil
+}
+
+// next is the media sequence number of the segment after the newest one m lists.
+func next(m *hls.Media) uint64 {
+	return m.MediaSequence + m.Skipped + uint64(m.Segments)
+}
+
+// ahead reports whether sibling has a segment with media that stale does not reach: its newest
+// segment with media is numbered at or past the one after stale's newest. The order is strict,
+// so two copies are never both ahead of each other and never both deleted. A sibling whose
+// encoder restarted with a reset media sequence is behind, never ahead: a lower number is not
+// newer media to play.
+func ahead(sibling, stale *hls.Media) bool {
+	return sibling.EdgeURI != "" && sibling.EdgeSequence >= next(stale)
+}
+
+// edgeName says which segment is m's newest with media, for a reason.
+func edgeName(m *hls.Media) string {
+	if m.EdgeURI == "" {
+		return "none (every segment is a gap)"
+	}
+	return fmt.Sprint(m.EdgeSequence)
 }
 
 func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
@@ -635,7 +671,7 @@ func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
 	if h.c.Now().Before(c.Deadline) {
 		return h.note(ctx, Decision{Key: key, Action: Fresh, Reason: "not past its deadline " + c.Deadline.UTC().Format(time.RFC3339)}), nil
 	}
-	out, err := h.remove(ctx, c)
+	out, err := h.remove(ctx, c, p.media)
 	if err == nil && out.Action == Kept {
 		h.note(ctx, out)
 	}

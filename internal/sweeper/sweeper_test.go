@@ -39,9 +39,15 @@ const (
 	checkMessage = "059f36b4-87a3-44ab-83d2-661975830a7d"
 )
 
-// longLive is a live playlist with a target duration of an hour: uploaded once, it stays fresh
-// (1.5 x TD = 90 min) for as long as any test's clock runs, the way a working encoder's copy is.
-var longLive = strings.ReplaceAll(strings.Replace(live, "TARGETDURATION:6", "TARGETDURATION:3600", 1), "6.006", "3600.0")
+// longLive is a live playlist with a target duration of an hour, a segment ahead of live and
+// liveNext: uploaded once, it stays fresh (1.5 x TD = 90 min) for as long as any test's clock
+// runs, the way a working encoder's copy is.
+var longLive = hour("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:102\n#EXTINF:6.006,\nseg102.ts\n#EXTINF:6.006,\nseg103.ts\n")
+
+// hour makes a playlist of target duration 6 s fresh for an hour by its upload time.
+func hour(body string) string {
+	return strings.ReplaceAll(strings.Replace(body, "TARGETDURATION:6", "TARGETDURATION:3600", 1), "6.006", "3600.0")
+}
 
 // queue records the check messages the handler sends: the SQS SendMessage contract, whose
 // DelaySeconds the moto wire test in tests/ exercises for real.
@@ -436,6 +442,13 @@ func TestSweeper(t *testing.T) {
 		}{
 			{"both stale: neither is deleted", live, sweeper.Kept, "sibling failover/index_1.m3u8 is stale too: keeping the last copy"},
 			{"sibling fresh: the stale one is deleted", longLive, sweeper.Deleted, ""},
+			{"sibling fresh one segment ahead: the stale one is deleted", hour(liveNext), sweeper.Deleted, ""},
+			// Both encoders stalled a second apart at the same media sequence: the later one
+			// looks fresh by upload time, but players switched to it would stall there too.
+			{"sibling fresh by time at the same media sequence: kept", hour(live), sweeper.Kept, "failover/index_1.m3u8 is not ahead"},
+			{"sibling fresh by time, behind: kept", hour(strings.ReplaceAll(live, "SEQUENCE:100", "SEQUENCE:90")), sweeper.Kept, "is not ahead"},
+			{"sibling restarted with a reset media sequence: kept", hour(strings.ReplaceAll(live, "SEQUENCE:100", "SEQUENCE:0")), sweeper.Kept, "is not ahead"},
+			{"sibling ahead only with gaps: kept", hour(strings.Replace(liveNext, "#EXTINF:6.006,\nseg102.ts", "#EXT-X-GAP\n#EXTINF:6.006,\nseg102.ts", 1)), sweeper.Kept, "is not ahead"},
 			{"sibling missing: kept", "", sweeper.Kept, "sibling failover/index_1.m3u8 is missing: keeping the last copy"},
 			{"sibling ended: kept, players would stop there", ended, sweeper.Kept, "sibling failover/index_1.m3u8 has ended (#EXT-X-ENDLIST)"},
 			{"sibling malformed: kept", malformed, sweeper.Kept, "sibling failover/index_1.m3u8 is not a media playlist"},

@@ -30,9 +30,7 @@ type DynamoDBLocal struct {
 	// Endpoint is the server's URL, e.g. "http://127.0.0.1:40123", for BaseEndpoint.
 	Endpoint string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs *lockedBuffer
+	srv *server
 }
 
 // DynamoDB starts a DynamoDB Local for this test and stops it when the test ends. It skips
@@ -111,64 +109,40 @@ func dynamoDBJar() (jar, reason string) {
 // StartDynamoDBLocal runs the jar on a free loopback port and waits until it answers (at most
 // 60 s, it is a JVM on a busy machine). Call Stop when done.
 func StartDynamoDBLocal(jar string) (*DynamoDBLocal, error) {
-	port, err := freePort()
+	dir := filepath.Dir(jar)
+	s, err := startServer("DynamoDB Local", freePort, func(port int) *exec.Cmd {
+		cmd := exec.Command("java",
+			"-XX:+UseSerialGC", "-Xss1m",
+			"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+			"-jar", jar,
+			"-inMemory", "-sharedDb", "-disableTelemetry", "-port", fmt.Sprint(port))
+		cmd.Dir = dir
+		return cmd
+	}, func(port int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := localClient(fmt.Sprintf("http://127.0.0.1:%d", port), "us-east-1").ListTables(ctx, &dynamodb.ListTablesInput{})
+		return err
+	}, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(jar)
-	cmd := exec.Command("java",
-		"-XX:+UseSerialGC", "-Xss1m",
-		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-		"-jar", jar,
-		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", fmt.Sprint(port))
-	cmd.Dir = dir
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
-	}
-	d := &DynamoDBLocal{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), logs: logs}
-	go func() { cmd.Wait(); close(d.done) }()
-
-	client := d.Client("us-east-1")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := client.ListTables(ctx, &dynamodb.ListTablesInput{})
-		cancel()
-		if err == nil {
-			return d, nil
-		}
-		select {
-		case <-d.done:
-			return nil, fmt.Errorf("DynamoDB Local exited before it answered:\n%s", logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			d.Stop()
-			return nil, fmt.Errorf("DynamoDB Local did not answer on %s within 60s (last error %v):\n%s", d.Endpoint, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return &DynamoDBLocal{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", s.port), srv: s}, nil
 }
 
 // Stop kills the process and waits for it to exit.
-func (d *DynamoDBLocal) Stop() {
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	d.cmd.Process.Kill()
-	<-d.done
-}
+func (d *DynamoDBLocal) Stop() { d.srv.stop() }
 
 // Client returns a DynamoDB client of this server with static dummy credentials, calling
 // itself region. Clients of different regions share one database (-sharedDb).
 func (d *DynamoDBLocal) Client(region string) *dynamodb.Client {
+	return localClient(d.Endpoint, region)
+}
+
+func localClient(endpoint, region string) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       region,
-		BaseEndpoint: aws.String(d.Endpoint),
+		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 	})
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // Moto starts a moto_server (the preinstalled Python moto 5) on a free loopback port for this
-// test and returns its endpoint, e.g. "http://127.0.0.1:40123". SDK clients point at it with
+// test and returns its endpoint, e.g. "http://127.0.0.1:40123": a port no other test's server
+// holds, answered by this very process (see startServer). SDK clients point at it with
 // BaseEndpoint and any static credentials. The server stops when the test ends; when the test
 // failed, the end of the server's log goes to the test log. It skips (fails in strict mode)
 // when moto_server is missing; what names the suite for the skip line.
@@ -28,39 +29,26 @@ func Moto(t testing.TB, what string) string {
 func MotoWith(t testing.TB, what string, env ...string) string {
 	t.Helper()
 	bin := Command(t, "moto_server", what)
-	port := FreePort(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(append(os.Environ(), fmt.Sprintf("MOTO_PORT=%d", port)), env...)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
+	s, err := startServer("moto_server", freePort, func(port int) *exec.Cmd {
+		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+		cmd.Env = append(append(os.Environ(), fmt.Sprintf("MOTO_PORT=%d", port)), env...)
+		return cmd
+	}, func(port int) error {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/moto-api/", port))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
+		s.stop()
 		if t.Failed() {
-			t.Logf("moto_server log (last 4 KiB):\n%s", logs.Tail(4096))
+			t.Logf("moto_server log (last 4 KiB):\n%s", s.logs.Tail(4096))
 		}
 	})
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		select {
-		case <-done:
-			t.Fatalf("moto_server exited before it answered:\n%s", logs.Tail(4096))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s within 30s:\n%s", endpoint, logs.Tail(4096))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return fmt.Sprintf("http://127.0.0.1:%d", s.port)
 }

@@ -4,27 +4,61 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
-// Strict reports whether missing tools fail tests instead of skipping them (CVS_STRICT=1).
-func Strict() bool {
-	v, _ := strconv.ParseBool(os.Getenv("CVS_STRICT"))
-	return v
+// StrictEnv is the variable that turns every skip into a failure: "1" in CI, "0" or unset to
+// let suites whose tools are missing skip. Any other value is refused.
+const StrictEnv = "CVS_STRICT"
+
+// parseStrict reads a CVS_STRICT value: only "", "0" and "1" mean something.
+func parseStrict(v string) (bool, error) {
+	switch v {
+	case "", "0":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s=%q: want 0 or 1", StrictEnv, v)
 }
 
-// Unavailable skips the test with reason, or fails it in strict mode.
+// A test binary that imports testenv refuses to run under a CVS_STRICT it cannot read: "yes" or
+// "true" would otherwise let every suite skip while CI believed it strict.
+func init() {
+	if !testing.Testing() {
+		return
+	}
+	if _, err := parseStrict(os.Getenv(StrictEnv)); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+		os.Exit(2)
+	}
+}
+
+// Unavailable skips the test with reason, or fails it in strict mode. Every skip in the
+// repository goes through it (Short is its other door), so CVS_STRICT=1 runs every test.
 func Unavailable(t testing.TB, reason string) {
 	t.Helper()
-	if Strict() {
-		t.Fatalf("CVS_STRICT=1 and %s", reason)
+	strict, err := parseStrict(os.Getenv(StrictEnv))
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case strict:
+		t.Fatalf("%s=1 and %s", StrictEnv, reason)
 	}
 	t.Skip(reason)
+}
+
+// Short skips a long test under go test -short (fails it in strict mode); what names the test.
+func Short(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		Unavailable(t, what+": not run with -short")
+	}
 }
 
 // RepoRoot returns the repository root: the nearest folder above the test's working directory
@@ -80,8 +114,9 @@ func NodeBin(t testing.TB, name string) string {
 	return p
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago, for servers the tests start
-// as separate processes (DynamoDB Local, moto_server). In-process servers use httptest instead.
+// FreePort returns a loopback TCP port that was free a moment ago, for a test that needs a port
+// nothing answers on. Servers started as processes get theirs from startServer, which makes
+// sure the port is theirs; in-process servers use httptest.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -38,6 +37,15 @@ func (r PropertyResult) String() string {
 		r.NothingOpen, r.NothingHealthyOpen, r.SetupWrites, r.Elapsed.Round(time.Millisecond))
 }
 
+// Reporter is what CloseProperty reports to; *testing.T is one. A test of the property itself
+// passes a recorder, to show that a store without the guard fails it.
+type Reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+}
+
 // CloseProperty checks design.md invariant 5.1 by random trials: each trial builds a fresh
 // cluster of 2 to 5 instances with random health, open state and detector heartbeat (recent, or
 // silent for longer than the heartbeat max age), at least one of them open, fresh and vouched
@@ -48,7 +56,7 @@ func (r PropertyResult) String() string {
 // from newStore (the stores may share one table: every trial has its own cluster and domains).
 // The seed comes from CVS_PROPERTY_SEED when set, so a failure can be replayed (the
 // goroutines' interleaving cannot).
-func CloseProperty(t *testing.T, newStore func(now func() time.Time) state.Store, trials, workers int) PropertyResult {
+func CloseProperty(t Reporter, newStore func(now func() time.Time) state.Store, trials, workers int) PropertyResult {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("CVS_PROPERTY_SEED"); v != "" {
@@ -84,10 +92,11 @@ func CloseProperty(t *testing.T, newStore func(now func() time.Time) state.Store
 				setup.Add(o.setup)
 				unexpected.Add(o.unexpected)
 				mu.Lock()
-				if !o.anyOpen {
+				// A trial cut short by a store error (reported as such) says nothing of the guard.
+				if !o.aborted && !o.anyOpen {
 					nothingOpen++
 				}
-				if !o.anyHealthy {
+				if !o.aborted && !o.anyHealthy {
 					nothingHealthy++
 				}
 				mu.Unlock()
@@ -123,11 +132,12 @@ type trialOutcome struct {
 	attempted, succeeded, written, refused, conflicted, setup, unexpected int64
 	silentFresh                                                           int64
 	anyOpen, anyHealthy                                                   bool
+	aborted                                                               bool // setup or read-back failed: no verdict
 }
 
 var trialHealths = []state.Health{state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthUnknown, state.HealthEnded}
 
-func runTrial(t *testing.T, s state.Store, clk *Clock, seed uint64, trial int) trialOutcome {
+func runTrial(t Reporter, s state.Store, clk *Clock, seed uint64, trial int) trialOutcome {
 	rng := rand.New(rand.NewPCG(seed, uint64(trial)))
 	cluster := fmt.Sprintf("trial-%d-%05d", seed%100000, trial)
 	n := 2 + rng.IntN(4)
@@ -155,6 +165,7 @@ func runTrial(t *testing.T, s state.Store, clk *Clock, seed uint64, trial int) t
 	fail := func(format string, args ...any) trialOutcome {
 		t.Errorf("trial %d: "+format, append([]any{trial}, args...)...)
 		o.unexpected++
+		o.aborted = true
 		return o
 	}
 	for _, sp := range specs {
@@ -223,6 +234,7 @@ func runTrial(t *testing.T, s state.Store, clk *Clock, seed uint64, trial int) t
 	if err != nil {
 		t.Errorf("trial %d: Instances: %v", trial, err)
 		o.unexpected++
+		o.aborted = true
 		return o
 	}
 	closedNow := 0
