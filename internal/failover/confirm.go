@@ -128,8 +128,13 @@ func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (work
 // told to check, where a false alarm would tell them all is well).
 func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput, error) {
 	for _, p := range probes {
-		if p.restart || p.health == hls.HealthEnded {
-			return workflow.ConfirmOutput{Health: state.Health(p.health), Reason: p.url + ": " + p.reason}, nil
+		switch {
+		case p.health == hls.HealthEnded:
+			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}, nil
+		case p.restart:
+			// The tracker counts a restart as progress only once it advances, which one probe
+			// cannot see; a restart is never a reason to close, so the origin counts as fresh.
+			return workflow.ConfirmOutput{Health: state.HealthFresh, Reason: p.url + ": " + p.reason}, nil
 		}
 	}
 	v := health.Decide(playlists(probes, false), tol)

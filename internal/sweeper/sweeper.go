@@ -341,7 +341,7 @@ func (h *Handler) schedule(ctx context.Context, key, versionID string) (Decision
 		return h.note(ctx, *d), nil
 	}
 	c := Check{Bucket: h.c.Bucket, Key: key, VersionID: p.versionID, ETag: p.etag, LastModified: p.lastModified,
-		TargetDurationMS: p.media.TargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.TargetDuration)}
+		TargetDurationMS: p.media.JudgedTargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.JudgedTargetDuration)}
 	return h.send(ctx, c, Scheduled)
 }
 
@@ -604,7 +604,7 @@ func (h *Handler) liveCopy(ctx context.Context, key string) (string, string, err
 			note = other + " has ended (#EXT-X-ENDLIST), so players switched to it would stop"
 		case d != nil:
 			note = other + " is not a media playlist (" + d.Reason + ")"
-		case !h.c.Now().Before(h.deadline(pl.lastModified, pl.media.TargetDuration)):
+		case !h.c.Now().Before(h.deadline(pl.lastModified, pl.media.JudgedTargetDuration)):
 			// The exact complement of a fresh copy: two checks at one instant cannot both
 			// find the other fresh, so they never delete both.
 			note = other + " is stale too"
@@ -628,7 +628,7 @@ func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
 		return h.note(ctx, *d), nil
 	}
 	c := Check{Bucket: h.c.Bucket, Key: key, VersionID: p.versionID, ETag: p.etag, LastModified: p.lastModified,
-		TargetDurationMS: p.media.TargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.TargetDuration)}
+		TargetDurationMS: p.media.JudgedTargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.JudgedTargetDuration)}
 	if h.c.Now().Before(c.Deadline) {
 		return h.note(ctx, Decision{Key: key, Action: Fresh, Reason: "not past its deadline " + c.Deadline.UTC().Format(time.RFC3339)}), nil
 	}
