@@ -21,7 +21,7 @@ import (
 //	MASTER_INTERVAL        how often the origin master is re-read (10s)
 //	REQUEST_TIMEOUT        per-request timeout (unset: 3/4 of the target duration, 0.5s to 5s)
 //	MAX_CONCURRENCY        requests in flight at most (64)
-//	MAX_PLAYLISTS          playlists polled per instance at most (32)
+//	MAX_PLAYLISTS          playlists polled per instance at most (64)
 //	RUN_FOR                how long one invocation polls (62s)
 //	MARGIN                 stop this long before the invocation's deadline (5s)
 //	COLD_TARGET_DURATION   target duration assumed before any playlist was read (6s)

@@ -257,7 +257,7 @@ func (w *watcher) acquire(ctx context.Context) error {
 func (w *watcher) restore() {
 	if w.doc.Origin != "" && w.doc.Origin != w.inst.OriginPlaylistURL {
 		w.log.Info("detector: origin playlist URL changed; forgetting the old playlists", "was", w.doc.Origin)
-		w.doc.Playlists, w.doc.MasterHash, w.doc.MasterFailures, w.doc.MasterFailSince = nil, "", 0, time.Time{}
+		w.doc.Playlists, w.doc.MasterHash, w.doc.MasterFailures, w.doc.MasterFailSince, w.doc.Unwatched = nil, "", 0, time.Time{}, 0
 	}
 	w.doc.Origin = w.inst.OriginPlaylistURL
 	for _, pm := range w.doc.Playlists {
@@ -345,6 +345,7 @@ func (w *watcher) pollMaster(ctx context.Context) {
 	m, err := hls.ParseMaster(resp.Body)
 	if errors.Is(err, hls.ErrNotMaster) {
 		if _, merr := hls.ParseMedia(resp.Body); merr == nil {
+			w.doc.Unwatched = 0
 			w.setPlaylists([]target{{URL: w.inst.OriginPlaylistURL, Class: classVideo}}, masterMedia, at)
 			return
 		}
@@ -358,7 +359,7 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		w.masterFailed(at, fmt.Errorf("origin playlist URL %q: %w", resp.URL, err))
 		return
 	}
-	targets, err := discover(base, m, w.cfg.MaxPlaylists)
+	targets, omitted, err := discover(base, m, w.cfg.MaxPlaylists)
 	if err == nil && len(targets) == 0 {
 		err = errors.New("the master lists no playlist to poll")
 	}
@@ -366,6 +367,11 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		w.masterFailed(at, fmt.Errorf("origin master: %w", err))
 		return
 	}
+	if omitted > 0 {
+		w.log.Warn("detector: the master lists more playlists than MAX_PLAYLISTS; some are not watched (every class keeps at least one)",
+			"max_playlists", w.cfg.MaxPlaylists, "watched", len(targets), "omitted", omitted)
+	}
+	w.doc.Unwatched = omitted
 	w.setPlaylists(targets, hash, at)
 }
 
