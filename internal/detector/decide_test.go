@@ -239,12 +239,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "everything set", env: map[string]string{"REGION": "us-east-1", "POLL_FACTOR": "0.25", "MIN_POLL_INTERVAL": "750ms",
 			"MASTER_INTERVAL": "30s", "REQUEST_TIMEOUT": "1s", "MAX_CONCURRENCY": "16", "MAX_PLAYLISTS": "8", "RUN_FOR": "55s",
 			"MARGIN": "3s", "STALE_MULTIPLIER": "2", "MIN_FAILURES": "3", "VIDEO_TOLERANCE": "1", "AUDIO_TOLERANCE": "2",
-			"COLD_TARGET_DURATION": "10s"},
+			"COLD_TARGET_DURATION": "10s", "MAX_PLAYLIST_BYTES": "33554432"},
 			want: func(c *Config) {
 				c.Region, c.PollFactor, c.MinPoll, c.MasterInterval, c.RequestTimeout = "us-east-1", 0.25, 750*time.Millisecond, 30*time.Second, time.Second
 				c.MaxConcurrency, c.MaxPlaylists, c.RunFor, c.Margin = 16, 8, 55*time.Second, 3*time.Second
 				c.Tracker.Multiplier, c.Tracker.MinFailures, c.VideoTolerance, c.AudioTolerance = 2, 3, 1, 2
-				c.ColdTargetDuration = 10 * time.Second
+				c.ColdTargetDuration, c.Tracker.MaxBody = 10*time.Second, 32<<20
 			}},
 		{name: "fixed poll interval", env: map[string]string{"POLL_INTERVAL": "1s"}, want: func(c *Config) { c.PollInterval = time.Second }},
 		{name: "no topic", env: map[string]string{"TOPIC_ARN": ""}, err: "topic ARN is required"},
@@ -254,6 +254,7 @@ func TestConfigFromEnv(t *testing.T) {
 			err: `POLL_FACTOR="half"`},
 		{name: "negative tolerance", env: map[string]string{"AUDIO_TOLERANCE": "-1"}, err: "tolerances"},
 		{name: "too many playlists", env: map[string]string{"MAX_PLAYLISTS": "65"}, err: "max playlists"},
+		{name: "a size limit that is not a number of bytes", env: map[string]string{"MAX_PLAYLIST_BYTES": "0"}, err: "MAX_PLAYLIST_BYTES"},
 		{name: "multiplier out of range", env: map[string]string{"STALE_MULTIPLIER": "1000"}, err: "multiplier"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -45,6 +46,8 @@ type playlist struct {
 	// next is when the playlist is due; polls counts this Run's polls.
 	next  time.Time
 	polls int
+	// tooLarge says the last poll's body was over the size limit (logged once per run of them).
+	tooLarge bool
 	// The last poll of the current cycle: when it started, when its answer came (zero when it
 	// was not made) and the tracker's error.
 	start, at time.Time
@@ -68,6 +71,7 @@ type watcher struct {
 	masterLastFail time.Time
 	masterReason   string
 	nextRetry      time.Time
+	masterTooLarge bool
 	res            result
 }
 
@@ -332,6 +336,15 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		return
 	}
 	w.res.polls++
+	if errors.Is(err, origin.ErrTooLarge) {
+		// A configuration error, not the origin's failure: the playlists known are still judged.
+		if !w.masterTooLarge {
+			metric.TooLarge(w.log, at, w.inst.OriginPlaylistURL, w.cfg.Tracker.MaxBody, "detector: origin master over the size limit; not read, not counted as a failure")
+		}
+		w.masterTooLarge = true
+		return
+	}
+	w.masterTooLarge = false
 	if err != nil {
 		w.masterFailed(at, err)
 		return
@@ -477,14 +490,23 @@ func (w *watcher) poll(ctx context.Context, p *playlist) {
 		obs.Status, obs.Body = resp.StatusCode, resp.Body
 	case errors.As(err, &se):
 		obs.Status = se.StatusCode // the body of an error is never read
+	case errors.Is(err, origin.ErrTooLarge):
+		obs.Err = &hls.TooLargeError{Limit: w.cfg.Tracker.MaxBody} // the tracker leaves it unjudged
 	default:
 		obs.Err = err
 	}
 	rep := p.tr.Observe(obs)
 	p.start, p.at, p.err, p.reason = start, at, rep.Err, rep.Reason
+	tooLarge := errors.Is(rep.Err, hls.ErrTooLarge)
+	if tooLarge && !p.tooLarge {
+		metric.TooLarge(w.log, at, p.url, w.cfg.Tracker.MaxBody, "detector: playlist over the size limit left unjudged (neither stale nor unreachable)")
+	}
+	p.tooLarge = tooLarge
 	switch {
 	case rep.Err == nil:
 		p.firstFailure = time.Time{}
+	case tooLarge:
+		// Unjudged, not failed: it does not count towards unreachable.
 	case p.tr.Snapshot().LastGood.IsZero() && p.firstFailure.IsZero():
 		p.firstFailure = at
 	}
@@ -627,7 +649,8 @@ func (w *watcher) views() []playlistView {
 // playlist that was read: MinFailures failures over more than the threshold (coldHealth).
 func (w *watcher) playlistHealth(p *playlist, s hls.TrackerState) state.Health {
 	switch {
-	case s.LastObserved.IsZero():
+	case s.LastObserved.IsZero(), s.Health == "":
+		// Not polled yet, or unjudged (a body over the size limit): it decides nothing.
 		return state.HealthUnknown
 	case s.LastGood.IsZero():
 		if p.firstFailure.IsZero() {
