@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -143,14 +145,16 @@ func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput,
 		return workflow.ConfirmOutput{Confirmed: true, Health: v.Health, Reason: v.Reason}, nil
 	case state.HealthUnknown:
 		var unjudged []string
+		first := ""
 		for _, p := range probes {
 			if p.health == "" {
-				unjudged = append(unjudged, p.url)
+				unjudged = append(unjudged, p.url+": "+p.reason)
+				first = cmp.Or(first, p.url)
 			}
 		}
-		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: unjudged[0], Err: fmt.Errorf(
-			"no live-edge evidence to compare for %d playlist(s) (%s): the event carries no live_edge for them and they still start at the event's media sequence, so whether they got new segments since (a window that grows without sliding, an EVENT playlist) cannot be told, and they could decide the verdict (%s); not closing",
-			len(unjudged), strings.Join(unjudged, ", "), v.Reason)}
+		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: first, Err: fmt.Errorf(
+			"%d playlist(s) cannot be judged and could decide the verdict (%s): %s; not closing",
+			len(unjudged), v.Reason, strings.Join(unjudged, "; "))}
 	}
 	return workflow.ConfirmOutput{Health: v.Health, Reason: v.Reason + ": " + joinProbes(probes)}, nil
 }
@@ -292,6 +296,8 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	switch {
 	case errors.As(err, &status):
 		obs.Status = status.StatusCode
+	case errors.Is(err, origin.ErrTooLarge):
+		obs.Err = &hls.TooLargeError{Limit: pol.Tracker.MaxBody} // the tracker leaves it unjudged
 	case err != nil:
 		obs.Err = err
 	default:
@@ -310,7 +316,7 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	}
 	if !judged {
 		return probe{url: p.URL, class: class, good: true, reason: fmt.Sprintf(
-			"no live-edge evidence to compare: still at media sequence %d, as in the event, which carries no live_edge for it", p.MediaSequence)}, nil
+			"no live-edge evidence to compare: still at media sequence %d, as in the event, which carries no live_edge for it, so whether it got new segments since (a window that grows without sliding, an EVENT playlist) cannot be told", p.MediaSequence)}, nil
 	}
 	tr, err := hls.RestoreTracker(pol.Tracker, st)
 	if err != nil {
@@ -318,6 +324,9 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 			fmt.Sprintf("event.playlists %s: evidence does not restore a tracker: %v", p.URL, err)}}
 	}
 	r := tr.Observe(obs)
+	if errors.Is(r.Err, hls.ErrTooLarge) {
+		metric.TooLarge(logger(c.Log), at, p.URL, pol.Tracker.MaxBody, "confirm: playlist over the size limit left unjudged (neither stale nor unreachable)")
+	}
 	if errors.Is(r.Err, hls.ErrOutOfOrder) {
 		return probe{}, &workflow.OriginProbeError{URL: p.URL, Err: fmt.Errorf("probe time %s is more than %s before the event's detected_at %s (clock skew?): %w",
 			at.UTC().Format(time.RFC3339Nano), MaxClockSkew, e.DetectedAt.UTC().Format(time.RFC3339Nano), r.Err)}

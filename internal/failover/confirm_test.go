@@ -186,7 +186,7 @@ func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
 	}{
 		{name: "a window that grew in place after the event is not taken for a stall",
 			answers: map[string]playlist{p720: grown, p360: grown},
-			err:     "no live-edge evidence to compare for 2 playlist(s)"},
+			err:     "2 playlist(s) cannot be judged"},
 		{name: "nor is a window that did not",
 			answers: map[string]playlist{p720: stalled, p360: stalled},
 			err:     "not closing"},

@@ -1,0 +1,52 @@
+package failover_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/health"
+	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/origin"
+	"github.com/clustered-video-streams/cvs/internal/workflow"
+)
+
+// TestConfirmLeavesAnOversizedPlaylistUnjudged: a probe whose body is over the size limit is a
+// configuration error, logged with the PlaylistTooLarge metric; it is not a failure that keeps
+// the playlist stale, so the stale event is neither confirmed (no close) nor called a false
+// alarm: no verdict, an OriginProbeError that says why.
+func TestConfirmLeavesAnOversizedPlaylistUnjudged(t *testing.T) {
+	long := playlist{body: media(18234, 40, 6)} // about 700 bytes
+	for _, tc := range []struct {
+		name    string
+		fetcher int64 // the fetcher's limit; 0: origin's default (the tracker refuses the body)
+	}{
+		{name: "refused by the fetcher", fetcher: 300},
+		{name: "refused by the tracker"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t)
+			o.set(p720, long)
+			o.set(p360, long)
+			var in workflow.ConfirmInput
+			loadEvent(t, "confirm-stale", o.URL, &in)
+			now := at(t, "2025-03-01T12:00:11.2Z")
+			var logs bytes.Buffer
+			c := newConfirmer(o, func() time.Time { return now }, nil)
+			c.Fetcher = &origin.Fetcher{Client: o.Client(), MaxBytes: tc.fetcher}
+			c.Policy = health.Policy{Tracker: hls.TrackerConfig{MaxBody: 300}}
+			c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+			out, err := c.Confirm(context.Background(), in)
+			if asl.LambdaErrorType(err) != workflow.ErrNameOriginProbe || !strings.Contains(err.Error(), "body larger than 300 bytes") {
+				t.Fatalf("Confirm = %+v, %v; want an OriginProbeError naming the size limit", out, err)
+			}
+			if got := strings.Count(logs.String(), `"PlaylistTooLarge":1`); got != 2 {
+				t.Errorf("%d PlaylistTooLarge metric lines, want 2:\n%s", got, logs.String())
+			}
+		})
+	}
+}
