@@ -29,6 +29,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/s3event"
 )
 
@@ -307,7 +308,8 @@ func (h *Handler) read(ctx context.Context, key, versionID string) (*playlist, *
 	defer obj.Body.Close()
 	body, err := hls.ReadLimited(obj.Body, h.c.MaxBytes)
 	if errors.Is(err, hls.ErrTooLarge) {
-		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error()}, nil
+		metric.TooLarge(h.log, h.c.Now(), "s3://"+h.c.Bucket+"/"+key, h.c.MaxBytes, "sweeper: playlist over the size limit left unjudged (never deleted)")
+		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error() + ": a configuration error (MAX_PLAYLIST_BYTES), never deleted"}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
