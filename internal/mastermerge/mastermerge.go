@@ -30,6 +30,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
@@ -319,6 +320,9 @@ func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result
 				return
 			}
 			resp, err := s.c.Fetcher.Get(ctx, r.Origin)
+			if tooLarge := (*origin.TooLargeError)(nil); errors.As(err, &tooLarge) {
+				metric.TooLarge(s.log, s.c.Now(), r.Origin, tooLarge.Limit, "mastermerge: master over the size limit; the previous master stays")
+			}
 			if err != nil {
 				r.Error = err.Error()
 				return
