@@ -113,3 +113,37 @@ func TestDefaultMaxBodyCoversADayLongEventPlaylist(t *testing.T) {
 		t.Errorf("%d segments in %d bytes: want 86400, with at least half again as much room under %d", m.Segments, len(body), DefaultMaxBody)
 	}
 }
+
+// TestTrackerRemembersALongBodyByHash: an identical long playlist is recognized without being
+// parsed again, and without the tracker keeping a copy of it.
+func TestTrackerRemembersALongBodyByHash(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n")
+	for i := range 10000 {
+		fmt.Fprintf(&b, "#EXTINF:1.000,\nsegment_%09d.ts\n", i)
+	}
+	body := []byte(b.String())
+	if len(body) <= keptBody {
+		t.Fatalf("body of %d bytes, want more than %d", len(body), keptBody)
+	}
+	tr, err := NewTracker(TrackerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	if r := tr.Observe(Observation{At: at, Status: 200, Body: body}); r.Health != HealthFresh {
+		t.Fatalf("first observation: %s (%s)", r.Health, r.Reason)
+	}
+	if tr.body != nil {
+		t.Errorf("the tracker keeps a %d-byte copy of the body", len(tr.body))
+	}
+	allocs := testing.AllocsPerRun(5, func() {
+		at = at.Add(100 * time.Millisecond)
+		if r := tr.Observe(Observation{At: at, Status: 200, Body: body}); r.Health != HealthFresh || r.Changed {
+			t.Fatalf("same body again: %s, changed %t (%s)", r.Health, r.Changed, r.Reason)
+		}
+	})
+	if allocs > 20 {
+		t.Errorf("%.0f allocations to observe the same long body again: it was parsed again", allocs)
+	}
+}

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -149,7 +150,13 @@ type Tracker struct {
 	s   TrackerState
 	// body is the last good body: an identical one needs no parse. Not part of snapshots.
 	body []byte
+	// sum stands for a last good body longer than keptBody: a long EVENT playlist is not kept
+	// in memory once per playlist.
+	sum *[sha256.Size]byte
 }
+
+// keptBody is the longest last good body a Tracker keeps; longer ones are remembered by hash.
+const keptBody = 256 << 10
 
 // NewTracker returns a Tracker that has observed nothing yet.
 func NewTracker(cfg TrackerConfig) (*Tracker, error) {
@@ -197,12 +204,19 @@ func (t *Tracker) read(o Observation) (*Media, error) {
 		return nil, &TooLargeError{Limit: t.cfg.MaxBody}
 	case t.body != nil && bytes.Equal(o.Body, t.body):
 		return nil, nil
+	case t.sum != nil && len(o.Body) > keptBody && sha256.Sum256(o.Body) == *t.sum:
+		return nil, nil
 	}
 	m, err := ParseMedia(o.Body)
 	if err != nil {
 		return nil, err
 	}
-	t.body = append(t.body[:0], o.Body...)
+	if len(o.Body) > keptBody {
+		sum := sha256.Sum256(o.Body)
+		t.body, t.sum = nil, &sum
+	} else {
+		t.body, t.sum = append(t.body[:0], o.Body...), nil
+	}
 	return m, nil
 }
 
