@@ -30,7 +30,8 @@ type target struct {
 // without duplicates: every EXT-X-STREAM-INF variant and every EXT-X-MEDIA rendition of TYPE
 // AUDIO or VIDEO that has a URI. Subtitles and closed captions are not polled: playback goes on
 // without them. I-frame playlists are not polled: they follow the same segments. URIs are
-// resolved against base, the URL the master was read from. Beyond max, the last ones are left
+// resolved against base, the URL the master was read from; m's variables must be resolved
+// (hls.ExpandMasterVariables): a URI still holding one is an error. Beyond max, the last ones are left
 // out and counted in omitted, but every class keeps at least one playlist, so that a long video
 // ladder never leaves the audio unwatched.
 func discover(base *url.URL, m *hls.Master, max int) (targets []target, omitted int, err error) {
@@ -46,6 +47,9 @@ func discover(base *url.URL, m *hls.Master, max int) (targets []target, omitted 
 			return fmt.Errorf("URI %q does not resolve to an http(s) URL", uri)
 		}
 		s := u.String()
+		if hls.HasVariableReference(s) {
+			return fmt.Errorf("URI %q holds a variable reference that no EXT-X-DEFINE resolved", uri)
+		}
 		if !seen[s] {
 			seen[s] = true
 			*list = append(*list, target{URL: s, Class: c})

@@ -367,6 +367,16 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		w.masterFailed(at, fmt.Errorf("origin playlist is neither a master nor a media playlist: %w", err))
 		return
 	}
+	// The URIs polled are the ones a player would load: variables resolved (QUERYPARAM from the
+	// URL the master was read from), never a literal {$name}.
+	body, err := hls.ExpandMasterVariables(resp.Body, resp.URL)
+	if err == nil {
+		m, err = hls.ParseMaster(body)
+	}
+	if err != nil {
+		w.masterFailed(at, fmt.Errorf("origin master: %w", err))
+		return
+	}
 	base, err := url.Parse(resp.URL)
 	if err != nil {
 		w.masterFailed(at, fmt.Errorf("origin playlist URL %q: %w", resp.URL, err))

@@ -281,6 +281,11 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	if class == "" {
 		class = health.Video // an event from before class: the detector's rule for unknown content
 	}
+	if hls.HasVariableReference(p.URL) {
+		// Its 404 would confirm a failure that is not the origin's.
+		return probe{}, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
+			fmt.Sprintf("event.playlists %s: holds an EXT-X-DEFINE variable reference ({$name}), which is never polled", p.URL)}}
+	}
 	resp, err := c.Fetcher.Get(ctx, p.URL, origin.CacheBust())
 	at := now(c.Now)
 	if at.Before(e.DetectedAt) && e.DetectedAt.Sub(at) <= MaxClockSkew {

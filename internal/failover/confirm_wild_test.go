@@ -50,3 +50,29 @@ func TestConfirmLeavesAnOversizedPlaylistUnjudged(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmNeverPollsAVariableReference: an event URL that still holds an EXT-X-DEFINE
+// variable reference (as a detector that did not resolve it would send) is refused as invalid
+// input, never probed: its 404 would confirm a failure that is not the origin's.
+func TestConfirmNeverPollsAVariableReference(t *testing.T) {
+	for _, ref := range []string{"{$cdn}", "%7B$cdn%7D"} {
+		t.Run(ref, func(t *testing.T) {
+			o := newOrigin(t)
+			o.set(p360, playlist{body: media(18234, 5, 6)})
+			var in workflow.ConfirmInput
+			loadEvent(t, "confirm-stale", o.URL, &in)
+			in.Event.Playlists[0].URL = o.URL + "/news/" + ref + "/720p.m3u8"
+			now := at(t, "2025-03-01T12:00:11.2Z")
+			c := newConfirmer(o, func() time.Time { return now }, nil)
+			out, err := c.Confirm(context.Background(), in)
+			if asl.LambdaErrorType(err) != workflow.ErrNameInvalidInput || !strings.Contains(err.Error(), "EXT-X-DEFINE") {
+				t.Fatalf("Confirm = %+v, %v; want an InvalidInputError naming EXT-X-DEFINE", out, err)
+			}
+			for _, r := range o.seen() {
+				if strings.Contains(r.URL.Path, "cdn") {
+					t.Errorf("probed %s", r.URL)
+				}
+			}
+		})
+	}
+}
