@@ -338,7 +338,14 @@ func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result
 						"relative URIs resolved against %s", r.Name, clip(resp.URL), r.URL))
 				}
 			}
-			body, w := viewerMaster(r.Name, resp.Body, m)
+			// Variables first (QUERYPARAM from where the master was read): a {$name} that holds
+			// the origin's host must be mapped to the distribution like any other URI.
+			expanded, err := hls.ExpandMasterVariables(resp.Body, resp.URL)
+			if err != nil {
+				r.Error = err.Error()
+				return
+			}
+			body, w := viewerMaster(r.Name, expanded, m)
 			warnings[i] = append(warnings[i], w...)
 			sources[i] = hls.MergeSource{Name: r.Name, URL: base, Body: body}
 		})
