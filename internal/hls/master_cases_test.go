@@ -274,6 +274,15 @@ func masterCases() []masterCase {
 			golden: "define-two-regions.m3u8",
 		},
 		{
+			name: "variables of an encoder pair resolved in relative mode",
+			sources: []masterCaseSource{
+				{name: "primary", url: "primary/index.m3u8", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"r\",VALUE=\"720p\"\n#EXT-X-STREAM-INF:BANDWIDTH=3000000\nvideo_{$r}.m3u8\n", parse: "version=0 variants=1 iframes=0 renditions=0 header=1"},
+				{name: "failover", url: "failover/index.m3u8", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"r\",VALUE=\"720p\"\n#EXT-X-STREAM-INF:BANDWIDTH=3000000\nvideo_{$r}.m3u8\n", parse: "version=0 variants=1 iframes=0 renditions=0 header=1"},
+			},
+			opts:   MergeOptions{Relative: true},
+			golden: "define-encoder-pair.m3u8",
+		},
+		{
 			name: "a QUERYPARAM that differs between sources would give one region's media playlists another's value",
 			sources: []masterCaseSource{
 				{name: "eu-west-1", url: mergeEUURL + "?token=abc", body: defineMaster, parse: "version=0 variants=2 iframes=0 renditions=1 header=2"},
