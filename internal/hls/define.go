@@ -137,6 +137,9 @@ func defineCollect(text, playlistURL string) (defineVars, error) {
 		if err := masterCheckText(d.value); err != nil || strings.ContainsAny(d.value, "\"") {
 			return fail("the value of %q cannot go in a playlist (quotes or control characters)", d.name)
 		}
+		if HasVariableReference(d.value) {
+			return fail("the value of %q holds a variable reference; values are not expanded", d.name)
+		}
 		vars.values[d.name] = d.value
 		vars.byLine[n] = d
 	}

@@ -27,6 +27,7 @@ func TestExpandMasterVariables(t *testing.T) {
 		{name: "NAME without VALUE", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"p\"\n", err: `NAME="p" has no VALUE`},
 		{name: "NAME and QUERYPARAM together", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"p\",QUERYPARAM=\"region\"\n", err: "exactly one of NAME, IMPORT and QUERYPARAM"},
 		{name: "a query parameter missing", body: "#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM=\"sig\"\n", err: `QUERYPARAM="sig": the playlist URL ` + url + " has no such query parameter"},
+		{name: "a value holding a reference", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"a\",VALUE=\"{$a}\"\n#EXT-X-STREAM-INF:BANDWIDTH=1\n{$a}.m3u8\n", err: `the value of "a" holds a variable reference`},
 		{name: "a malformed reference", body: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n{$}/lo.m3u8\n", err: `"{$}/lo.m3u8" is not a variable reference`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,4 +59,30 @@ func TestHasVariableReference(t *testing.T) {
 			t.Errorf("HasVariableReference(%q) = %t, want %t", u, got, want)
 		}
 	}
+}
+
+// FuzzExpandMasterVariables: any body either is refused or comes out with no variable reference
+// outside EXT-X-DEFINE lines, and expanding it again changes nothing.
+func FuzzExpandMasterVariables(f *testing.F) {
+	for _, c := range masterCases() {
+		for _, s := range c.mergeSources(f) {
+			f.Add(s.Body, s.URL)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte, url string) {
+		out, err := ExpandMasterVariables(body, url)
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "#EXT-X-DEFINE:") && strings.HasPrefix(strings.TrimSpace(line), "#EXT") && strings.Contains(line, "{$") ||
+				!strings.HasPrefix(strings.TrimSpace(line), "#") && strings.Contains(line, "{$") {
+				t.Fatalf("expanded line still holds a reference: %q", line)
+			}
+		}
+		again, err := ExpandMasterVariables(out, url)
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("a second expansion changed it (err %v):\n%q\n%q", err, out, again)
+		}
+	})
 }
