@@ -27,7 +27,7 @@ func main() {
 // build wires the handler from the environment: TABLE_NAME and CONTROL_REGION (the state table,
 // whose audit trail fresh mode reads in the control region), and the detector's health settings
 // as health.PolicyFromEnv reads them (STALE_MULTIPLIER, MIN_FAILURES, VIDEO_TOLERANCE,
-// AUDIO_TOLERANCE). It logs JSON to logs.
+// AUDIO_TOLERANCE, MAX_PLAYLIST_BYTES). It logs JSON to logs.
 func build(ctx context.Context, getenv func(string) string, logs io.Writer) (*failover.Confirmer, error) {
 	pol, err := health.PolicyFromEnv(getenv)
 	if err == nil {
@@ -41,7 +41,7 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer) (*fa
 		return nil, err
 	}
 	return &failover.Confirmer{
-		Fetcher: &origin.Fetcher{Client: &http.Client{}, Timeout: probeTimeout, UserAgent: "cvs-confirm"},
+		Fetcher: &origin.Fetcher{Client: &http.Client{}, Timeout: probeTimeout, MaxBytes: pol.Tracker.MaxBody, UserAgent: "cvs-confirm"},
 		History: store,
 		Policy:  pol,
 		Log:     lambdaenv.Logger(logs),

@@ -101,6 +101,7 @@ func TestBuild(t *testing.T) {
 			"bad master bucket":          {"MASTER_BUCKETS": "https://bucket/"},
 			"no table":                   {"TABLE_NAME": ""},
 			"key format without cluster": {"MASTER_KEY_FORMAT": "index.m3u8"},
+			"size limit not in bytes":    {"MAX_PLAYLIST_BYTES": "16MiB"},
 		} {
 			if h, err := build(ctx, getenv(over), io.Discard); err == nil {
 				t.Errorf("%s: build accepted it", name)

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -21,7 +22,9 @@ func TestDiscover(t *testing.T) {
 		master string
 		max    int
 		want   []target
-		err    string
+		// omitted is how many playlists the maximum left out.
+		omitted int
+		err     string
 	}{
 		{
 			name: "variants, an audio rendition, subtitles and I-frames",
@@ -71,19 +74,40 @@ v.m3u8
 			},
 		},
 		{
-			name: "more than the maximum keeps video first",
+			name: "more than the maximum keeps a playlist of every class and counts the rest",
 			master: `#EXTM3U
 #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",URI="en.m3u8"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="fr",URI="fr.m3u8"
 #EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="aud"
 a.m3u8
 #EXT-X-STREAM-INF:BANDWIDTH=2,AUDIO="aud"
 b.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=3,AUDIO="aud"
+c.m3u8
 `,
 			max: 2,
 			want: []target{
 				{"https://origin.example.com/live/news/a.m3u8", classVideo},
-				{"https://origin.example.com/live/news/b.m3u8", classVideo},
+				{"https://origin.example.com/live/news/en.m3u8", classAudio},
 			},
+			omitted: 3,
+		},
+		{
+			name:    "32 video variants and an audio rendition keep the audio",
+			master:  "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",URI=\"en.m3u8\"\n" + videoLadder(32),
+			max:     32,
+			want:    append(videoTargets(31), target{"https://origin.example.com/live/news/en.m3u8", classAudio}),
+			omitted: 1,
+		},
+		{
+			name:   "a maximum of one keeps video",
+			master: "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"en\",URI=\"en.m3u8\"\n" + videoLadder(2),
+			max:    1, want: videoTargets(1), omitted: 2,
+		},
+		{
+			name:   "audio only beyond the maximum",
+			master: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"mp4a.40.2\"\na1.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2,CODECS=\"mp4a.40.2\"\na2.m3u8\n",
+			max:    1, want: []target{{"https://origin.example.com/live/news/a1.m3u8", classAudio}}, omitted: 1,
 		},
 		{
 			name: "a URI that does not resolve to http(s) is refused",
@@ -100,7 +124,7 @@ ftp://example.com/a.m3u8
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := discover(base, m, tc.max)
+			got, omitted, err := discover(base, m, tc.max)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("discover: %v, want an error mentioning %q", err, tc.err)
@@ -112,6 +136,9 @@ ftp://example.com/a.m3u8
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("discover (-want +got):\n%s", diff)
+			}
+			if omitted != tc.omitted {
+				t.Errorf("discover omitted %d, want %d", omitted, tc.omitted)
 			}
 		})
 	}
@@ -216,12 +243,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "everything set", env: map[string]string{"REGION": "us-east-1", "POLL_FACTOR": "0.25", "MIN_POLL_INTERVAL": "750ms",
 			"MASTER_INTERVAL": "30s", "REQUEST_TIMEOUT": "1s", "MAX_CONCURRENCY": "16", "MAX_PLAYLISTS": "8", "RUN_FOR": "55s",
 			"MARGIN": "3s", "STALE_MULTIPLIER": "2", "MIN_FAILURES": "3", "VIDEO_TOLERANCE": "1", "AUDIO_TOLERANCE": "2",
-			"COLD_TARGET_DURATION": "10s"},
+			"COLD_TARGET_DURATION": "10s", "MAX_PLAYLIST_BYTES": "33554432"},
 			want: func(c *Config) {
 				c.Region, c.PollFactor, c.MinPoll, c.MasterInterval, c.RequestTimeout = "us-east-1", 0.25, 750*time.Millisecond, 30*time.Second, time.Second
 				c.MaxConcurrency, c.MaxPlaylists, c.RunFor, c.Margin = 16, 8, 55*time.Second, 3*time.Second
 				c.Tracker.Multiplier, c.Tracker.MinFailures, c.VideoTolerance, c.AudioTolerance = 2, 3, 1, 2
-				c.ColdTargetDuration = 10 * time.Second
+				c.ColdTargetDuration, c.Tracker.MaxBody = 10*time.Second, 32<<20
 			}},
 		{name: "fixed poll interval", env: map[string]string{"POLL_INTERVAL": "1s"}, want: func(c *Config) { c.PollInterval = time.Second }},
 		{name: "no topic", env: map[string]string{"TOPIC_ARN": ""}, err: "topic ARN is required"},
@@ -231,6 +258,7 @@ func TestConfigFromEnv(t *testing.T) {
 			err: `POLL_FACTOR="half"`},
 		{name: "negative tolerance", env: map[string]string{"AUDIO_TOLERANCE": "-1"}, err: "tolerances"},
 		{name: "too many playlists", env: map[string]string{"MAX_PLAYLISTS": "65"}, err: "max playlists"},
+		{name: "a size limit that is not a number of bytes", env: map[string]string{"MAX_PLAYLIST_BYTES": "0"}, err: "MAX_PLAYLIST_BYTES"},
 		{name: "multiplier out of range", env: map[string]string{"STALE_MULTIPLIER": "1000"}, err: "multiplier"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,4 +339,22 @@ func TestNextPoll(t *testing.T) {
 			}
 		})
 	}
+}
+
+// videoLadder is n video variants v0.m3u8 ... in a master, all sharing the audio group "aud".
+func videoLadder(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,RESOLUTION=640x360,AUDIO=\"aud\"\nv%d.m3u8\n", 100000+i, i)
+	}
+	return b.String()
+}
+
+// videoTargets are the first n targets of videoLadder.
+func videoTargets(n int) []target {
+	var out []target
+	for i := range n {
+		out = append(out, target{fmt.Sprintf("https://origin.example.com/live/news/v%d.m3u8", i), classVideo})
+	}
+	return out
 }

@@ -98,14 +98,16 @@ type Getter interface {
 
 // Defaults and limits of Config.
 const (
-	DefaultPollFactor         = 0.5
-	MinPollInterval           = 500 * time.Millisecond
-	DefaultColdPollInterval   = time.Second
-	DefaultMasterInterval     = 10 * time.Second
-	DefaultRunFor             = 62 * time.Second
-	DefaultMargin             = 5 * time.Second
-	DefaultMaxConcurrency     = 64
-	DefaultMaxPlaylists       = 32
+	DefaultPollFactor       = 0.5
+	MinPollInterval         = 500 * time.Millisecond
+	DefaultColdPollInterval = time.Second
+	DefaultMasterInterval   = 10 * time.Second
+	DefaultRunFor           = 62 * time.Second
+	DefaultMargin           = 5 * time.Second
+	DefaultMaxConcurrency   = 64
+	// DefaultMaxPlaylists is all an event can list: a ladder of 9 renditions in H.264, HEVC
+	// and HEVC HDR (27 variants) with a few audio languages and codecs fits, where 32 did not.
+	DefaultMaxPlaylists       = workflow.MaxPlaylists
 	DefaultColdTargetDuration = 6 * time.Second
 	DefaultRetryInterval      = 2 * time.Second
 	DefaultLeaseSlack         = 3 * time.Second
@@ -140,7 +142,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxConcurrency bounds the requests in flight across all instances.
 	MaxConcurrency int
-	// MaxPlaylists bounds the playlists polled per instance (at most workflow.MaxPlaylists).
+	// MaxPlaylists bounds the playlists polled per instance (at most workflow.MaxPlaylists, the
+	// default). Beyond it, the last ones are left out (every class keeps at least one), logged,
+	// and counted in the events' omitted_playlists.
 	MaxPlaylists int
 	// RunFor is how long one Run polls at most; Margin is how long before the context's
 	// deadline it stops at the latest, to save its memory. A Run stops at whichever comes first.

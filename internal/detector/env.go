@@ -21,14 +21,14 @@ import (
 //	MASTER_INTERVAL        how often the origin master is re-read (10s)
 //	REQUEST_TIMEOUT        per-request timeout (unset: 3/4 of the target duration, 0.5s to 5s)
 //	MAX_CONCURRENCY        requests in flight at most (64)
-//	MAX_PLAYLISTS          playlists polled per instance at most (32)
+//	MAX_PLAYLISTS          playlists polled per instance at most (64)
 //	RUN_FOR                how long one invocation polls (62s)
 //	MARGIN                 stop this long before the invocation's deadline (5s)
 //	COLD_TARGET_DURATION   target duration assumed before any playlist was read (6s)
 //
 // and the health rule's settings as health.PolicyFromEnv reads them for the Confirm task too
-// (STALE_MULTIPLIER, MIN_FAILURES, VIDEO_TOLERANCE, AUDIO_TOLERANCE): give both functions the
-// same values.
+// (STALE_MULTIPLIER, MIN_FAILURES, VIDEO_TOLERANCE, AUDIO_TOLERANCE, MAX_PLAYLIST_BYTES): give
+// both functions the same values.
 //
 // Durations are Go durations ("750ms", "2s"). Every malformed value is reported.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -82,7 +82,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err != nil {
 		problems = append(problems, health.Problems(err)...)
 	}
-	c.Tracker.Multiplier, c.Tracker.MinFailures = pol.Tracker.Multiplier, pol.Tracker.MinFailures
+	c.Tracker.Multiplier, c.Tracker.MinFailures, c.Tracker.MaxBody = pol.Tracker.Multiplier, pol.Tracker.MinFailures, pol.Tracker.MaxBody
 	c.VideoTolerance, c.AudioTolerance = pol.VideoTolerance, pol.AudioTolerance
 	if len(problems) > 0 {
 		return c, &ConfigError{Problems: problems}

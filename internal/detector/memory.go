@@ -40,6 +40,9 @@ type memoryDoc struct {
 	MasterFailures  int              `json:"master_failures,omitempty"`
 	MasterFailSince time.Time        `json:"master_fail_since,omitzero"`
 	Playlists       []playlistMemory `json:"playlists,omitempty"`
+	// Unwatched counts the master's playlists left out by MaxPlaylists; events count them in
+	// omitted_playlists.
+	Unwatched int `json:"unwatched,omitempty"`
 }
 
 type publishedRef struct {

@@ -27,11 +27,14 @@ type target struct {
 }
 
 // discover lists the playlists of a master to poll, in the master's order, video before audio,
-// without duplicates, at most max: every EXT-X-STREAM-INF variant and every EXT-X-MEDIA
-// rendition of TYPE AUDIO or VIDEO that has a URI. Subtitles and closed captions are not polled:
-// playback goes on without them. I-frame playlists are not polled: they follow the same segments.
-// URIs are resolved against base, the URL the master was read from.
-func discover(base *url.URL, m *hls.Master, max int) ([]target, error) {
+// without duplicates: every EXT-X-STREAM-INF variant and every EXT-X-MEDIA rendition of TYPE
+// AUDIO or VIDEO that has a URI. Subtitles and closed captions are not polled: playback goes on
+// without them. I-frame playlists are not polled: they follow the same segments. URIs are
+// resolved against base, the URL the master was read from; m's variables must be resolved
+// (hls.ExpandMasterVariables): a URI still holding one is an error. Beyond max, the last ones are left
+// out and counted in omitted, but every class keeps at least one playlist, so that a long video
+// ladder never leaves the audio unwatched.
+func discover(base *url.URL, m *hls.Master, max int) (targets []target, omitted int, err error) {
 	var video, audio []target
 	seen := map[string]bool{}
 	add := func(list *[]target, uri string, c class) error {
@@ -44,6 +47,9 @@ func discover(base *url.URL, m *hls.Master, max int) ([]target, error) {
 			return fmt.Errorf("URI %q does not resolve to an http(s) URL", uri)
 		}
 		s := u.String()
+		if hls.HasVariableReference(s) {
+			return fmt.Errorf("URI %q holds a variable reference that no EXT-X-DEFINE resolved", uri)
+		}
 		if !seen[s] {
 			seen[s] = true
 			*list = append(*list, target{URL: s, Class: c})
@@ -57,7 +63,7 @@ func discover(base *url.URL, m *hls.Master, max int) ([]target, error) {
 			list = &audio
 		}
 		if err := add(list, v.URI, c); err != nil {
-			return nil, fmt.Errorf("line %d EXT-X-STREAM-INF: %w", v.URILine, err)
+			return nil, 0, fmt.Errorf("line %d EXT-X-STREAM-INF: %w", v.URILine, err)
 		}
 	}
 	for _, r := range m.Renditions {
@@ -74,14 +80,17 @@ func discover(base *url.URL, m *hls.Master, max int) ([]target, error) {
 			err = add(&audio, uri.Unquoted(), classAudio)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("line %d EXT-X-MEDIA: %w", r.Line, err)
+			return nil, 0, fmt.Errorf("line %d EXT-X-MEDIA: %w", r.Line, err)
 		}
 	}
-	all := append(video, audio...)
-	if len(all) > max {
-		all = all[:max]
+	if n := len(video) + len(audio); n > max {
+		keepAudio := min(len(audio), max-min(len(video), max-1))
+		if len(video) > 0 {
+			keepAudio = min(keepAudio, max-1)
+		}
+		video, audio, omitted = video[:max-keepAudio], audio[:keepAudio], n-max
 	}
-	return all, nil
+	return append(video, audio...), omitted, nil
 }
 
 // variantClass tells an audio-only variant from one with video: audio-only when it has no

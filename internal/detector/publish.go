@@ -136,6 +136,7 @@ func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict
 		details = append(details, d)
 	}
 	err := fitPlaylists(&ev, details)
+	ev.OmittedPlaylists += w.doc.Unwatched
 	return ev, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -45,6 +46,8 @@ type playlist struct {
 	// next is when the playlist is due; polls counts this Run's polls.
 	next  time.Time
 	polls int
+	// tooLarge says the last poll's body was over the size limit (logged once per run of them).
+	tooLarge bool
 	// The last poll of the current cycle: when it started, when its answer came (zero when it
 	// was not made) and the tracker's error.
 	start, at time.Time
@@ -68,6 +71,7 @@ type watcher struct {
 	masterLastFail time.Time
 	masterReason   string
 	nextRetry      time.Time
+	masterTooLarge bool
 	res            result
 }
 
@@ -257,7 +261,7 @@ func (w *watcher) acquire(ctx context.Context) error {
 func (w *watcher) restore() {
 	if w.doc.Origin != "" && w.doc.Origin != w.inst.OriginPlaylistURL {
 		w.log.Info("detector: origin playlist URL changed; forgetting the old playlists", "was", w.doc.Origin)
-		w.doc.Playlists, w.doc.MasterHash, w.doc.MasterFailures, w.doc.MasterFailSince = nil, "", 0, time.Time{}
+		w.doc.Playlists, w.doc.MasterHash, w.doc.MasterFailures, w.doc.MasterFailSince, w.doc.Unwatched = nil, "", 0, time.Time{}, 0
 	}
 	w.doc.Origin = w.inst.OriginPlaylistURL
 	for _, pm := range w.doc.Playlists {
@@ -332,6 +336,15 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		return
 	}
 	w.res.polls++
+	if errors.Is(err, origin.ErrTooLarge) {
+		// A configuration error, not the origin's failure: the playlists known are still judged.
+		if !w.masterTooLarge {
+			metric.TooLarge(w.log, at, w.inst.OriginPlaylistURL, w.cfg.Tracker.MaxBody, "detector: origin master over the size limit; not read, not counted as a failure")
+		}
+		w.masterTooLarge = true
+		return
+	}
+	w.masterTooLarge = false
 	if err != nil {
 		w.masterFailed(at, err)
 		return
@@ -345,6 +358,7 @@ func (w *watcher) pollMaster(ctx context.Context) {
 	m, err := hls.ParseMaster(resp.Body)
 	if errors.Is(err, hls.ErrNotMaster) {
 		if _, merr := hls.ParseMedia(resp.Body); merr == nil {
+			w.doc.Unwatched = 0
 			w.setPlaylists([]target{{URL: w.inst.OriginPlaylistURL, Class: classVideo}}, masterMedia, at)
 			return
 		}
@@ -353,12 +367,22 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		w.masterFailed(at, fmt.Errorf("origin playlist is neither a master nor a media playlist: %w", err))
 		return
 	}
+	// The URIs polled are the ones a player would load: variables resolved (QUERYPARAM from the
+	// URL the master was read from), never a literal {$name}.
+	body, err := hls.ExpandMasterVariables(resp.Body, resp.URL)
+	if err == nil {
+		m, err = hls.ParseMaster(body)
+	}
+	if err != nil {
+		w.masterFailed(at, fmt.Errorf("origin master: %w", err))
+		return
+	}
 	base, err := url.Parse(resp.URL)
 	if err != nil {
 		w.masterFailed(at, fmt.Errorf("origin playlist URL %q: %w", resp.URL, err))
 		return
 	}
-	targets, err := discover(base, m, w.cfg.MaxPlaylists)
+	targets, omitted, err := discover(base, m, w.cfg.MaxPlaylists)
 	if err == nil && len(targets) == 0 {
 		err = errors.New("the master lists no playlist to poll")
 	}
@@ -366,6 +390,11 @@ func (w *watcher) pollMaster(ctx context.Context) {
 		w.masterFailed(at, fmt.Errorf("origin master: %w", err))
 		return
 	}
+	if omitted > 0 {
+		w.log.Warn("detector: the master lists more playlists than MAX_PLAYLISTS; some are not watched (every class keeps at least one)",
+			"max_playlists", w.cfg.MaxPlaylists, "watched", len(targets), "omitted", omitted)
+	}
+	w.doc.Unwatched = omitted
 	w.setPlaylists(targets, hash, at)
 }
 
@@ -471,14 +500,23 @@ func (w *watcher) poll(ctx context.Context, p *playlist) {
 		obs.Status, obs.Body = resp.StatusCode, resp.Body
 	case errors.As(err, &se):
 		obs.Status = se.StatusCode // the body of an error is never read
+	case errors.Is(err, origin.ErrTooLarge):
+		obs.Err = &hls.TooLargeError{Limit: w.cfg.Tracker.MaxBody} // the tracker leaves it unjudged
 	default:
 		obs.Err = err
 	}
 	rep := p.tr.Observe(obs)
 	p.start, p.at, p.err, p.reason = start, at, rep.Err, rep.Reason
+	tooLarge := errors.Is(rep.Err, hls.ErrTooLarge)
+	if tooLarge && !p.tooLarge {
+		metric.TooLarge(w.log, at, p.url, w.cfg.Tracker.MaxBody, "detector: playlist over the size limit left unjudged (neither stale nor unreachable)")
+	}
+	p.tooLarge = tooLarge
 	switch {
 	case rep.Err == nil:
 		p.firstFailure = time.Time{}
+	case tooLarge:
+		// Unjudged, not failed: it does not count towards unreachable.
 	case p.tr.Snapshot().LastGood.IsZero() && p.firstFailure.IsZero():
 		p.firstFailure = at
 	}
@@ -621,7 +659,8 @@ func (w *watcher) views() []playlistView {
 // playlist that was read: MinFailures failures over more than the threshold (coldHealth).
 func (w *watcher) playlistHealth(p *playlist, s hls.TrackerState) state.Health {
 	switch {
-	case s.LastObserved.IsZero():
+	case s.LastObserved.IsZero(), s.Health == "":
+		// Not polled yet, or unjudged (a body over the size limit): it decides nothing.
 		return state.HealthUnknown
 	case s.LastGood.IsZero():
 		if p.firstFailure.IsZero() {

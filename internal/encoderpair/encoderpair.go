@@ -14,12 +14,14 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/s3event"
 )
 
@@ -292,6 +294,9 @@ func (h *Handler) get(ctx context.Context, key string) ([]byte, error) {
 	}
 	defer obj.Body.Close()
 	body, err := hls.ReadLimited(obj.Body, h.c.MaxBytes)
+	if errors.Is(err, hls.ErrTooLarge) {
+		metric.TooLarge(h.log, time.Now(), "s3://"+h.c.Bucket+"/"+key, h.c.MaxBytes, "encoderpair: master over the size limit; the previous merged master stays")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
 	}

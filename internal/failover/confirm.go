@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -128,8 +130,13 @@ func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (work
 // told to check, where a false alarm would tell them all is well).
 func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput, error) {
 	for _, p := range probes {
-		if p.restart || p.health == hls.HealthEnded {
-			return workflow.ConfirmOutput{Health: state.Health(p.health), Reason: p.url + ": " + p.reason}, nil
+		switch {
+		case p.health == hls.HealthEnded:
+			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}, nil
+		case p.restart:
+			// The tracker counts a restart as progress only once it advances, which one probe
+			// cannot see; a restart is never a reason to close, so the origin counts as fresh.
+			return workflow.ConfirmOutput{Health: state.HealthFresh, Reason: p.url + ": " + p.reason}, nil
 		}
 	}
 	v := health.Decide(playlists(probes, false), tol)
@@ -138,14 +145,16 @@ func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput,
 		return workflow.ConfirmOutput{Confirmed: true, Health: v.Health, Reason: v.Reason}, nil
 	case state.HealthUnknown:
 		var unjudged []string
+		first := ""
 		for _, p := range probes {
 			if p.health == "" {
-				unjudged = append(unjudged, p.url)
+				unjudged = append(unjudged, p.url+": "+p.reason)
+				first = cmp.Or(first, p.url)
 			}
 		}
-		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: unjudged[0], Err: fmt.Errorf(
-			"no live-edge evidence to compare for %d playlist(s) (%s): the event carries no live_edge for them and they still start at the event's media sequence, so whether they got new segments since (a window that grows without sliding, an EVENT playlist) cannot be told, and they could decide the verdict (%s); not closing",
-			len(unjudged), strings.Join(unjudged, ", "), v.Reason)}
+		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: first, Err: fmt.Errorf(
+			"%d playlist(s) cannot be judged and could decide the verdict (%s): %s; not closing",
+			len(unjudged), v.Reason, strings.Join(unjudged, "; "))}
 	}
 	return workflow.ConfirmOutput{Health: v.Health, Reason: v.Reason + ": " + joinProbes(probes)}, nil
 }
@@ -272,6 +281,11 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	if class == "" {
 		class = health.Video // an event from before class: the detector's rule for unknown content
 	}
+	if hls.HasVariableReference(p.URL) {
+		// Its 404 would confirm a failure that is not the origin's.
+		return probe{}, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
+			fmt.Sprintf("event.playlists %s: holds an EXT-X-DEFINE variable reference ({$name}), which is never polled", p.URL)}}
+	}
 	resp, err := c.Fetcher.Get(ctx, p.URL, origin.CacheBust())
 	at := now(c.Now)
 	if at.Before(e.DetectedAt) && e.DetectedAt.Sub(at) <= MaxClockSkew {
@@ -287,6 +301,8 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	switch {
 	case errors.As(err, &status):
 		obs.Status = status.StatusCode
+	case errors.Is(err, origin.ErrTooLarge):
+		obs.Err = &hls.TooLargeError{Limit: pol.Tracker.MaxBody} // the tracker leaves it unjudged
 	case err != nil:
 		obs.Err = err
 	default:
@@ -305,7 +321,7 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	}
 	if !judged {
 		return probe{url: p.URL, class: class, good: true, reason: fmt.Sprintf(
-			"no live-edge evidence to compare: still at media sequence %d, as in the event, which carries no live_edge for it", p.MediaSequence)}, nil
+			"no live-edge evidence to compare: still at media sequence %d, as in the event, which carries no live_edge for it, so whether it got new segments since (a window that grows without sliding, an EVENT playlist) cannot be told", p.MediaSequence)}, nil
 	}
 	tr, err := hls.RestoreTracker(pol.Tracker, st)
 	if err != nil {
@@ -313,6 +329,9 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 			fmt.Sprintf("event.playlists %s: evidence does not restore a tracker: %v", p.URL, err)}}
 	}
 	r := tr.Observe(obs)
+	if errors.Is(r.Err, hls.ErrTooLarge) {
+		metric.TooLarge(logger(c.Log), at, p.URL, pol.Tracker.MaxBody, "confirm: playlist over the size limit left unjudged (neither stale nor unreachable)")
+	}
 	if errors.Is(r.Err, hls.ErrOutOfOrder) {
 		return probe{}, &workflow.OriginProbeError{URL: p.URL, Err: fmt.Errorf("probe time %s is more than %s before the event's detected_at %s (clock skew?): %w",
 			at.UTC().Format(time.RFC3339Nano), MaxClockSkew, e.DetectedAt.UTC().Format(time.RFC3339Nano), r.Err)}

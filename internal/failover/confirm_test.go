@@ -39,6 +39,7 @@ func TestConfirmStale(t *testing.T) {
 	// 12:00:00.5, detected stale at 12:00:09.2. The probe runs two seconds later.
 	probeAt := "2025-03-01T12:00:11.2Z"
 	stalled := playlist{body: media(18234, 5, 6)}
+	td2 := playlist{body: strings.Replace(media(18234, 5, 10), "TARGETDURATION:10", "TARGETDURATION:2", 1)}
 	tests := []struct {
 		name    string
 		event   string
@@ -90,6 +91,10 @@ func TestConfirmStale(t *testing.T) {
 			map[string]playlist{p720: {body: withGaps(media(18234, 5, 6), 18239, 2)}, p360: {body: withGaps(media(18234, 5, 6), 18239, 2)}},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"720p.m3u8 stale: no progress for 11.2s", "2 GAP segment(s) at the live edge"}},
+		{"a playlist declaring TD 2 with 10 s segments is judged by its segments", "confirm-stale",
+			map[string]playlist{p720: td2, p360: td2},
+			workflow.ConfirmOutput{Health: state.HealthFresh},
+			[]string{"720p.m3u8: fresh: no progress for 11.2s, within 15s"}},
 		{"a new token on the same segments is no progress", "confirm-stale",
 			map[string]playlist{p720: {body: strings.ReplaceAll(stalled.body, ".ts\n", ".ts?token=b\n")}, p360: stalled},
 			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
@@ -181,7 +186,7 @@ func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
 	}{
 		{name: "a window that grew in place after the event is not taken for a stall",
 			answers: map[string]playlist{p720: grown, p360: grown},
-			err:     "no live-edge evidence to compare for 2 playlist(s)"},
+			err:     "2 playlist(s) cannot be judged"},
 		{name: "nor is a window that did not",
 			answers: map[string]playlist{p720: stalled, p360: stalled},
 			err:     "not closing"},

@@ -52,8 +52,8 @@ const (
 // staleness multiplier and the failures it takes to be unreachable) and how many bad playlists
 // of each class an instance tolerates. The zero value of a field means its default.
 type Policy struct {
-	// Tracker configures every playlist's hls.Tracker. Multiplier and MinFailures come from the
-	// environment; MaxBody is the caller's.
+	// Tracker configures every playlist's hls.Tracker: Multiplier, MinFailures and MaxBody (the
+	// playlist size limit, which the caller's fetcher applies too) come from the environment.
 	Tracker hls.TrackerConfig
 	// VideoTolerance and AudioTolerance are how many video and audio playlists of an instance
 	// may be stale or unreachable while it still counts as fresh (default 0).
@@ -73,6 +73,9 @@ func (p Policy) WithDefaults() (Policy, error) {
 	}
 	if p.Tracker.MinFailures == 0 {
 		p.Tracker.MinFailures = DefaultMinFailures
+	}
+	if p.Tracker.MaxBody == 0 {
+		p.Tracker.MaxBody = hls.DefaultMaxBody
 	}
 	var problems []string
 	if _, err := hls.NewTracker(p.Tracker); err != nil {
@@ -103,6 +106,7 @@ func (e *PolicyError) Error() string {
 //	MIN_FAILURES       consecutive failures it takes to be unreachable (2)
 //	VIDEO_TOLERANCE    stale or unreachable video playlists tolerated per instance (0)
 //	AUDIO_TOLERANCE    stale or unreachable audio playlists tolerated per instance (0)
+//	MAX_PLAYLIST_BYTES the playlist size limit, hls.MaxBodyFromEnv (hls.DefaultMaxBody, 16 MiB)
 //
 // Every malformed value is reported, in one *PolicyError.
 func PolicyFromEnv(getenv func(string) string) (Policy, error) {
@@ -129,6 +133,11 @@ func PolicyFromEnv(getenv func(string) string) (Policy, error) {
 	num(EnvMinFailures, &p.Tracker.MinFailures)
 	num(EnvVideoTolerance, &p.VideoTolerance)
 	num(EnvAudioTolerance, &p.AudioTolerance)
+	maxBody, err := hls.MaxBodyFromEnv(getenv)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	p.Tracker.MaxBody = maxBody
 	if len(problems) > 0 {
 		return p, &PolicyError{Problems: problems}
 	}

@@ -82,9 +82,10 @@ func TestPolicyFromEnv(t *testing.T) {
 		want health.Policy // after WithDefaults
 		err  string
 	}{
-		{name: "defaults", want: health.Policy{Tracker: hls.TrackerConfig{Multiplier: 1.5, MinFailures: 2}}},
-		{name: "everything set", env: map[string]string{"STALE_MULTIPLIER": "2.5", "MIN_FAILURES": "3", "VIDEO_TOLERANCE": "1", "AUDIO_TOLERANCE": "2"},
-			want: health.Policy{Tracker: hls.TrackerConfig{Multiplier: 2.5, MinFailures: 3}, VideoTolerance: 1, AudioTolerance: 2}},
+		{name: "defaults", want: health.Policy{Tracker: hls.TrackerConfig{Multiplier: 1.5, MinFailures: 2, MaxBody: hls.DefaultMaxBody}}},
+		{name: "everything set", env: map[string]string{"STALE_MULTIPLIER": "2.5", "MIN_FAILURES": "3", "VIDEO_TOLERANCE": "1", "AUDIO_TOLERANCE": "2", "MAX_PLAYLIST_BYTES": "33554432"},
+			want: health.Policy{Tracker: hls.TrackerConfig{Multiplier: 2.5, MinFailures: 3, MaxBody: 32 << 20}, VideoTolerance: 1, AudioTolerance: 2}},
+		{name: "a size limit that is not a number of bytes", env: map[string]string{"MAX_PLAYLIST_BYTES": "16M"}, err: `MAX_PLAYLIST_BYTES="16M": want a positive whole number of bytes`},
 		{name: "malformed values are all reported", env: map[string]string{"STALE_MULTIPLIER": "lots", "MIN_FAILURES": "2.5", "AUDIO_TOLERANCE": "one"},
 			err: `STALE_MULTIPLIER="lots": want a number; MIN_FAILURES="2.5": want a whole number; AUDIO_TOLERANCE="one": want a whole number`},
 		{name: "negative tolerance", env: map[string]string{"VIDEO_TOLERANCE": "-1"}, err: "tolerances must not be negative"},

@@ -276,8 +276,71 @@ func masterCases() []masterCase {
 			},
 			golden: "unusual-attribute-spacing.m3u8",
 		},
+		{
+			name: "variables resolved per source, QUERYPARAM from each source's URL",
+			sources: []masterCaseSource{
+				{name: "eu-west-1", url: mergeEUURL + "?token=abc", body: defineMaster, parse: "version=0 variants=2 iframes=0 renditions=1 header=2"},
+				{name: "us-east-1", url: mergeUSURL + "?token=abc", body: defineMaster, parse: "version=0 variants=2 iframes=0 renditions=1 header=2"},
+			},
+			golden: "define-two-regions.m3u8",
+		},
+		{
+			name: "variables of an encoder pair resolved in relative mode",
+			sources: []masterCaseSource{
+				{name: "primary", url: "primary/index.m3u8", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"r\",VALUE=\"720p\"\n#EXT-X-STREAM-INF:BANDWIDTH=3000000\nvideo_{$r}.m3u8\n", parse: "version=0 variants=1 iframes=0 renditions=0 header=1"},
+				{name: "failover", url: "failover/index.m3u8", body: "#EXTM3U\n#EXT-X-DEFINE:NAME=\"r\",VALUE=\"720p\"\n#EXT-X-STREAM-INF:BANDWIDTH=3000000\nvideo_{$r}.m3u8\n", parse: "version=0 variants=1 iframes=0 renditions=0 header=1"},
+			},
+			opts:   MergeOptions{Relative: true},
+			golden: "define-encoder-pair.m3u8",
+		},
+		{
+			name: "a QUERYPARAM that differs between sources would give one region's media playlists another's value",
+			sources: []masterCaseSource{
+				{name: "eu-west-1", url: mergeEUURL + "?token=abc", body: defineMaster, parse: "version=0 variants=2 iframes=0 renditions=1 header=2"},
+				{name: "us-east-1", url: mergeUSURL + "?token=xyz", body: defineMaster, parse: "version=0 variants=2 iframes=0 renditions=1 header=2"},
+			},
+			wantErr: ErrMergeInput,
+			errText: "source us-east-1 (" + mergeUSURL + "?token=xyz" + `): line 3 EXT-X-DEFINE: invalid merge input: variable "token" is defined differently by another source (#EXT-X-DEFINE:NAME="token",VALUE="abc")`,
+		},
+		{
+			name: "a reference no EXT-X-DEFINE resolves is refused, never published",
+			sources: []masterCaseSource{
+				{name: "eu-west-1", url: mergeEUURL, body: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\n{$cdn}/lo.m3u8\n", parse: "version=0 variants=1 iframes=0 renditions=0 header=0"},
+			},
+			wantErr: ErrVariable,
+			errText: "source eu-west-1 (" + mergeEUURL + "): line 3: unresolved EXT-X-DEFINE variable: {$cdn} is not defined by any EXT-X-DEFINE",
+		},
+		{
+			name: "a QUERYPARAM the source URL lacks is refused",
+			sources: []masterCaseSource{
+				{name: "eu-west-1", url: mergeEUURL, body: defineMaster, parse: "version=0 variants=2 iframes=0 renditions=1 header=2"},
+			},
+			wantErr: ErrVariable,
+			errText: "source eu-west-1 (" + mergeEUURL + "): line 3 EXT-X-DEFINE: unresolved EXT-X-DEFINE variable: QUERYPARAM=\"token\": the playlist URL " + mergeEUURL + " has no such query parameter",
+		},
+		{
+			name: "IMPORT in a master is refused",
+			sources: []masterCaseSource{
+				{name: "eu-west-1", url: mergeEUURL, body: "#EXTM3U\n#EXT-X-DEFINE:IMPORT=\"cdn\"\n#EXT-X-STREAM-INF:BANDWIDTH=1000\n{$cdn}/lo.m3u8\n", parse: "version=0 variants=1 iframes=0 renditions=0 header=1"},
+			},
+			wantErr: ErrVariable,
+			errText: "source eu-west-1 (" + mergeEUURL + `): line 2 EXT-X-DEFINE: unresolved EXT-X-DEFINE variable: IMPORT="cdn": a master playlist has nothing to import from (IMPORT is for media playlists)`,
+		},
 	}
 }
+
+// defineMaster uses EXT-X-DEFINE as RFC 8216bis 4.4.2.3 allows in a master: a variable with a
+// value (an absolute CDN prefix), one from the master URL's query (a token), referenced in URI
+// lines and in a rendition's URI attribute.
+const defineMaster = `#EXTM3U
+#EXT-X-DEFINE:NAME="cdn",VALUE="https://cdn.example.com/live"
+#EXT-X-DEFINE:QUERYPARAM="token"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="{$cdn}/audio.m3u8?token={$token}"
+#EXT-X-STREAM-INF:BANDWIDTH=1000000,CODECS="avc1.64001e,mp4a.40.2",AUDIO="aud"
+{$cdn}/lo.m3u8?token={$token}
+#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="aud"
+hi.m3u8?token={$token}
+`
 
 // body returns the source's playlist text.
 func (s masterCaseSource) read(t testing.TB) []byte {
@@ -397,7 +460,11 @@ func mergeCheckOutput(sources []MergeSource, opts MergeOptions, out []byte) erro
 	var want [3][]string
 	grafovInputs := true
 	for _, s := range sources {
-		m, err := ParseMaster(s.Body)
+		body, err := ExpandMasterVariables(s.Body, s.URL)
+		if err != nil {
+			return fmt.Errorf("source %s: %v", s.Name, err)
+		}
+		m, err := ParseMaster(body)
 		if err != nil {
 			return fmt.Errorf("source %s: %v", s.Name, err)
 		}
@@ -413,6 +480,11 @@ func mergeCheckOutput(sources []MergeSource, opts MergeOptions, out []byte) erro
 	names := map[string]bool{}
 	for _, s := range sources {
 		names[s.Name] = true
+	}
+	for n, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "#"+masterTagDefine+":") && HasVariableReference(line) {
+			return fmt.Errorf("merged line %d holds a variable reference: %s", n+1, line)
+		}
 	}
 	for i, tags := range [][]MasterTag{merged.Variants, merged.IFrames, merged.Renditions} {
 		var got []string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -29,8 +30,13 @@ type Media struct {
 	// below), and len(Playlist.Segments) is the ring's capacity (use Playlist.Count()).
 	Playlist *m3u8.MediaPlaylist
 
-	// TargetDuration is the EXT-X-TARGETDURATION tag's value as written, to the millisecond.
+	// TargetDuration is the EXT-X-TARGETDURATION tag's value, a positive whole number of seconds.
 	TargetDuration time.Duration
+	// JudgedTargetDuration is what staleness is judged by: the larger of TargetDuration and the
+	// longest EXTINF of the last RecentSegments segments, rounded to the nearest second (RFC 8216
+	// 4.3.3.1's rule for the tag), so a playlist that understates its target duration is not
+	// called stale while it advances.
+	JudgedTargetDuration time.Duration
 	// MediaSequence and DiscontinuitySequence are EXT-X-MEDIA-SEQUENCE and
 	// EXT-X-DISCONTINUITY-SEQUENCE, 0 when absent.
 	MediaSequence         uint64
@@ -71,6 +77,10 @@ func ParseMedia(body []byte) (*Media, error) {
 	return m, nil
 }
 
+// RecentSegments is how many of the newest segments JudgedTargetDuration looks at: the live
+// edge, not a long segment hours back in an EVENT playlist.
+const RecentSegments = 3
+
 // mediaTagM3U is the line every playlist starts with.
 var mediaTagM3U = []byte("#EXTM3U")
 
@@ -87,6 +97,7 @@ type mediaScanner struct {
 	gapSeconds            float64 // the trailing gaps' duration so far
 	blank                 bool    // the body has blank lines (see mediaDecode)
 	lastURI               []byte
+	recent                [RecentSegments]float64 // the newest segments' EXTINF, a ring
 }
 
 func mediaParse(body []byte) (*Media, error) {
@@ -189,6 +200,8 @@ func (s *mediaScanner) scan(body []byte) error {
 		return errors.New("no #EXT-X-TARGETDURATION")
 	}
 	s.m.TrailingGapDuration = mediaSeconds(s.gapSeconds)
+	longest := slices.Max(s.recent[:])
+	s.m.JudgedTargetDuration = max(s.m.TargetDuration, time.Duration(math.Round(longest))*time.Second)
 	return nil
 }
 
@@ -245,10 +258,7 @@ func (s *mediaScanner) line(n int, line []byte) error {
 		if s.hasTD {
 			return fmt.Errorf("line %d %s: %w", n, name, errors.New("appears twice"))
 		}
-		d, err := mediaDuration(value)
-		if err == nil && d <= 0 {
-			err = errors.New("must be positive")
-		}
+		d, err := mediaTargetDuration(value)
 		if err != nil {
 			return fmt.Errorf("line %d %s: %w", n, name, err)
 		}
@@ -320,6 +330,7 @@ func (s *mediaScanner) uri(n int, line []byte) error {
 		return fmt.Errorf("line %d: %w", n, fmt.Errorf("URI %q without #EXTINF", mediaPreview(line)))
 	}
 	s.inf = false
+	s.recent[s.m.Segments%RecentSegments] = s.infSeconds
 	s.m.Segments++
 	s.lastURI = line
 	if s.gap {
@@ -452,6 +463,25 @@ func mediaDecimal(v []byte) (float64, error) {
 		return 0, fmt.Errorf("%s s is over %d s", v, mediaMaxSeconds)
 	}
 	return f, nil
+}
+
+// mediaTargetDuration reads EXT-X-TARGETDURATION: a decimal-integer (RFC 8216 4.3.3.1), positive.
+// A fraction such as 0.001 would make every playlist stale between two polls.
+func mediaTargetDuration(v []byte) (time.Duration, error) {
+	if !mediaDigits(v, false) {
+		if mediaDigits(v, true) {
+			return 0, fmt.Errorf("%q is not a decimal integer", mediaPreview(v))
+		}
+		return 0, fmt.Errorf("%q is not a decimal number", mediaPreview(v))
+	}
+	f, err := mediaDecimal(v)
+	if err != nil {
+		return 0, err
+	}
+	if f < 1 {
+		return 0, errors.New("must be positive")
+	}
+	return time.Duration(f) * time.Second, nil
 }
 
 func mediaDuration(v []byte) (time.Duration, error) {

@@ -104,15 +104,45 @@ var mediaCases = []mediaCase{
 	{name: "two GAP segments at the live edge on the first observation are stale", steps: []mediaStep{
 		{at: 0, file: "gap-302-edge2.m3u8", want: HealthStale},
 	}},
-	{name: "restart with media sequence reset is a change, flagged", steps: []mediaStep{
+	{name: "restart with media sequence reset is flagged, and progress once it advances", steps: []mediaStep{
 		{at: 0, file: "mediapackage-ts-102.m3u8", want: HealthFresh},
-		{at: sec(6), file: "restart-0.m3u8", want: HealthFresh, changed: true, restart: true},
-		{at: sec(12), file: "restart-0.m3u8", want: HealthFresh},
-		{at: sec(15.5), file: "restart-0.m3u8", want: HealthStale},
+		{at: sec(6), file: "restart-0.m3u8", want: HealthFresh, restart: true},
+		{at: sec(8), file: "restart-1.m3u8", want: HealthFresh, changed: true},
+		{at: sec(14), file: "restart-1.m3u8", want: HealthFresh},
+		{at: sec(17.5), file: "restart-1.m3u8", want: HealthStale},
+	}},
+	{name: "restart that never advances goes stale on time", steps: []mediaStep{
+		{at: 0, file: "mediapackage-ts-102.m3u8", want: HealthFresh},
+		{at: sec(6), file: "restart-0.m3u8", want: HealthFresh, restart: true},
+		{at: sec(9.5), file: "restart-0.m3u8", want: HealthStale},
 	}},
 	{name: "discontinuity sequence going back is a restart", steps: []mediaStep{
 		{at: 0, file: "medialive-ts-201.m3u8", want: HealthFresh},
-		{at: sec(6), file: "medialive-ts-restart-260.m3u8", want: HealthFresh, changed: true, restart: true},
+		{at: sec(6), file: "medialive-ts-restart-260.m3u8", want: HealthFresh, restart: true},
+	}},
+	{name: "two frozen copies answering in turn go stale on time", steps: []mediaStep{
+		{at: 0, file: "mediapackage-ts-101.m3u8", want: HealthFresh},
+		{at: sec(3), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
+		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: HealthFresh},
+		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
+		{at: sec(9.5), file: "mediapackage-ts-101.m3u8", want: HealthStale},
+		{at: sec(12), file: "mediapackage-ts-100.m3u8", want: HealthStale, restart: true},
+		{at: sec(15), file: "mediapackage-ts-101.m3u8", want: HealthStale},
+	}},
+	{name: "a live copy alternating with a frozen one stays fresh while it advances", steps: []mediaStep{
+		{at: 0, file: "mediapackage-ts-101.m3u8", want: HealthFresh},
+		{at: sec(3), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
+		{at: sec(6), file: "mediapackage-ts-102.m3u8", want: HealthFresh, changed: true},
+		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
+		{at: sec(12), file: "mediapackage-ts-102.m3u8", want: HealthFresh},
+		{at: sec(15.5), file: "mediapackage-ts-102.m3u8", want: HealthStale},
+	}},
+	{name: "TD 2 with 10 s segments is judged by the segments while it advances", steps: []mediaStep{
+		{at: 0, file: "td2-extinf10-50.m3u8", want: HealthFresh},
+		{at: sec(5), file: "td2-extinf10-50.m3u8", want: HealthFresh},
+		{at: sec(10), file: "td2-extinf10-51.m3u8", want: HealthFresh, changed: true},
+		{at: sec(25), file: "td2-extinf10-51.m3u8", want: HealthFresh},
+		{at: sec(25.001), file: "td2-extinf10-51.m3u8", want: HealthStale},
 	}},
 	{name: "single 503 changes nothing", steps: []mediaStep{
 		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
@@ -158,17 +188,24 @@ var mediaCases = []mediaCase{
 	{name: "malformed playlists are refused with the line and tag", steps: []mediaStep{
 		{at: 0, file: "malformed-targetduration.m3u8", want: HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: "six" is not a decimal number`},
 		{at: sec(1), file: "missing-targetduration.m3u8", want: HealthUnreachable, wantErr: "no #EXT-X-TARGETDURATION"},
+		{at: sec(1.5), file: "td-fraction.m3u8", want: HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: "0.001" is not a decimal integer`},
+		{at: sec(1.7), file: "td-zero.m3u8", want: HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: must be positive`},
 		// github.com/grafov/m3u8 v0.12.1 slices past the end of this line and panics.
 		{at: sec(2), file: "widevine-tag.m3u8", want: HealthUnreachable, wantErr: "github.com/grafov/m3u8 failed on this playlist"},
 	}},
 	{name: "blank line after EXT-X-KEY is read, not a crash", steps: []mediaStep{
 		{at: 0, file: "blank-line-after-key.m3u8", want: HealthFresh},
 	}},
-	{name: "oversized body is refused", cfg: TrackerConfig{MaxBody: 512}, steps: []mediaStep{
+	{name: "oversized body is left unjudged, never unreachable", cfg: TrackerConfig{MaxBody: 512}, steps: []mediaStep{
 		{at: 0, file: "restart-0.m3u8", want: HealthFresh},
-		{at: sec(3), file: "mediapackage-ts-101.m3u8", want: HealthFresh, wantErr: "body larger than 512 bytes"},
-		{at: sec(6), err: &TooLargeError{Limit: 512}, want: HealthFresh, wantErr: "body larger than 512 bytes"},
-		{at: sec(9.5), file: "mediapackage-ts-101.m3u8", want: HealthUnreachable, wantErr: "body larger than 512 bytes"},
+		{at: sec(3), file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
+		{at: sec(6), err: &TooLargeError{Limit: 512}, want: "", wantErr: "body larger than 512 bytes"},
+		{at: sec(9.5), file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
+		{at: sec(60), err: &TooLargeError{Limit: 512}, want: "", wantErr: "body larger than 512 bytes"},
+	}},
+	{name: "oversized body on the first observation is left unjudged", cfg: TrackerConfig{MaxBody: 512}, steps: []mediaStep{
+		{at: 0, file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
+		{at: sec(30), file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
 	}},
 	{name: "304 Not Modified repeats the last good playlist", steps: []mediaStep{
 		{at: 0, status: 304, want: HealthUnreachable, wantErr: "HTTP status 304"},

@@ -5,11 +5,32 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 )
 
-// DefaultMaxBody is the largest playlist body the tracker reads by default (1 MiB): a live media
-// playlist is a few kilobytes, so anything near this is not one.
-const DefaultMaxBody = 1 << 20
+// DefaultMaxBody is the largest playlist body read by default (16 MiB), MaxBodyFromEnv's default:
+// a 24-hour EVENT playlist of 1 s segments with an EXT-X-PROGRAM-DATE-TIME tag per segment is
+// 7.8 MiB with short segment URIs and 10.2 MiB with 56-byte relative paths, so this leaves room
+// for longer URIs (parsing the 7.8 MiB one takes about 60 ms and 20 MiB of allocations).
+const DefaultMaxBody = 16 << 20
+
+// EnvMaxBody names the environment variable that sets the playlist size limit of every
+// function that reads playlists (detector, Confirm, merge, sweeper).
+const EnvMaxBody = "MAX_PLAYLIST_BYTES"
+
+// MaxBodyFromEnv reads the playlist size limit from EnvMaxBody: a positive whole number of
+// bytes, DefaultMaxBody when unset.
+func MaxBodyFromEnv(getenv func(string) string) (int64, error) {
+	v := getenv(EnvMaxBody)
+	if v == "" {
+		return DefaultMaxBody, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive whole number of bytes", EnvMaxBody, v)
+	}
+	return n, nil
+}
 
 // ErrTooLarge is matched (errors.Is) by every *TooLargeError.
 var ErrTooLarge = errors.New("body too large")

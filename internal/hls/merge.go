@@ -85,9 +85,15 @@ var (
 // Playlist-wide tags that sources write identically (EXT-X-START, EXT-X-DEFINE, session data and
 // keys, unknown tags) are written once, the first source's, URIs resolved against it; a second,
 // different EXT-X-START or session data for the same DATA-ID and LANGUAGE is dropped with a
-// warning, a variable defined differently is an error. Comments are dropped. Ladders that differ
-// between sources are merged anyway and reported as warnings. The output depends only on the
-// inputs.
+// warning. Comments are dropped. Ladders that differ between sources are merged anyway and
+// reported as warnings. The output depends only on the inputs.
+//
+// Variables (EXT-X-DEFINE) are resolved per source first (ExpandMasterVariables, QUERYPARAM from
+// the source's URL): the merged master's own tags and URIs hold values, never a {$name}, so each
+// source's references mean what they meant in its own master wherever the merged one is served
+// from. The EXT-X-DEFINE tags stay (QUERYPARAM ones as NAME and VALUE) for the media playlists'
+// IMPORT; since a merged master can give a name only one value, a variable that two sources
+// define differently is an error: one region's media playlists would import another's value.
 func Merge(sources []MergeSource, opts MergeOptions) (*MergeResult, error) {
 	if len(sources) == 0 {
 		return nil, ErrMergeNoSources
@@ -120,7 +126,11 @@ func Merge(sources []MergeSource, opts MergeOptions) (*MergeResult, error) {
 		if err != nil {
 			return fail(err)
 		}
-		pl, err := ParseMaster(src.Body)
+		body, err := ExpandMasterVariables(src.Body, src.URL)
+		if err != nil {
+			return fail(err)
+		}
+		pl, err := ParseMaster(body)
 		if err != nil {
 			return fail(err)
 		}

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -44,7 +45,8 @@ type Observation struct {
 	// that succeeded, a file). Only 2xx bodies are read; 304 Not Modified repeats the last good
 	// playlist.
 	Status int
-	// Err is a transport failure: timeout, refused connection, or ReadLimited's *TooLargeError.
+	// Err is a transport failure (timeout, refused connection), or ReadLimited's *TooLargeError,
+	// which leaves the playlist unjudged.
 	Err error
 	// Body is the response body. The tracker does not keep a reference to it.
 	Body []byte
@@ -52,14 +54,18 @@ type Observation struct {
 
 // Report is a Tracker's conclusion after one observation.
 type Report struct {
+	// Health is "" when the observation cannot be judged: a body over the limit, which is a
+	// configuration error (the limit is too small for the playlist), not a health failure.
 	Health Health
 	// Reason says why, for people: what changed, for how long nothing has, what failed.
 	Reason string
 	// Changed reports progress since the previous good observation: a new segment at the live
-	// edge, a new LL-HLS part, or a restart.
+	// edge, or a new LL-HLS part.
 	Changed bool
 	// Restart reports that the media or discontinuity sequence went backwards: the encoder or
-	// packager restarted. It counts as a change, never as staleness.
+	// packager restarted, or two copies of the playlist answer in turn. It is progress only once
+	// the restarted playlist itself advances to a live edge other than the one before the
+	// restart, so two frozen copies in turn go stale on time.
 	Restart bool
 	// Err says why this observation failed (*HTTPStatusError, *TooLargeError, an error wrapping
 	// ErrNotMediaPlaylist or the fetcher's transport error) or was ignored (ErrOutOfOrder); nil for
@@ -79,8 +85,9 @@ type Evidence struct {
 	LastPartURI string
 	// TrailingGaps counts segments marked EXT-X-GAP at the live edge.
 	TrailingGaps int
-	// TargetDuration is the EXT-X-TARGETDURATION tag's value (not ceil of the longest EXTINF),
-	// and Threshold the multiplier times it.
+	// TargetDuration is what staleness is judged by (Media.JudgedTargetDuration: the tag's
+	// value, or the longest recent EXTINF rounded if that is longer), and Threshold the
+	// multiplier times it.
 	TargetDuration time.Duration
 	Threshold      time.Duration
 	// LastChange is when progress was last seen, LastGood when the playlist was last read.
@@ -143,7 +150,13 @@ type Tracker struct {
 	s   TrackerState
 	// body is the last good body: an identical one needs no parse. Not part of snapshots.
 	body []byte
+	// sum stands for a last good body longer than keptBody: a long EVENT playlist is not kept
+	// in memory once per playlist.
+	sum *[sha256.Size]byte
 }
+
+// keptBody is the longest last good body a Tracker keeps; longer ones are remembered by hash.
+const keptBody = 256 << 10
 
 // NewTracker returns a Tracker that has observed nothing yet.
 func NewTracker(cfg TrackerConfig) (*Tracker, error) {
@@ -168,6 +181,9 @@ func (t *Tracker) Observe(o Observation) Report {
 	}
 	t.s.LastObserved = o.At
 	m, err := t.read(o)
+	if errors.Is(err, ErrTooLarge) {
+		return t.unjudged(err)
+	}
 	if err != nil {
 		return t.fail(o.At, err)
 	}
@@ -188,12 +204,19 @@ func (t *Tracker) read(o Observation) (*Media, error) {
 		return nil, &TooLargeError{Limit: t.cfg.MaxBody}
 	case t.body != nil && bytes.Equal(o.Body, t.body):
 		return nil, nil
+	case t.sum != nil && len(o.Body) > keptBody && sha256.Sum256(o.Body) == *t.sum:
+		return nil, nil
 	}
 	m, err := ParseMedia(o.Body)
 	if err != nil {
 		return nil, err
 	}
-	t.body = append(t.body[:0], o.Body...)
+	if len(o.Body) > keptBody {
+		sum := sha256.Sum256(o.Body)
+		t.body, t.sum = nil, &sum
+	} else {
+		t.body, t.sum = append(t.body[:0], o.Body...), nil
+	}
 	return m, nil
 }
 
@@ -227,7 +250,21 @@ func (t *Tracker) good(at time.Time, m *Media) Report {
 			r.Changed = true
 			what = "new partial segment " + m.LastPartURI
 		}
-		r.Changed = r.Changed || r.Restart
+		switch {
+		case r.Restart:
+			// Not progress yet: remember the live edge from before the restart, so that the
+			// restarted playlist counts only when it moves on to something else.
+			if !prev.Restarted {
+				t.s.Restarted, t.s.PreRestartEdge = true, trackerURIKey(prev.EdgeURI)+"#"+trackerURIKey(prev.LastPartURI)
+			}
+			what += "; not progress until the restarted playlist advances"
+		case r.Changed && prev.Restarted:
+			if trackerURIKey(m.EdgeURI)+"#"+trackerURIKey(m.LastPartURI) == prev.PreRestartEdge {
+				r.Changed = false
+				what = fmt.Sprintf("back at the live edge from before the restart (media sequence %d): no progress", m.EdgeSequence)
+			}
+			t.s.Restarted, t.s.PreRestartEdge = false, ""
+		}
 		if first || r.Changed {
 			// Trailing GAP segments are time that passed without media: progress happened at
 			// least their duration ago, but not before the previous good observation showed none.
@@ -279,7 +316,7 @@ func (t *Tracker) setFacts(m *Media) {
 	t.s.EdgeSequence = m.EdgeSequence
 	t.s.EdgeURI = m.EdgeURI
 	t.s.LastPartURI = m.LastPartURI
-	t.s.TargetDurationMS = m.TargetDuration.Milliseconds()
+	t.s.TargetDurationMS = m.JudgedTargetDuration.Milliseconds()
 	t.s.Ended = m.Ended
 }
 
@@ -312,10 +349,18 @@ func (t *Tracker) fail(at time.Time, err error) Report {
 	return r
 }
 
+// unjudged reports a body over the limit: a configuration error, not the origin's failure, so
+// it counts neither as a failure nor as a good observation, and the playlist is not judged.
+func (t *Tracker) unjudged(err error) Report {
+	t.s.Health = ""
+	return Report{Reason: "not judged: " + err.Error() + ": a configuration error (raise the playlist size limit), not a health failure",
+		Err: err, Evidence: t.evidence(t.s.LastObserved)}
+}
+
 // ignore reports the current conclusion for an observation that changes nothing.
 func (t *Tracker) ignore(err error) Report {
 	h := t.s.Health
-	if h == "" {
+	if h == "" && t.s.LastObserved.IsZero() {
 		h = HealthUnreachable
 	}
 	return Report{Health: h, Reason: "observation ignored: " + err.Error(), Err: err, Evidence: t.evidence(t.s.LastObserved)}

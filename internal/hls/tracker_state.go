@@ -26,8 +26,13 @@ type TrackerState struct {
 	EdgeSequence          uint64 `json:"edge_msn,omitempty"`
 	EdgeURI               string `json:"edge_uri,omitempty"`
 	LastPartURI           string `json:"part_uri,omitempty"`
-	TargetDurationMS      int64  `json:"td_ms,omitempty"`
+	TargetDurationMS      int64  `json:"td_ms,omitempty"` // Media.JudgedTargetDuration
 	Ended                 bool   `json:"ended,omitempty"`
+	// Restarted says the last change of sequence was a restart not yet followed by progress,
+	// and PreRestartEdge is the live edge (segment and part keys) from before it: going back to
+	// it is no progress.
+	Restarted      bool   `json:"restarted,omitempty"`
+	PreRestartEdge string `json:"pre_restart_edge,omitempty"`
 	// Timing.
 	LastChange   time.Time `json:"last_change,omitzero"`
 	LastGood     time.Time `json:"last_good,omitzero"`

@@ -22,13 +22,13 @@ func TestParseMediaReadsWhatTheLibraryMisses(t *testing.T) {
 	}{
 		{
 			name: "TD tag 6 with EXTINF 6.006", file: "mediapackage-ts-100.m3u8",
-			want: Media{TargetDuration: 6 * time.Second, MediaSequence: 100, Segments: 10,
+			want: Media{TargetDuration: 6 * time.Second, JudgedTargetDuration: 6 * time.Second, MediaSequence: 100, Segments: 10,
 				LastSegmentURI: "index_1_109.ts?m=1772445600", EdgeURI: "index_1_109.ts?m=1772445600", EdgeSequence: 109},
 			libraryTD: 7, libraryCount: 10, libraryLenSegments: 10,
 		},
 		{
 			name: "LL-HLS parts, preload hint and server control", file: "llhls-272-part1.m3u8",
-			want: Media{TargetDuration: 4 * time.Second, MediaSequence: 266, Segments: 6,
+			want: Media{TargetDuration: 4 * time.Second, JudgedTargetDuration: 4 * time.Second, MediaSequence: 266, Segments: 6,
 				LastSegmentURI: "fileSequence271.mp4", EdgeURI: "fileSequence271.mp4", EdgeSequence: 271,
 				LastPartURI: "filePart272.1.mp4", PreloadHintURI: "filePart272.2.mp4",
 				PartTarget: 1004 * time.Millisecond, CanBlockReload: true},
@@ -36,14 +36,14 @@ func TestParseMediaReadsWhatTheLibraryMisses(t *testing.T) {
 		},
 		{
 			name: "GAP segments at the live edge", file: "gap-302-edge2.m3u8",
-			want: Media{TargetDuration: 6 * time.Second, MediaSequence: 302, Segments: 10,
+			want: Media{TargetDuration: 6 * time.Second, JudgedTargetDuration: 6 * time.Second, MediaSequence: 302, Segments: 10,
 				LastSegmentURI: "live_311.ts", TrailingGaps: 2, TrailingGapDuration: 12012 * time.Millisecond,
 				EdgeURI: "live_309.ts", EdgeSequence: 309},
 			libraryTD: 7, libraryCount: 10, libraryLenSegments: 10,
 		},
 		{
 			name: "discontinuity sequence and ENDLIST", file: "mediapackage-ts-102-endlist.m3u8",
-			want: Media{TargetDuration: 6 * time.Second, MediaSequence: 102, Segments: 10, Ended: true,
+			want: Media{TargetDuration: 6 * time.Second, JudgedTargetDuration: 6 * time.Second, MediaSequence: 102, Segments: 10, Ended: true,
 				LastSegmentURI: "index_1_111.ts?m=1772445600", EdgeURI: "index_1_111.ts?m=1772445600", EdgeSequence: 111},
 			libraryTD: 7, libraryCount: 10, libraryLenSegments: 10,
 		},

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
@@ -319,6 +320,9 @@ func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result
 				return
 			}
 			resp, err := s.c.Fetcher.Get(ctx, r.Origin)
+			if tooLarge := (*origin.TooLargeError)(nil); errors.As(err, &tooLarge) {
+				metric.TooLarge(s.log, s.c.Now(), r.Origin, tooLarge.Limit, "mastermerge: master over the size limit; the previous master stays")
+			}
 			if err != nil {
 				r.Error = err.Error()
 				return
@@ -334,7 +338,14 @@ func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result
 						"relative URIs resolved against %s", r.Name, clip(resp.URL), r.URL))
 				}
 			}
-			body, w := viewerMaster(r.Name, resp.Body, m)
+			// Variables first (QUERYPARAM from where the master was read): a {$name} that holds
+			// the origin's host must be mapped to the distribution like any other URI.
+			expanded, err := hls.ExpandMasterVariables(resp.Body, resp.URL)
+			if err != nil {
+				r.Error = err.Error()
+				return
+			}
+			body, w := viewerMaster(r.Name, expanded, m)
 			warnings[i] = append(warnings[i], w...)
 			sources[i] = hls.MergeSource{Name: r.Name, URL: base, Body: body}
 		})

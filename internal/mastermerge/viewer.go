@@ -108,9 +108,10 @@ func hasDotSegment(p string) bool {
 	return false
 }
 
-// viewerMaster returns a region's master, read from its origin, with every URI that names the
-// origin host rewritten to the distribution, and warnings that say what was rewritten and what
-// could not be. A body that does not parse is returned unchanged for Merge to report.
+// viewerMaster returns a region's master, read from its origin, with every URI (and EXT-X-DEFINE
+// value) that names the origin host rewritten to the distribution, and warnings that say what
+// was rewritten and what could not be. Variables must be resolved first
+// (hls.ExpandMasterVariables). A body that does not parse is returned unchanged for Merge to report.
 func viewerMaster(source string, body []byte, m viewerMap) ([]byte, []string) {
 	pl, err := hls.ParseMaster(body)
 	if err != nil {
@@ -148,6 +149,9 @@ func viewerMaster(source string, body []byte, m viewerMap) ([]byte, []string) {
 			attr(t, "URI")
 		case "EXT-X-CONTENT-STEERING":
 			attr(t, "SERVER-URI")
+		case "EXT-X-DEFINE":
+			// A value that is an origin URL reaches media playlists through IMPORT.
+			attr(t, "VALUE")
 		}
 	}
 	for i := range pl.Renditions {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
 )
 
 // ConfigFromEnv reads the settings part of a Config from environment variables (getenv is
@@ -17,6 +19,7 @@ import (
 //	MULTIPLIER       staleness multiplier, a number (unset: DefaultMultiplier)
 //	SWEEP_MIN_AGE    a Go duration such as 30s (unset: DefaultSweepMinAge)
 //	DRY_RUN          "true" logs and deletes nothing (unset: false)
+//	MAX_PLAYLIST_BYTES the playlist size limit, as hls.MaxBodyFromEnv reads it (unset: hls.DefaultMaxBody)
 //
 // The caller adds the clients and the logger; New checks the values. Every malformed value is
 // reported, joined in one error.
@@ -46,6 +49,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Errorf("DRY_RUN=%q: want true or false", v))
 		}
 		c.DryRun = b
+	}
+	if getenv(hls.EnvMaxBody) != "" {
+		n, err := hls.MaxBodyFromEnv(getenv)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		c.MaxBytes = n
 	}
 	return c, errors.Join(problems...)
 }

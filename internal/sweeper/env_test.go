@@ -29,6 +29,8 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{name: "template settings", want: full},
 		{name: "dry run", over: map[string]string{"DRY_RUN": "true"}, want: with(func(c *sweeper.Config) { c.DryRun = true })},
+		{name: "playlist size limit", over: map[string]string{"MAX_PLAYLIST_BYTES": "33554432"}, want: with(func(c *sweeper.Config) { c.MaxBytes = 32 << 20 })},
+		{name: "playlist size limit not in bytes", over: map[string]string{"MAX_PLAYLIST_BYTES": "32MiB"}, errs: []string{`MAX_PLAYLIST_BYTES="32MiB"`}},
 		{name: "unset numbers mean the defaults", over: map[string]string{"MULTIPLIER": "", "SWEEP_MIN_AGE": "", "DRY_RUN": ""},
 			want: with(func(c *sweeper.Config) { c.Multiplier, c.SweepMinAge = 0, 0 })},
 		{name: "no prefixes", over: map[string]string{"PREFIXES": ""}, want: with(func(c *sweeper.Config) { c.Prefixes = nil })},

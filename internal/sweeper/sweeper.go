@@ -29,6 +29,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/s3event"
 
 	"github.com/clustered-video-streams/cvs/internal/strictjson"
@@ -312,7 +313,8 @@ func (h *Handler) read(ctx context.Context, key, versionID string) (*playlist, *
 	defer obj.Body.Close()
 	body, err := hls.ReadLimited(obj.Body, h.c.MaxBytes)
 	if errors.Is(err, hls.ErrTooLarge) {
-		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error()}, nil
+		metric.TooLarge(h.log, h.c.Now(), "s3://"+h.c.Bucket+"/"+key, h.c.MaxBytes, "sweeper: playlist over the size limit left unjudged (never deleted)")
+		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error() + ": a configuration error (MAX_PLAYLIST_BYTES), never deleted"}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
@@ -346,7 +348,7 @@ func (h *Handler) schedule(ctx context.Context, key, versionID string) (Decision
 		return h.note(ctx, *d), nil
 	}
 	c := Check{Bucket: h.c.Bucket, Key: key, VersionID: p.versionID, ETag: p.etag, LastModified: p.lastModified,
-		TargetDurationMS: p.media.TargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.TargetDuration)}
+		TargetDurationMS: p.media.JudgedTargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.JudgedTargetDuration)}
 	return h.send(ctx, c, Scheduled)
 }
 
@@ -618,7 +620,7 @@ func (h *Handler) liveCopy(ctx context.Context, key string, stale *hls.Media) (s
 			note = other + " has ended (#EXT-X-ENDLIST), so players switched to it would stop"
 		case d != nil:
 			note = other + " is not a media playlist (" + d.Reason + ")"
-		case !h.c.Now().Before(h.deadline(pl.lastModified, pl.media.TargetDuration)):
+		case !h.c.Now().Before(h.deadline(pl.lastModified, pl.media.JudgedTargetDuration)):
 			// The exact complement of a fresh copy: two checks at one instant cannot both
 			// find the other fresh, so they never delete both.
 			note = other + " is stale too"
@@ -667,7 +669,7 @@ func (h *Handler) sweepOne(ctx context.Context, key string) (Decision, error) {
 		return h.note(ctx, *d), nil
 	}
 	c := Check{Bucket: h.c.Bucket, Key: key, VersionID: p.versionID, ETag: p.etag, LastModified: p.lastModified,
-		TargetDurationMS: p.media.TargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.TargetDuration)}
+		TargetDurationMS: p.media.JudgedTargetDuration.Milliseconds(), Deadline: h.deadline(p.lastModified, p.media.JudgedTargetDuration)}
 	if h.c.Now().Before(c.Deadline) {
 		return h.note(ctx, Decision{Key: key, Action: Fresh, Reason: "not past its deadline " + c.Deadline.UTC().Format(time.RFC3339)}), nil
 	}

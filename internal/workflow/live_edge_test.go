@@ -70,8 +70,8 @@ func TestLiveEdgeCarriesTheTrackersRule(t *testing.T) {
 		{"only the token changed", edgePlaylist(100, 5, 0, "token=a"), edgePlaylist(100, 5, 0, "token=b"), false, false},
 		{"new LL-HLS part", edgePlaylist(100, 5, 0, "part=p105.0.mp4"), edgePlaylist(100, 5, 0, "part=p105.1.mp4"), true, false},
 		{"same LL-HLS part, new token", edgePlaylist(100, 5, 0, "part=p105.0.mp4", "token=a"), edgePlaylist(100, 5, 0, "part=p105.0.mp4", "token=b"), false, false},
-		{"discontinuity sequence went back", edgePlaylist(100, 5, 0, "dsn=3"), edgePlaylist(100, 5, 0, "dsn=1"), true, true},
-		{"media sequence went back", edgePlaylist(100, 5, 0), edgePlaylist(0, 3, 0), true, true},
+		{"discontinuity sequence went back", edgePlaylist(100, 5, 0, "dsn=3"), edgePlaylist(100, 5, 0, "dsn=1"), false, true},
+		{"media sequence went back", edgePlaylist(100, 5, 0), edgePlaylist(0, 3, 0), false, true},
 	}
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, tt := range tests {
