@@ -21,26 +21,29 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
+	awssns "github.com/clustered-video-streams/cvs/internal/aws/sns"
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/topic"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
-// dwPublisher is the real SNS client, noting when each sequence's Publish returned.
+// dwPublisher is the SNS adapter over the real client, noting when each sequence's Publish
+// returned.
 type dwPublisher struct {
-	*sns.Client
+	*awssns.Publisher
 	mu sync.Mutex
 	at map[int64]time.Time
 }
 
-func (p *dwPublisher) Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error) {
-	out, err := p.Client.Publish(ctx, in, opts...)
+func (p *dwPublisher) Publish(ctx context.Context, m topic.Message) (string, error) {
+	out, err := p.Publisher.Publish(ctx, m)
 	if err == nil {
 		var ev workflow.DetectorEvent
-		if json.Unmarshal([]byte(aws.ToString(in.Message)), &ev) == nil {
+		if json.Unmarshal([]byte(m.Body), &ev) == nil {
 			p.mu.Lock()
 			p.at[ev.Sequence] = time.Now()
 			p.mu.Unlock()
@@ -154,7 +157,7 @@ func TestDetectorOnTheWire(t *testing.T) {
 		}
 	}
 
-	pub := &dwPublisher{Client: snsClient, at: map[int64]time.Time{}}
+	pub := &dwPublisher{Publisher: awssns.New(snsClient), at: map[int64]time.Time{}}
 	newDetector := func() *detector.Detector {
 		cfg := detector.Config{Region: region, TopicARN: aws.ToString(topic.TopicArn), Margin: time.Second}
 		det, err := detector.New(cfg, detector.Deps{Registry: store, Memory: store, Publisher: pub,

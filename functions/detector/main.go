@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	awssns "github.com/clustered-video-streams/cvs/internal/aws/sns"
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
 )
@@ -30,7 +31,7 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer) (*de
 		return nil, err
 	}
 	log := lambdaenv.Logger(logs)
-	d, err := detector.New(cfg, detector.Deps{Registry: store, Memory: store, Publisher: sns.NewFromConfig(awsCfg),
+	d, err := detector.New(cfg, detector.Deps{Registry: store, Memory: store, Publisher: awssns.New(sns.NewFromConfig(awsCfg)),
 		Getter: detector.NewGetter(detector.NewHTTPClient(cfg.MaxConcurrency), cfg), Log: log})
 	if err != nil {
 		return nil, err

@@ -55,12 +55,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/topic"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -83,11 +82,6 @@ type MemoryStore interface {
 	// the new revision. Another revision is state.ErrVersionConflict, an unknown instance
 	// state.ErrNotFound; nothing is written then.
 	SaveDetector(ctx context.Context, cluster, domain string, data []byte, prev int64) (rev int64, err error)
-}
-
-// Publisher publishes to SNS; *sns.Client has it.
-type Publisher interface {
-	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
 // Getter fetches a URL; *origin.Fetcher has it. Non-2xx answers are *origin.StatusError and
@@ -247,7 +241,7 @@ type Detector struct {
 	cfg       Config
 	registry  Registry
 	memory    MemoryStore
-	publisher Publisher
+	publisher topic.Publisher
 	getter    Getter
 	log       *slog.Logger
 	sem       chan struct{}
@@ -257,7 +251,7 @@ type Detector struct {
 type Deps struct {
 	Registry  Registry
 	Memory    MemoryStore
-	Publisher Publisher
+	Publisher topic.Publisher // the detector topic: internal/aws/sns in Lambda, internal/local/sns here
 	Getter    Getter
 	Log       *slog.Logger
 }

@@ -9,11 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
-
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/topic"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -190,27 +187,21 @@ func (w *watcher) publish(ctx context.Context, ev workflow.DetectorEvent) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	_, err = w.d.publisher.Publish(ctx, PublishInput(w.cfg.TopicARN, ev, body))
+	_, err = w.d.publisher.Publish(ctx, EventMessage(w.cfg.TopicARN, ev, body))
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", w.cfg.TopicARN, err)
 	}
 	return nil
 }
 
-// PublishInput is the SNS message of a detector event whose JSON is body.
-func PublishInput(topicARN string, ev workflow.DetectorEvent, body []byte) *sns.PublishInput {
-	attr := func(v string) snstypes.MessageAttributeValue {
-		return snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
-	}
-	return &sns.PublishInput{
-		TopicArn: aws.String(topicARN),
-		Message:  aws.String(string(body)),
-		MessageAttributes: map[string]snstypes.MessageAttributeValue{
-			"event":   attr(string(ev.Event)),
-			"cluster": attr(ev.Cluster),
-			"region":  attr(ev.Region),
-		},
-	}
+// EventMessage is the SNS message of a detector event whose JSON is body, with the attributes
+// subscribers filter on (design.md 4.2).
+func EventMessage(topicARN string, ev workflow.DetectorEvent, body []byte) topic.Message {
+	return topic.Message{TopicARN: topicARN, Body: string(body), Attributes: map[string]string{
+		"event":   string(ev.Event),
+		"cluster": ev.Cluster,
+		"region":  ev.Region,
+	}}
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.

@@ -11,13 +11,13 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/topic"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -411,7 +411,7 @@ func TestPublishFailures(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, detector.Config{})
 			var tried []int64
-			e.topic.Fail = func(n int, in *sns.PublishInput) error {
+			e.topic.Fail = func(n int, in topic.Message) error {
 				tried = append(tried, seqOf(t, in))
 				if n >= 2 && n <= 4 {
 					return errors.New("simulated SNS outage")
@@ -438,7 +438,7 @@ func TestPublishFailures(t *testing.T) {
 			e := newEnv(t, detector.Config{})
 			var down atomic.Bool
 			var tried []int64
-			e.topic.Fail = func(n int, in *sns.PublishInput) error {
+			e.topic.Fail = func(n int, in topic.Message) error {
 				tried = append(tried, seqOf(t, in))
 				if down.Load() {
 					return errors.New("simulated SNS outage")
@@ -476,8 +476,8 @@ func TestPublishFailures(t *testing.T) {
 	})
 }
 
-func seqOf(t *testing.T, in *sns.PublishInput) int64 {
-	ev, err := workflow.ParseDetectorEvent([]byte(*in.Message))
+func seqOf(t *testing.T, in topic.Message) int64 {
+	ev, err := workflow.ParseDetectorEvent([]byte(in.Body))
 	if err != nil {
 		t.Fatalf("published message: %v", err)
 	}
@@ -506,8 +506,8 @@ func TestRepublishAfterAFailedSave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, detector.Config{})
 		var down atomic.Bool
-		e.topic.Fail = func(n int, in *sns.PublishInput) error {
-			if seqOf(t, in) > 0 && strings.Contains(*in.Message, `"event":"stale"`) {
+		e.topic.Fail = func(n int, in topic.Message) error {
+			if seqOf(t, in) > 0 && strings.Contains(in.Body, `"event":"stale"`) {
 				down.Store(true) // the claim was saved; what follows is not
 			}
 			return nil

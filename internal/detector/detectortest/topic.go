@@ -3,12 +3,11 @@ package detectortest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-
+	"github.com/clustered-video-streams/cvs/internal/topic"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -17,7 +16,7 @@ import (
 // published, decoded with workflow.ParseDetectorEvent, so a malformed one fails the test that
 // reads it. Fail, when set, decides whether the n-th call (from 1) fails.
 type Topic struct {
-	Fail func(n int, in *sns.PublishInput) error
+	Fail func(n int, m topic.Message) error
 
 	mu       sync.Mutex
 	calls    int
@@ -33,28 +32,22 @@ type Message struct {
 }
 
 // Publish records the message, or fails as Fail says.
-func (t *Topic) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+func (t *Topic) Publish(ctx context.Context, in topic.Message) (string, error) {
 	t.mu.Lock()
 	t.calls++
 	n := t.calls
 	t.mu.Unlock()
 	if t.Fail != nil {
 		if err := t.Fail(n, in); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
-	m := Message{Attributes: map[string]string{}, At: time.Now()}
-	m.Event, m.Err = workflow.ParseDetectorEvent([]byte(aws.ToString(in.Message)))
-	for k, v := range in.MessageAttributes {
-		if aws.ToString(v.DataType) != "String" {
-			m.Err = fmt.Errorf("attribute %s has type %s", k, aws.ToString(v.DataType))
-		}
-		m.Attributes[k] = aws.ToString(v.StringValue)
-	}
+	m := Message{Attributes: maps.Clone(in.Attributes), At: time.Now()}
+	m.Event, m.Err = workflow.ParseDetectorEvent([]byte(in.Body))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.messages = append(t.messages, m)
-	return &sns.PublishOutput{MessageId: aws.String(fmt.Sprintf("msg-%d", n))}, nil
+	return fmt.Sprintf("msg-%d", n), nil
 }
 
 // Messages returns what was published so far.

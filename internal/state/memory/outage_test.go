@@ -9,14 +9,13 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
+	"github.com/clustered-video-streams/cvs/internal/topic"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -123,9 +122,9 @@ func TestDetectorThroughAControlRegionOutage(t *testing.T) {
 				stallAt := time.Now().Add(20*time.Second + 337*time.Millisecond)
 				origin.Stall("", stallAt)
 				onPublish := tc.cue(o, stallAt)
-				topic := &detectortest.Topic{Fail: func(_ int, in *sns.PublishInput) error {
+				topic := &detectortest.Topic{Fail: func(_ int, in topic.Message) error {
 					if onPublish != nil {
-						ev, err := workflow.ParseDetectorEvent([]byte(aws.ToString(in.Message)))
+						ev, err := workflow.ParseDetectorEvent([]byte(in.Body))
 						if err != nil {
 							t.Errorf("malformed event: %v", err)
 						}
