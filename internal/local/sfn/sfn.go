@@ -109,7 +109,6 @@ func (s *Service) Start(ctx context.Context, stateMachineARN, name string, input
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer close(r.done)
 		// Run checked name and input already: its error cannot happen here.
 		ex, err := m.Run(s.ctx, name, json.RawMessage(input))
 		if err != nil {
@@ -118,6 +117,9 @@ func (s *Service) Start(ctx context.Context, stateMachineARN, name string, input
 		s.mu.Lock()
 		r.result = ex
 		s.mu.Unlock()
+		// Ended before anyone hears of it: a listener that starts the name again must meet an
+		// ended execution, as it would in the service.
+		close(r.done)
 		if s.opts.OnFinish != nil {
 			s.opts.OnFinish(ex)
 		}
