@@ -169,7 +169,22 @@ func (w *walker) object(t reflect.Type, path string) error {
 		return &Error{Path: path, Problem: "must be " + want(t)}
 	}
 	fields := fieldsOf(t)
-	seen := make(map[string]bool, len(fields))
+	return w.members(path, func(key string) error {
+		ft, ok := fields[key]
+		switch {
+		case ok:
+			return w.value(ft, join(path, key))
+		case w.allowUnknown && !foldsToField(fields, key):
+			return w.any(join(path, key))
+		}
+		return &Error{Path: path, Problem: fmt.Sprintf("unknown field %q", clip(key))}
+	})
+}
+
+// members reads the members of an object whose '{' has been read, up to its '}', refusing a key
+// given twice and handing each member's key to value, which must read the member's value.
+func (w *walker) members(path string, value func(key string) error) error {
+	seen := map[string]bool{}
 	for w.dec.More() {
 		key, err := w.key()
 		if err != nil {
@@ -179,17 +194,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 			return &Error{Path: path, Problem: fmt.Sprintf("duplicate field %q", clip(key))}
 		}
 		seen[key] = true
-		ft, ok := fields[key]
-		if !ok && w.allowUnknown && !foldsToField(fields, key) {
-			if err := w.any(join(path, key)); err != nil {
-				return err
-			}
-			continue
-		}
-		if !ok {
-			return &Error{Path: path, Problem: fmt.Sprintf("unknown field %q", clip(key))}
-		}
-		if err := w.value(ft, join(path, key)); err != nil {
+		if err := value(key); err != nil {
 			return err
 		}
 	}
@@ -208,21 +213,7 @@ func foldsToField(fields map[string]reflect.Type, key string) bool {
 
 // mapping checks the members of an object whose '{' has been read against map type t.
 func (w *walker) mapping(t reflect.Type, path string) error {
-	seen := map[string]bool{}
-	for w.dec.More() {
-		key, err := w.key()
-		if err != nil {
-			return err
-		}
-		if seen[key] {
-			return &Error{Path: path, Problem: fmt.Sprintf("duplicate field %q", clip(key))}
-		}
-		seen[key] = true
-		if err := w.value(t.Elem(), join(path, key)); err != nil {
-			return err
-		}
-	}
-	return w.end()
+	return w.members(path, func(key string) error { return w.value(t.Elem(), join(path, key)) })
 }
 
 // any checks a value of any shape for duplicate keys.
@@ -233,21 +224,7 @@ func (w *walker) any(path string) error {
 	}
 	switch tok {
 	case json.Delim('{'):
-		seen := map[string]bool{}
-		for w.dec.More() {
-			key, err := w.key()
-			if err != nil {
-				return err
-			}
-			if seen[key] {
-				return &Error{Path: path, Problem: fmt.Sprintf("duplicate field %q", clip(key))}
-			}
-			seen[key] = true
-			if err := w.any(join(path, key)); err != nil {
-				return err
-			}
-		}
-		return w.end()
+		return w.members(path, func(key string) error { return w.any(join(path, key)) })
 	case json.Delim('['):
 		for i := 0; w.dec.More(); i++ {
 			if err := w.any(path + "[" + strconv.Itoa(i) + "]"); err != nil {
