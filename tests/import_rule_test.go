@@ -68,7 +68,7 @@ func mayImportSDK(pkg string) bool {
 			return true
 		}
 	}
-	return strings.HasSuffix(path.Base(rel), "test") // test helpers: s3test, snstest, ...
+	return strings.HasSuffix(path.Base(rel), "test") // test helpers: snstest, blobtest, ...
 }
 
 // sdkImports lists "package imports X" for every import of the SDK outside the allowed packages.
