@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -23,8 +25,8 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/encoderpair"
 	"github.com/clustered-video-streams/cvs/internal/hls"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // templateValue reads a value of template.yaml by its path, resolving !Sub and !Ref against the
@@ -107,10 +109,10 @@ func plain(t *testing.T, n *yaml.Node, defaults map[string]string) any {
 func TestS3PlaylistRouting(t *testing.T) {
 	endpoint := testenv.Moto(t, "the S3 notification routing test")
 	ctx := context.Background()
-	cfg := s3test.Config(endpoint)
-	s3c, snsc, sqsc := s3test.S3(endpoint), sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	cfg := motoclient.Config(endpoint)
+	s3c, snsc, sqsc := motoclient.S3(endpoint), sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
 	const bucket = "cvs-encoder-example"
-	s3test.Bucket(t, s3c, bucket, true)
+	motoclient.Bucket(t, s3c, bucket, true)
 
 	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("playlist-events")})
 	if err != nil {
@@ -206,7 +208,7 @@ func TestS3PlaylistRouting(t *testing.T) {
 		"primary/index.m3u8": master, "failover/index.m3u8": master, "primary/index_1.m3u8": media,
 		"failover/index_1.m3u8": media, "primary/index_1_00001.ts": []byte("segment"), "other/index.m3u8": master,
 	} {
-		s3test.Put(t, s3c, bucket, key, body)
+		motoclient.Put(t, s3c, bucket, key, body)
 	}
 	mergeKeys, mergeEvents := drain(mergeQ)
 	if want := []string{"failover/index.m3u8", "primary/index.m3u8"}; !slices.Equal(mergeKeys, want) {
@@ -219,7 +221,7 @@ func TestS3PlaylistRouting(t *testing.T) {
 	// The merge function runs on what it heard, writes index.m3u8 at the root, and nobody hears
 	// of that write: the merge can never trigger itself.
 	key := templateValue(t, "Parameters", "MergedMasterKey", "Default").(string)
-	h, err := encoderpair.New(encoderpair.Config{S3: s3c, Bucket: bucket, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	h, err := encoderpair.New(encoderpair.Config{S3: awss3.New(s3c), Bucket: bucket, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Layout: encoderpair.Layout{PrimaryKey: mergeKeys[1], FailoverKey: mergeKeys[0], OutputKey: key}})
 	if err != nil {
 		t.Fatal(err)

@@ -11,14 +11,17 @@ import (
 	"testing"
 	"time"
 
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
+	awssqs "github.com/clustered-video-streams/cvs/internal/aws/sqs"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/sweeper"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestSweeperDecisionDelay runs the sweeper in real time against moto's S3 and SQS, the check
@@ -40,15 +43,15 @@ func TestSweeperDecisionDelay(t *testing.T) {
 	endpoint := testenv.Moto(t, "the sweeper real-time wire test")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cfg := s3test.Config(endpoint)
-	s3c, sqsc := s3test.S3(endpoint), sqs.NewFromConfig(cfg)
+	cfg := motoclient.Config(endpoint)
+	s3c, sqsc := motoclient.S3(endpoint), sqs.NewFromConfig(cfg)
 	const bucket = "cvs-encoder-rt"
-	s3test.Bucket(t, s3c, bucket, true)
+	motoclient.Bucket(t, s3c, bucket, true)
 	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("checks")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := sweeper.New(sweeper.Config{S3: s3c, Queue: sqsc, QueueURL: aws.ToString(q.QueueUrl), Bucket: bucket,
+	h, err := sweeper.New(sweeper.Config{S3: awss3.New(s3c), Queue: awssqs.New(sqsc, aws.ToString(q.QueueUrl)), Bucket: bucket,
 		Prefixes: []string{"primary/", "failover/"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +67,7 @@ func TestSweeperDecisionDelay(t *testing.T) {
 	uploaded := map[string]time.Time{} // key -> when its last upload finished
 	upload := func(key string, body []byte) {
 		t.Helper()
-		vid := s3test.Put(t, s3c, bucket, key, body)
+		vid := motoclient.Put(t, s3c, bucket, key, body)
 		uploaded[key] = time.Now()
 		ev, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
 			"s3": map[string]any{"bucket": map[string]any{"name": bucket}, "object": map[string]any{"key": key, "versionId": vid}}}}})
@@ -151,7 +154,7 @@ func TestSweeperDecisionDelay(t *testing.T) {
 		}
 	}
 	for _, k := range stalled {
-		if _, markers := s3test.Versions(t, s3c, bucket, k); len(markers) != 1 {
+		if _, markers := motoclient.Versions(t, s3c, bucket, k); len(markers) != 1 {
 			t.Errorf("%s: %d delete markers, want 1", k, len(markers))
 		}
 	}

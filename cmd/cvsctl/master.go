@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 )
 
 func runMaster(ctx context.Context, e *env, args []string) int {
@@ -43,7 +43,7 @@ region (exit 1).`)
 }
 
 // printMaster says where the master went and what it holds.
-func printMaster(w io.Writer, r mastermerge.Result) error {
+func printMaster(w io.Writer, r regen.Result) error {
 	var targets []string
 	for _, t := range r.Targets {
 		what := "written"

@@ -10,13 +10,15 @@ import (
 	"sync/atomic"
 	"testing"
 
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
+
 	"github.com/clustered-video-streams/cvs/internal/api"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/origin"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestMasterCommand runs cvsctl master against the local API serving the real merge service:
@@ -45,10 +47,10 @@ func TestMasterCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s3c := s3test.S3(endpoint)
-	s3test.Bucket(t, s3c, "cvs-master-1-us-east-1", true)
+	s3c := motoclient.S3(endpoint)
+	motoclient.Bucket(t, s3c, "cvs-master-1-us-east-1", true)
 	svc, err := mastermerge.New(mastermerge.Config{Store: store, Fetcher: &origin.Fetcher{},
-		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "cvs-master-1-us-east-1", S3: s3c}}})
+		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "cvs-master-1-us-east-1", S3: awss3.New(s3c)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

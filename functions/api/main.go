@@ -12,8 +12,9 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
+	lambdaadapter "github.com/clustered-video-streams/cvs/internal/aws/lambda"
 	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 )
 
 type handlerFunc = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
@@ -32,7 +33,7 @@ func build(ctx context.Context, getenv func(string) string, logs io.Writer) (han
 	}
 	o := api.Options{Store: store, Logger: lambdaenv.Logger(logs)}
 	if name := getenv("MERGE_FUNCTION_NAME"); name != "" {
-		o.Master = &mastermerge.Invoker{Client: awslambda.NewFromConfig(cfg), FunctionName: name}
+		o.Master = &regen.Invoker{Functions: lambdaadapter.New(awslambda.NewFromConfig(cfg)), FunctionName: name}
 	}
 	return api.LambdaHandler(api.New(o)), nil
 }

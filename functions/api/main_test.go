@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
@@ -121,7 +121,7 @@ func TestBuild(t *testing.T) {
 func TestMasterRoute(t *testing.T) {
 	type invocation struct {
 		Method, Path, InvocationType string
-		Payload                      mastermerge.Request
+		Payload                      regen.Request
 	}
 	var got []invocation
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +130,7 @@ func TestMasterRoute(t *testing.T) {
 			t.Errorf("payload: %v", err)
 		}
 		got = append(got, in)
-		json.NewEncoder(w).Encode(mastermerge.Result{Cluster: in.Payload.Cluster, Key: in.Payload.Cluster + "/index.m3u8", Written: true, Variants: 6})
+		json.NewEncoder(w).Encode(regen.Result{Cluster: in.Payload.Cluster, Key: in.Payload.Cluster + "/index.m3u8", Written: true, Variants: 6})
 	}))
 	defer srv.Close()
 
@@ -143,7 +143,7 @@ func TestMasterRoute(t *testing.T) {
 	}{
 		{"no merge function: no route", map[string]string{"TABLE_NAME": "cvs-state"}, 404, `"code":"not_found"`, nil},
 		{"merge function set: invoked synchronously", map[string]string{"TABLE_NAME": "cvs-state", "MERGE_FUNCTION_NAME": "cvs-merge"}, 200, `"written":true`,
-			[]invocation{{Method: "POST", Path: "/2015-03-31/functions/cvs-merge/invocations", InvocationType: "RequestResponse", Payload: mastermerge.Request{Cluster: "live-1"}}}},
+			[]invocation{{Method: "POST", Path: "/2015-03-31/functions/cvs-merge/invocations", InvocationType: "RequestResponse", Payload: regen.Request{Cluster: "live-1"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got = nil

@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/clustered-video-streams/cvs/internal/encoderpair"
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 var env = map[string]string{
@@ -42,15 +42,15 @@ func TestBuild(t *testing.T) {
 	endpoint := testenv.Moto(t, "the merge function test")
 	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL": endpoint})
 	ctx := context.Background()
-	c := s3test.S3(endpoint)
-	s3test.Bucket(t, c, "cvs-encoder-example", true)
-	s3test.Bucket(t, c, "cvs-master-1-us-east-1", true)
+	c := motoclient.S3(endpoint)
+	motoclient.Bucket(t, c, "cvs-encoder-example", true)
+	motoclient.Bucket(t, c, "cvs-master-1-us-east-1", true)
 	master, err := os.ReadFile("../../internal/encoderpair/testdata/master.m3u8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3test.Put(t, c, "cvs-encoder-example", "primary/index.m3u8", master)
-	s3test.Put(t, c, "cvs-encoder-example", "failover/index.m3u8", master)
+	motoclient.Put(t, c, "cvs-encoder-example", "primary/index.m3u8", master)
+	motoclient.Put(t, c, "cvs-encoder-example", "failover/index.m3u8", master)
 
 	h, err := build(ctx, getenv(nil), io.Discard)
 	if err != nil {
@@ -73,7 +73,7 @@ func TestBuild(t *testing.T) {
 	t.Run("cluster request regenerates the multi-region master", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(master) }))
 		defer srv.Close()
-		db := dynamodb.NewFromConfig(s3test.Config(endpoint))
+		db := dynamodb.NewFromConfig(motoclient.Config(endpoint))
 		if err := dynamo.CreateTable(ctx, db, "cvs-state"); err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestBuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := out.(*mastermerge.Result); !r.Written || r.ErrorKind != "" || r.Variants != 3 || r.Key != "live-1/index.m3u8" {
+		if r := out.(*regen.Result); !r.Written || r.ErrorKind != "" || r.Variants != 3 || r.Key != "live-1/index.m3u8" {
 			t.Fatalf("result %+v, want the master written", r)
 		}
 	})

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/sweeper"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestBuild wires the function as Lambda would, on moto's S3 and SQS, and runs each sample event.
@@ -20,9 +20,9 @@ func TestBuild(t *testing.T) {
 	endpoint := testenv.Moto(t, "the sweeper function test")
 	testenv.OfflineAWS(t, map[string]string{"AWS_ENDPOINT_URL": endpoint})
 	ctx := context.Background()
-	c := s3test.S3(endpoint)
-	s3test.Bucket(t, c, "cvs-encoder-example", true)
-	q := sqs.NewFromConfig(s3test.Config(endpoint))
+	c := motoclient.S3(endpoint)
+	motoclient.Bucket(t, c, "cvs-encoder-example", true)
+	q := sqs.NewFromConfig(motoclient.Config(endpoint))
 	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("cvs-sweeper-checks")})
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	vid := s3test.Put(t, c, "cvs-encoder-example", "primary/index_1.m3u8",
+	vid := motoclient.Put(t, c, "cvs-encoder-example", "primary/index_1.m3u8",
 		[]byte("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:6.0,\ns1.ts\n"))
 
 	out, err := h(ctx, bytes.ReplaceAll(testenv.SampleEvent(t, "sweeper-upload.json"), []byte("UIORUnfndfhnw89493jJFJ.BCdN9Kzv"), []byte(vid)))

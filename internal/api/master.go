@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 )
 
 // MasterRegenerator regenerates a cluster's merged multi-region master playlist: a
-// *mastermerge.Invoker in Lambda (the merge function holds the bucket and CloudFront
+// *regen.Invoker in Lambda (the merge function holds the bucket and CloudFront
 // permissions), a *mastermerge.Service in the local runtime.
 type MasterRegenerator interface {
-	Regenerate(ctx context.Context, req mastermerge.Request) (*mastermerge.Result, error)
+	Regenerate(ctx context.Context, req regen.Request) (*regen.Result, error)
 }
 
 // MasterRequest is the optional JSON body of POST /clusters/{cluster}/master.
@@ -44,12 +44,12 @@ func (h *handler) regenerateMaster(r *http.Request) (any, http.Header, error) {
 			return nil, nil, err
 		}
 	}
-	res, err := h.master.Regenerate(r.Context(), mastermerge.Request{Cluster: cluster, SteeringURI: req.SteeringURI})
-	var me *mastermerge.Error
+	res, err := h.master.Regenerate(r.Context(), regen.Request{Cluster: cluster, SteeringURI: req.SteeringURI})
+	var me *regen.Error
 	switch {
-	case errors.As(err, &me) && me.Kind == mastermerge.KindInvalid:
+	case errors.As(err, &me) && me.Kind == regen.KindInvalid:
 		return nil, nil, &Error{Code: CodeInvalid, Message: me.Message, Err: err}
-	case errors.As(err, &me) && me.Kind == mastermerge.KindNotFound:
+	case errors.As(err, &me) && me.Kind == regen.KindNotFound:
 		return nil, nil, &Error{Code: CodeNotFound, Message: me.Message, Err: err}
 	case errors.As(err, &me):
 		// Which region or bucket failed, and why: what the operator needs to act.

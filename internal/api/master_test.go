@@ -13,17 +13,20 @@ import (
 	"testing"
 	"time"
 
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/origin"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestRegenerateMaster runs POST /clusters/{cluster}/master through the Lambda adapter on the
@@ -54,10 +57,10 @@ func TestRegenerateMaster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := s3test.S3(endpoint)
-	s3test.Bucket(t, c, "cvs-master-123456789012-us-east-1", true)
+	c := motoclient.S3(endpoint)
+	motoclient.Bucket(t, c, "cvs-master-123456789012-us-east-1", true)
 	svc, err := mastermerge.New(mastermerge.Config{Store: store, Fetcher: &origin.Fetcher{},
-		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "cvs-master-123456789012-us-east-1", S3: c}}})
+		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "cvs-master-123456789012-us-east-1", S3: awss3.New(c)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +90,7 @@ func TestRegenerateMaster(t *testing.T) {
 
 	t.Run("regenerates the master (sample event)", func(t *testing.T) {
 		resp := master(t, nil)
-		var res mastermerge.Result
+		var res regen.Result
 		decodeInto(t, resp, &res)
 		if resp.StatusCode != 200 || !res.Written || res.Variants != 6 || res.VariantGroups != 3 || len(res.Sources) != 2 {
 			t.Fatalf("%d %s; want 200 with 6 variants in 3 groups written", resp.StatusCode, resp.Body)

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/clustered-video-streams/cvs/internal/strictjson"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 )
 
 // Function is the edge sync Lambda: batches of the state table's stream go to Stream, the
@@ -33,31 +31,23 @@ func (e *InvalidEventError) Error() string {
 // (events.DynamoDBEventResponse); a scheduled event answers the reconcile's Report. Any other
 // payload is refused with an *InvalidEventError, logged, and changes nothing.
 func (f *Function) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	var probe struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
-		Source     string `json:"source"`
-		DetailType string `json:"detail-type"`
-	}
-	// AWS may add keys to its events; strictjson still refuses a second value, a key twice and
-	// one that differs from a known key only in case.
-	if err := strictjson.DecodeAllowUnknown(payload, &probe); err != nil {
+	env, err := lambdaevent.Classify(payload)
+	if err != nil {
 		return nil, f.refuse(&InvalidEventError{Problem: "the event " + err.Error()})
 	}
 	switch {
-	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb":
-		var ev events.DynamoDBEvent
-		if err := strictjson.DecodeAllowUnknown(payload, &ev); err != nil {
-			return nil, f.refuse(&InvalidEventError{Problem: fmt.Sprintf("DynamoDB stream batch: %v", err)})
+	case env.Kind == lambdaevent.DynamoDB:
+		ev, err := lambdaevent.DynamoDBBatch(payload)
+		if err != nil {
+			return nil, f.refuse(&InvalidEventError{Problem: err.Error()})
 		}
 		return f.Stream.Handle(ctx, ev)
-	case probe.Source == "aws.events" && probe.DetailType == "Scheduled Event":
+	case env.Scheduled():
 		return f.Reconcile.Reconcile(ctx)
-	case len(probe.Records) > 0:
-		return nil, f.refuse(&InvalidEventError{Problem: fmt.Sprintf("records from %q, want aws:dynamodb", probe.Records[0].EventSource)})
+	case env.Records > 0:
+		return nil, f.refuse(&InvalidEventError{Problem: fmt.Sprintf("records from %q, want aws:dynamodb", env.RecordSource)})
 	default:
-		return nil, f.refuse(&InvalidEventError{Problem: fmt.Sprintf("source %q, detail-type %q (want aws.events, Scheduled Event)", probe.Source, probe.DetailType)})
+		return nil, f.refuse(&InvalidEventError{Problem: fmt.Sprintf("source %q, detail-type %q (want aws.events, Scheduled Event)", env.Source, env.DetailType)})
 	}
 }
 

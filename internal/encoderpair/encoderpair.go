@@ -5,7 +5,6 @@
 package encoderpair
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,21 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-
+	"github.com/clustered-video-streams/cvs/internal/blob"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 	"github.com/clustered-video-streams/cvs/internal/metric"
-	"github.com/clustered-video-streams/cvs/internal/s3event"
 )
-
-// S3 is what the handler needs of an S3 client; *s3.Client is one.
-type S3 interface {
-	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-}
 
 // Defaults for Config.
 const (
@@ -102,7 +91,7 @@ func sourceName(key string) string {
 
 // Config configures a Handler.
 type Config struct {
-	S3     S3
+	S3     blob.Store
 	Bucket string // the encoders' bucket; events about other buckets are ignored
 	Layout Layout
 	// CacheControl of the merged master; "" means DefaultCacheControl. Short, so a rewrite (the
@@ -122,7 +111,7 @@ type Handler struct {
 // New checks c and returns a Handler.
 func New(c Config) (*Handler, error) {
 	if c.S3 == nil || c.Bucket == "" {
-		return nil, errors.New("encoderpair: S3 client and bucket are required")
+		return nil, errors.New("encoderpair: S3 store and bucket are required")
 	}
 	if err := c.Layout.Validate(); err != nil {
 		return nil, fmt.Errorf("encoderpair: %w", err)
@@ -160,14 +149,14 @@ type Outcome struct {
 
 // HandleEvent handles an S3 (or SNS-wrapped S3) notification: when it reports a new primary or
 // failover master in the bucket, it merges once; other objects are ignored. A payload that is not
-// such a notification is an error matching s3event.ErrShape and changes nothing.
+// such a notification is an error matching lambdaevent.ErrShape and changes nothing.
 func (h *Handler) HandleEvent(ctx context.Context, payload []byte) (*Outcome, error) {
-	objs, err := s3event.Parse(payload)
+	objs, err := lambdaevent.S3Objects(payload)
 	if err != nil {
 		h.log.ErrorContext(ctx, "encoderpair: refused event", "err", err.Error())
 		return nil, fmt.Errorf("encoderpair: %w", err)
 	}
-	var trigger *s3event.Object
+	var trigger *lambdaevent.Object
 	for i, o := range objs {
 		if o.Created() && o.Bucket == h.c.Bucket && (o.Key == h.c.Layout.PrimaryKey || o.Key == h.c.Layout.FailoverKey) {
 			trigger = &objs[i]
@@ -261,68 +250,41 @@ func (h *Handler) mergeOnce(ctx context.Context) (*Outcome, error) {
 	for _, m := range missing {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%s is missing: wrote the other encoder's variants alone; its upload rewrites the master with redundant pairs", m))
 	}
-	in := &s3.PutObjectInput{
-		Bucket:       aws.String(h.c.Bucket),
-		Key:          aws.String(l.OutputKey),
-		Body:         bytes.NewReader(res.Playlist),
-		ContentType:  aws.String(ContentType),
-		CacheControl: aws.String(h.c.CacheControl),
-		Metadata:     map[string]string{HashMetadata: hash},
-	}
+	o := blob.PutOptions{ContentType: ContentType, CacheControl: h.c.CacheControl, Metadata: map[string]string{HashMetadata: hash}}
 	if prevETag == "" {
-		in.IfNoneMatch = aws.String("*")
+		o.IfAbsent = true
 	} else {
-		in.IfMatch = aws.String(prevETag)
+		o.IfMatch = prevETag
 	}
-	if _, err := h.c.S3.PutObject(ctx, in); err != nil {
-		if conditionFailed(err) {
+	if _, err := h.c.S3.Put(ctx, h.c.Bucket, l.OutputKey, res.Playlist, o); err != nil {
+		if errors.Is(err, blob.ErrConditionFailed) {
 			return nil, errConflict
 		}
-		return nil, fmt.Errorf("put s3://%s/%s: %w", h.c.Bucket, l.OutputKey, err)
+		return nil, err
 	}
 	return out, nil
 }
 
 // get reads a master, or returns nil when it does not exist.
 func (h *Handler) get(ctx context.Context, key string) ([]byte, error) {
-	obj, err := h.c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.c.Bucket), Key: aws.String(key)})
-	if notFound(err) {
+	_, body, err := h.c.S3.Get(ctx, h.c.Bucket, key, blob.GetOptions{MaxBytes: h.c.MaxBytes})
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
-	}
-	defer obj.Body.Close()
-	body, err := hls.ReadLimited(obj.Body, h.c.MaxBytes)
-	if errors.Is(err, hls.ErrTooLarge) {
+	case errors.Is(err, blob.ErrTooLarge):
 		metric.TooLarge(h.log, time.Now(), "s3://"+h.c.Bucket+"/"+key, h.c.MaxBytes, "encoderpair: master over the size limit; the previous merged master stays")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
-	}
-	return body, nil
+	return body, err
 }
 
 // head returns the output's ETag and source hash, both "" when it does not exist.
 func (h *Handler) head(ctx context.Context, key string) (etag, hash string, err error) {
-	obj, err := h.c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(h.c.Bucket), Key: aws.String(key)})
-	if notFound(err) {
+	obj, err := h.c.S3.Head(ctx, h.c.Bucket, key)
+	if errors.Is(err, blob.ErrNotFound) {
 		return "", "", nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("head s3://%s/%s: %w", h.c.Bucket, key, err)
+		return "", "", err
 	}
-	return aws.ToString(obj.ETag), obj.Metadata[HashMetadata], nil
-}
-
-func notFound(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
-}
-
-// conditionFailed reports a conditional write that lost: 412, or 409 for a concurrent
-// conditional write in progress.
-func conditionFailed(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict")
+	return obj.ETag, obj.Metadata[HashMetadata], nil
 }

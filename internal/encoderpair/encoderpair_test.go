@@ -15,11 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
 	"github.com/clustered-video-streams/cvs/internal/encoderpair"
 	"github.com/clustered-video-streams/cvs/internal/hls"
-	"github.com/clustered-video-streams/cvs/internal/s3event"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // bucket is the bucket the sample events name.
@@ -50,10 +51,10 @@ type fixture struct {
 
 func newFixture(t *testing.T, endpoint string) *fixture {
 	t.Helper()
-	s3test.Reset(t, endpoint)
-	f := &fixture{s3: s3test.S3(endpoint), log: &bytes.Buffer{}}
-	s3test.Bucket(t, f.s3, bucket, true)
-	h, err := encoderpair.New(encoderpair.Config{S3: f.s3, Bucket: bucket, Layout: layout, Logger: slog.New(slog.NewJSONHandler(f.log, nil))})
+	motoclient.Reset(t, endpoint)
+	f := &fixture{s3: motoclient.S3(endpoint), log: &bytes.Buffer{}}
+	motoclient.Bucket(t, f.s3, bucket, true)
+	h, err := encoderpair.New(encoderpair.Config{S3: awss3.New(f.s3), Bucket: bucket, Layout: layout, Logger: slog.New(slog.NewJSONHandler(f.log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func (f *fixture) output(t *testing.T) (*s3.GetObjectOutput, []byte) {
 }
 
 func (f *fixture) outputVersions(t *testing.T) int {
-	v, _ := s3test.Versions(t, f.s3, bucket, layout.OutputKey)
+	v, _ := motoclient.Versions(t, f.s3, bucket, layout.OutputKey)
 	return len(v)
 }
 
@@ -148,8 +149,8 @@ func TestEncoderPair(t *testing.T) {
 
 	t.Run("primary upload merges both masters into redundant pairs", func(t *testing.T) {
 		f := newFixture(t, endpoint)
-		s3test.Put(t, f.s3, bucket, layout.FailoverKey, master)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.FailoverKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		got, err := f.h.HandleEvent(ctx, event(t, "encoder-primary"))
 		if err != nil {
 			t.Fatalf("HandleEvent: %v", err)
@@ -184,13 +185,13 @@ func TestEncoderPair(t *testing.T) {
 
 	t.Run("unchanged masters are not rewritten", func(t *testing.T) {
 		f := newFixture(t, endpoint)
-		s3test.Put(t, f.s3, bucket, layout.FailoverKey, master)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.FailoverKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		if _, err := f.h.HandleEvent(ctx, event(t, "encoder-primary")); err != nil {
 			t.Fatal(err)
 		}
 		// The encoder uploads the same master again.
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		got, err := f.h.HandleEvent(ctx, event(t, "encoder-primary"))
 		if err != nil {
 			t.Fatal(err)
@@ -205,13 +206,13 @@ func TestEncoderPair(t *testing.T) {
 
 	t.Run("a changed master is rewritten", func(t *testing.T) {
 		f := newFixture(t, endpoint)
-		s3test.Put(t, f.s3, bucket, layout.FailoverKey, master)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.FailoverKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		if _, err := f.h.HandleEvent(ctx, event(t, "encoder-primary")); err != nil {
 			t.Fatal(err)
 		}
 		changed := bytes.Replace(master, []byte("index_3.m3u8"), []byte("index_3b.m3u8"), 1)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, changed)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, changed)
 		got, err := f.h.HandleEvent(ctx, event(t, "encoder-primary"))
 		if err != nil {
 			t.Fatal(err)
@@ -226,7 +227,7 @@ func TestEncoderPair(t *testing.T) {
 
 	t.Run("missing failover master writes primary alone, its upload adds the pairs", func(t *testing.T) {
 		f := newFixture(t, endpoint)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		got, err := f.h.HandleEvent(ctx, event(t, "encoder-primary"))
 		if err != nil {
 			t.Fatal(err)
@@ -238,7 +239,7 @@ func TestEncoderPair(t *testing.T) {
 		if bytes.Contains(body, []byte("failover/")) || !bytes.Contains(body, []byte("primary/index_1.m3u8")) {
 			t.Fatalf("primary-only master:\n%s", body)
 		}
-		s3test.Put(t, f.s3, bucket, layout.FailoverKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.FailoverKey, master)
 		got, err = f.h.HandleEvent(ctx, event(t, "encoder-failover"))
 		if err != nil {
 			t.Fatal(err)
@@ -263,13 +264,13 @@ func TestEncoderPair(t *testing.T) {
 
 	t.Run("a malformed master is refused and the previous output stays", func(t *testing.T) {
 		f := newFixture(t, endpoint)
-		s3test.Put(t, f.s3, bucket, layout.FailoverKey, master)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.FailoverKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		if _, err := f.h.HandleEvent(ctx, event(t, "encoder-primary")); err != nil {
 			t.Fatal(err)
 		}
 		_, before := f.output(t)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, readFile(t, "testdata/media.m3u8"))
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, readFile(t, "testdata/media.m3u8"))
 		_, err := f.h.HandleEvent(ctx, event(t, "encoder-primary"))
 		var srcErr *hls.MergeSourceError
 		if !errors.As(err, &srcErr) || srcErr.Source != "primary" || !errors.Is(err, hls.ErrNotMaster) {
@@ -285,7 +286,7 @@ func TestEncoderPair(t *testing.T) {
 
 	t.Run("events about other objects are ignored", func(t *testing.T) {
 		f := newFixture(t, endpoint)
-		s3test.Put(t, f.s3, bucket, layout.PrimaryKey, master)
+		motoclient.Put(t, f.s3, bucket, layout.PrimaryKey, master)
 		for name, ev := range map[string][]byte{
 			"variant":      bytes.ReplaceAll(event(t, "encoder-primary"), []byte(`primary/index.m3u8`), []byte(`primary/index_1.m3u8`)),
 			"output":       bytes.ReplaceAll(event(t, "encoder-primary"), []byte(`primary/index.m3u8`), []byte(`index.m3u8`)),
@@ -305,7 +306,7 @@ func TestEncoderPair(t *testing.T) {
 	t.Run("a payload that is no S3 notification is refused", func(t *testing.T) {
 		f := newFixture(t, endpoint)
 		_, err := f.h.HandleEvent(ctx, []byte(`{"cluster":"live-1"}`))
-		if !errors.Is(err, s3event.ErrShape) {
+		if !errors.Is(err, lambdaevent.ErrShape) {
 			t.Fatalf("err = %v, want ErrShape", err)
 		}
 	})
@@ -335,7 +336,7 @@ func TestLayoutValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.wantErr)
 			}
 			// New refuses at configuration time what Validate refuses.
-			_, err = encoderpair.New(encoderpair.Config{S3: &s3.Client{}, Bucket: "b", Layout: tc.l})
+			_, err = encoderpair.New(encoderpair.Config{S3: awss3.New(&s3.Client{}), Bucket: "b", Layout: tc.l})
 			if (err == nil) != (tc.wantErr == "") {
 				t.Fatalf("New() = %v, want refused: %v", err, tc.wantErr != "")
 			}

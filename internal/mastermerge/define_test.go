@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 
@@ -32,7 +32,7 @@ func TestRegenerateResolvesVariables(t *testing.T) {
 			}
 			f.masters[region].Store(body)
 		}
-		if _, err := f.svc.Regenerate(ctx, mastermerge.Request{Cluster: cluster}); err != nil {
+		if _, err := f.svc.Regenerate(ctx, regen.Request{Cluster: cluster}); err != nil {
 			t.Fatalf("Regenerate: %v", err)
 		}
 		east, _ := f.object(t, "us-east-1")
@@ -48,8 +48,8 @@ func TestRegenerateResolvesVariables(t *testing.T) {
 	t.Run("undefined", func(t *testing.T) {
 		f := newFixture(t, endpoint)
 		f.masters["eu-west-1"].Store(strings.ReplaceAll(regionMaster(t), "\nindex_", "\n{$origin}/index_"))
-		_, err := f.svc.Regenerate(ctx, mastermerge.Request{Cluster: cluster})
-		var me *mastermerge.Error
+		_, err := f.svc.Regenerate(ctx, regen.Request{Cluster: cluster})
+		var me *regen.Error
 		if !errors.As(err, &me) || !strings.Contains(err.Error(), "eu-west-1") || !strings.Contains(err.Error(), "EXT-X-DEFINE") {
 			t.Fatalf("err = %v, want a source error naming eu-west-1 and EXT-X-DEFINE", err)
 		}

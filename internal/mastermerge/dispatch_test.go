@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 
@@ -16,12 +17,12 @@ func TestDispatch(t *testing.T) {
 		payload  []byte
 		toPair   bool   // the payload reaches the encoder pair's handler
 		wantErr  string // for the master: the failing state table's error
-		wantKind mastermerge.ErrorKind
+		wantKind regen.ErrorKind
 	}{
 		{name: "encoder upload sample event", payload: testenv.SampleEvent(t, "merge-encoder-primary.json"), toPair: true},
 		{name: "failover encoder upload sample event", payload: testenv.SampleEvent(t, "merge-encoder-failover.json"), toPair: true},
 		{name: "cluster request sample event", payload: testenv.SampleEvent(t, "merge-cluster.json"), wantErr: "state table down"},
-		{name: "cluster request with a bad name", payload: []byte(`{"cluster":"no spaces allowed"}`), wantKind: mastermerge.KindInvalid},
+		{name: "cluster request with a bad name", payload: []byte(`{"cluster":"no spaces allowed"}`), wantKind: regen.KindInvalid},
 		{name: "cluster and Records is a notification", payload: []byte(`{"cluster":"live-1","Records":[]}`), toPair: true},
 		{name: "not JSON", payload: []byte(`not json`), toPair: true},
 	}
@@ -51,7 +52,7 @@ func TestDispatch(t *testing.T) {
 				}
 				return
 			}
-			r, ok := out.(*mastermerge.Result)
+			r, ok := out.(*regen.Result)
 			if err != nil || !ok || r.ErrorKind != tt.wantKind {
 				t.Fatalf("handler = %#v, %v; want a Result with ErrorKind %q", out, err, tt.wantKind)
 			}

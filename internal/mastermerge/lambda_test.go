@@ -11,12 +11,15 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	awslambda "github.com/clustered-video-streams/cvs/internal/aws/lambda"
+	"github.com/clustered-video-streams/cvs/internal/invoke"
+	locals3 "github.com/clustered-video-streams/cvs/internal/local/s3"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/origin"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/state"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 const functionName = "cvs-merge"
@@ -25,7 +28,7 @@ const functionName = "cvs-merge"
 // loopback and runs each invocation through the merge function's request handler, answering as
 // Lambda does: the handler's JSON, or X-Amz-Function-Error with {errorMessage, errorType}. No
 // local server runs Go Lambdas, so this is the wire-level stand-in.
-func lambdaStandIn(t *testing.T, svc *mastermerge.Service) *mastermerge.Invoker {
+func lambdaStandIn(t *testing.T, svc *mastermerge.Service) *regen.Invoker {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/2015-03-31/functions/"+functionName+"/invocations" {
@@ -47,7 +50,7 @@ func lambdaStandIn(t *testing.T, svc *mastermerge.Service) *mastermerge.Invoker 
 		json.NewEncoder(w).Encode(res)
 	}))
 	t.Cleanup(srv.Close)
-	return &mastermerge.Invoker{Client: lambda.NewFromConfig(s3test.Config(srv.URL)), FunctionName: functionName}
+	return &regen.Invoker{Functions: awslambda.New(lambda.NewFromConfig(motoclient.Config(srv.URL))), FunctionName: functionName}
 }
 
 func TestInvokerFunctionError(t *testing.T) {
@@ -57,13 +60,13 @@ func TestInvokerFunctionError(t *testing.T) {
 	}
 	// A state table that fails inside the function: the invoker reports the function error.
 	inv := lambdaStandIn(t, mustService(t))
-	_, err = inv.Regenerate(context.Background(), mastermerge.Request{Cluster: "live-1"})
-	var fe *mastermerge.FunctionError
+	_, err = inv.Regenerate(context.Background(), regen.Request{Cluster: "live-1"})
+	var fe *invoke.FunctionError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "state table down") {
 		t.Fatalf("err = %v, want a FunctionError carrying the store's failure", err)
 	}
 	inv.FunctionName = "no-such-function"
-	if _, err := inv.Regenerate(context.Background(), mastermerge.Request{Cluster: "live-1"}); err == nil || !strings.Contains(err.Error(), "no-such-function") {
+	if _, err := inv.Regenerate(context.Background(), regen.Request{Cluster: "live-1"}); err == nil || !strings.Contains(err.Error(), "no-such-function") {
 		t.Fatalf("err = %v, want the invocation error naming the function", err)
 	}
 }
@@ -74,20 +77,10 @@ func (failingStore) Instances(context.Context, string) ([]state.Instance, error)
 	return nil, errors.New("state table down")
 }
 
-type nopBucket struct{}
-
-func (nopBucket) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	return nil, errors.New("unexpected call")
-}
-
-func (nopBucket) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	return nil, errors.New("unexpected call")
-}
-
 func mustService(t *testing.T) *mastermerge.Service {
 	t.Helper()
 	svc, err := mastermerge.New(mastermerge.Config{Store: failingStore{}, Fetcher: &origin.Fetcher{},
-		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "b", S3: nopBucket{}}}})
+		Targets: []mastermerge.Target{{Region: "us-east-1", Bucket: "b", S3: locals3.New(locals3.Config{})}}})
 	if err != nil {
 		t.Fatal(err)
 	}

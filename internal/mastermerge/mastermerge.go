@@ -7,7 +7,6 @@
 package mastermerge
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -23,13 +22,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-
+	"github.com/clustered-video-streams/cvs/internal/blob"
+	"github.com/clustered-video-streams/cvs/internal/cdn"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -45,22 +41,11 @@ type Fetcher interface {
 	Get(ctx context.Context, rawURL string, opts ...origin.Option) (*origin.Response, error)
 }
 
-// Bucket is what the merge needs of an S3 client for one region; *s3.Client is one.
-type Bucket interface {
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-}
-
-// Invalidator creates CloudFront invalidations; *cloudfront.Client is one.
-type Invalidator interface {
-	CreateInvalidation(ctx context.Context, in *cloudfront.CreateInvalidationInput, opts ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error)
-}
-
 // Target is one region's master playlist bucket.
 type Target struct {
 	Region string
 	Bucket string
-	S3     Bucket // a client for the bucket's region
+	S3     blob.Store // a store in the bucket's region
 }
 
 // Defaults for Config.
@@ -80,7 +65,7 @@ type Config struct {
 	Targets []Target
 	// CloudFront and DistributionID name the master distribution to invalidate; with an empty
 	// DistributionID nothing is invalidated (a local run).
-	CloudFront     Invalidator
+	CloudFront     cdn.Invalidator
 	DistributionID string
 	// KeyFormat is the object key of a cluster's master, "{cluster}" replaced (default
 	// DefaultKeyFormat).
@@ -111,7 +96,7 @@ func New(c Config) (*Service, error) {
 		}
 	}
 	if c.DistributionID != "" && c.CloudFront == nil {
-		return nil, errors.New("mastermerge: a distribution to invalidate needs a CloudFront client")
+		return nil, errors.New("mastermerge: a distribution to invalidate needs a CloudFront invalidator")
 	}
 	c.KeyFormat = cmp.Or(c.KeyFormat, DefaultKeyFormat)
 	if !strings.Contains(c.KeyFormat, "{cluster}") || strings.HasPrefix(c.KeyFormat, "/") {
@@ -128,95 +113,20 @@ func New(c Config) (*Service, error) {
 	return s, nil
 }
 
-// Request asks for one cluster's master to be regenerated.
-type Request struct {
-	Cluster string `json:"cluster"`
-	// SteeringURI, when set, adds EXT-X-CONTENT-STEERING with this server URI, each region a
-	// pathway named after it.
-	SteeringURI string `json:"steering_uri,omitempty"`
-}
-
-// SourceReport is one region's master as fetched.
-type SourceReport struct {
-	Name   string `json:"name"` // the pathway / namespace: the region
-	Domain string `json:"domain"`
-	// URL is the distribution's master URL, which the master's relative URIs are resolved
-	// against: viewers go through the distribution (and its copilot).
-	URL string `json:"url"`
-	// Origin is where the master was read: the origin, which answers even while the copilot
-	// answers 404 for a closed distribution.
-	Origin string `json:"origin_url"`
-	// Closed: the distribution is closed now; its variants are listed all the same.
-	Closed bool   `json:"closed,omitempty"`
-	Bytes  int    `json:"bytes,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
-// TargetReport is one region's bucket as written.
-type TargetReport struct {
-	Region    string `json:"region"`
-	Bucket    string `json:"bucket"`
-	Written   bool   `json:"written"`
-	Unchanged bool   `json:"unchanged,omitempty"`
-	Error     string `json:"error,omitempty"`
-}
-
-// Result says what a regeneration did. ErrorKind and Error are set when it failed, so that the
-// result survives a Lambda invocation (see Invoker).
-type Result struct {
-	Cluster        string         `json:"cluster"`
-	Key            string         `json:"key"`
-	Written        bool           `json:"written"`
-	SHA256         string         `json:"sha256,omitempty"`
-	Sources        []SourceReport `json:"sources"`
-	Targets        []TargetReport `json:"targets,omitempty"`
-	InvalidationID string         `json:"invalidation_id,omitempty"`
-	Variants       int            `json:"variants"`
-	VariantGroups  int            `json:"variant_groups"`
-	IFrames        int            `json:"iframes"`
-	Renditions     int            `json:"renditions"`
-	Warnings       []string       `json:"warnings,omitempty"`
-	ErrorKind      ErrorKind      `json:"error_kind,omitempty"`
-	Error          string         `json:"error,omitempty"`
-}
-
-// ErrorKind classifies a failed regeneration.
-type ErrorKind string
-
-// Error kinds.
-const (
-	KindInvalid  ErrorKind = "invalid"   // the request is wrong
-	KindNotFound ErrorKind = "not_found" // the cluster has no instances
-	KindSource   ErrorKind = "source"    // a region's master could not be fetched or merged: nothing written
-	KindWrite    ErrorKind = "write"     // a bucket or the invalidation failed
-)
-
-// Error is a failed regeneration; its message is safe to show an operator.
-type Error struct {
-	Kind    ErrorKind
-	Message string
-	Result  *Result // what was done, for KindSource and KindWrite
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Is makes errors.Is(err, state.ErrNotFound) true for KindNotFound.
-func (e *Error) Is(target error) bool { return e.Kind == KindNotFound && target == state.ErrNotFound }
-
 var clusterRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // Regenerate fetches every instance's master, merges them and writes the result to every
 // target bucket, then invalidates it. Buckets that already hold the same master are not
 // rewritten, and when none changed nothing is invalidated.
-func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) {
-	res := &Result{Cluster: req.Cluster, Sources: []SourceReport{}}
-	fail := func(kind ErrorKind, format string, args ...any) (*Result, error) {
+func (s *Service) Regenerate(ctx context.Context, req regen.Request) (*regen.Result, error) {
+	res := &regen.Result{Cluster: req.Cluster, Sources: []regen.SourceReport{}}
+	fail := func(kind regen.ErrorKind, format string, args ...any) (*regen.Result, error) {
 		res.ErrorKind, res.Error = kind, fmt.Sprintf(format, args...)
 		s.log.ErrorContext(ctx, "mastermerge: failed; the previous master stays", "cluster", req.Cluster, "kind", kind, "err", res.Error)
-		return res, &Error{Kind: kind, Message: res.Error, Result: res}
+		return res, &regen.Error{Kind: kind, Message: res.Error, Result: res}
 	}
 	if !clusterRE.MatchString(req.Cluster) {
-		return fail(KindInvalid, "cluster %q is not a cluster name", clip(req.Cluster))
+		return fail(regen.KindInvalid, "cluster %q is not a cluster name", clip(req.Cluster))
 	}
 	res.Key = strings.ReplaceAll(s.c.KeyFormat, "{cluster}", req.Cluster)
 	steering := req.SteeringURI
@@ -225,7 +135,7 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 	}
 	if steering != "" {
 		if u, err := url.Parse(steering); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fail(KindInvalid, "steering_uri %q is not an absolute http(s) URL", clip(steering))
+			return fail(regen.KindInvalid, "steering_uri %q is not an absolute http(s) URL", clip(steering))
 		}
 	}
 	insts, err := s.c.Store.Instances(ctx, req.Cluster)
@@ -233,7 +143,7 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 		return nil, fmt.Errorf("instances of %s: %w", req.Cluster, err)
 	}
 	if len(insts) == 0 {
-		return fail(KindNotFound, "cluster %q has no instances", req.Cluster)
+		return fail(regen.KindNotFound, "cluster %q has no instances", req.Cluster)
 	}
 	slices.SortFunc(insts, func(a, b state.Instance) int {
 		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Domain, b.Domain))
@@ -247,7 +157,7 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 		}
 	}
 	if len(failed) > 0 {
-		return fail(KindSource, "could not fetch %d of %d regional masters, nothing written: %s", len(failed), len(insts), strings.Join(failed, "; "))
+		return fail(regen.KindSource, "could not fetch %d of %d regional masters, nothing written: %s", len(failed), len(insts), strings.Join(failed, "; "))
 	}
 	merged, err := hls.Merge(sources, hls.MergeOptions{SteeringURI: steering})
 	if err != nil {
@@ -259,7 +169,7 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 				}
 			}
 		}
-		return fail(KindSource, "merge failed, nothing written: %v", err)
+		return fail(regen.KindSource, "merge failed, nothing written: %v", err)
 	}
 	res.Warnings = warnings
 	for _, w := range merged.Warnings {
@@ -284,7 +194,7 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 		res.InvalidationID = id
 	}
 	if len(writeErrs) > 0 {
-		return fail(KindWrite, "master written only in part: %s", strings.Join(writeErrs, "; "))
+		return fail(regen.KindWrite, "master written only in part: %s", strings.Join(writeErrs, "; "))
 	}
 	s.log.InfoContext(ctx, "mastermerge: done", "cluster", req.Cluster, "key", res.Key, "written", res.Written,
 		"sha256", res.SHA256, "invalidation", res.InvalidationID, "variants", res.Variants, "warnings", res.Warnings)
@@ -297,16 +207,16 @@ func (s *Service) Regenerate(ctx context.Context, req Request) (*Result, error) 
 // origin are rewritten to the distribution (see viewerMap). The origin, not the distribution:
 // the copilot answers 404 for a closed distribution, and a closed region must stay in the master.
 // Failures are recorded in res.Sources; warnings come back in source order.
-func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result) ([]hls.MergeSource, []string) {
+func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *regen.Result) ([]hls.MergeSource, []string) {
 	names := map[string]int{}
-	res.Sources = make([]SourceReport, len(insts))
+	res.Sources = make([]regen.SourceReport, len(insts))
 	for i, in := range insts {
 		name := cmp.Or(in.Region, "region")
 		names[name]++
 		if n := names[name]; n > 1 {
 			name += "-" + strconv.Itoa(n) // two instances in one region stay two pathways
 		}
-		res.Sources[i] = SourceReport{Name: name, Domain: in.Domain, URL: in.DistributionPlaylistURL, Origin: in.OriginPlaylistURL, Closed: !in.Open}
+		res.Sources[i] = regen.SourceReport{Name: name, Domain: in.Domain, URL: in.DistributionPlaylistURL, Origin: in.OriginPlaylistURL, Closed: !in.Open}
 	}
 	sources := make([]hls.MergeSource, len(insts))
 	warnings := make([][]string, len(insts))
@@ -364,26 +274,24 @@ func (s *Service) fetch(ctx context.Context, insts []state.Instance, res *Result
 }
 
 // write puts the master into every target bucket that does not hold it yet.
-func (s *Service) write(ctx context.Context, res *Result, body []byte) {
-	res.Targets = make([]TargetReport, len(s.c.Targets))
+func (s *Service) write(ctx context.Context, res *regen.Result, body []byte) {
+	res.Targets = make([]regen.TargetReport, len(s.c.Targets))
 	var wg sync.WaitGroup
 	for i, t := range s.c.Targets {
 		wg.Go(func() {
-			r := TargetReport{Region: t.Region, Bucket: t.Bucket}
+			r := regen.TargetReport{Region: t.Region, Bucket: t.Bucket}
 			defer func() { res.Targets[i] = r }()
-			head, err := t.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(res.Key)})
+			head, err := t.S3.Head(ctx, t.Bucket, res.Key)
 			switch {
 			case err == nil && head.Metadata[HashMetadata] == res.SHA256:
 				r.Unchanged = true
 				return
-			case err != nil && !notFound(err):
+			case err != nil && !errors.Is(err, blob.ErrNotFound):
 				r.Error = err.Error()
 				return
 			}
-			if _, err := t.S3.PutObject(ctx, &s3.PutObjectInput{
-				Bucket: aws.String(t.Bucket), Key: aws.String(res.Key), Body: bytes.NewReader(body),
-				ContentType: aws.String(contentType), CacheControl: aws.String(s.c.CacheControl),
-				Metadata: map[string]string{HashMetadata: res.SHA256},
+			if _, err := t.S3.Put(ctx, t.Bucket, res.Key, body, blob.PutOptions{
+				ContentType: contentType, CacheControl: s.c.CacheControl, Metadata: map[string]string{HashMetadata: res.SHA256},
 			}); err != nil {
 				r.Error = err.Error()
 				return
@@ -398,26 +306,11 @@ func (s *Service) write(ctx context.Context, res *Result, body []byte) {
 }
 
 func (s *Service) invalidate(ctx context.Context, key string) (string, error) {
-	ref := fmt.Sprintf("cvs-master-%d", s.c.Now().UnixNano())
-	out, err := s.c.CloudFront.CreateInvalidation(ctx, &cloudfront.CreateInvalidationInput{
-		DistributionId: aws.String(s.c.DistributionID),
-		InvalidationBatch: &cftypes.InvalidationBatch{
-			CallerReference: aws.String(ref),
-			Paths:           &cftypes.Paths{Quantity: aws.Int32(1), Items: []string{"/" + key}},
-		},
+	return s.c.CloudFront.Invalidate(ctx, cdn.Invalidation{
+		DistributionID:  s.c.DistributionID,
+		Paths:           []string{"/" + key},
+		CallerReference: fmt.Sprintf("cvs-master-%d", s.c.Now().UnixNano()),
 	})
-	if err != nil {
-		return "", err
-	}
-	if out.Invalidation == nil {
-		return "", errors.New("no invalidation in the answer")
-	}
-	return aws.ToString(out.Invalidation.Id), nil
-}
-
-func notFound(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "NotFound" || ae.ErrorCode() == "NoSuchKey")
 }
 
 // clip keeps echoed input short.
@@ -431,7 +324,7 @@ func clip(s string) string {
 // ParseTargets reads a comma-separated list of master bucket regional domain names
 // (BUCKET.s3.REGION.amazonaws.com, what CloudFormation's RegionalDomainName gives), skipping
 // empty entries, and gives each a client for its region.
-func ParseTargets(list string, client func(region string) Bucket) ([]Target, error) {
+func ParseTargets(list string, client func(region string) blob.Store) ([]Target, error) {
 	var out []Target
 	seen := map[string]bool{}
 	for _, d := range strings.Split(list, ",") {

@@ -16,6 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
+
+	"github.com/clustered-video-streams/cvs/internal/blob"
+	locals3 "github.com/clustered-video-streams/cvs/internal/local/s3"
+
+	awscloudfront "github.com/clustered-video-streams/cvs/internal/aws/cloudfront"
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
@@ -25,11 +33,12 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/edge"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/origin"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 const cluster = "live-1"
@@ -66,7 +75,7 @@ func masterPath(region string) string { return "/out/v1/" + region + "/index.m3u
 func newFixture(t *testing.T, endpoint string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	s3test.Reset(t, endpoint)
+	motoclient.Reset(t, endpoint)
 	f := &fixture{s3: map[string]*s3.Client{}, masters: map[string]*atomic.Value{}, moved: map[string]*atomic.Bool{}, origins: map[string]string{},
 		dists: map[string]string{}, domains: map[string]string{}, store: memory.New(time.Now)}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -74,7 +83,7 @@ func newFixture(t *testing.T, endpoint string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := s3test.Config(endpoint)
+	cfg := motoclient.Config(endpoint)
 	var targets []mastermerge.Target
 	for i, region := range []string{"us-east-1", "eu-west-1"} {
 		c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true; o.Region = region })
@@ -86,7 +95,7 @@ func newFixture(t *testing.T, endpoint string) *fixture {
 			t.Fatalf("create bucket in %s: %v", region, err)
 		}
 		f.s3[region] = c
-		targets = append(targets, mastermerge.Target{Region: region, Bucket: buckets[region], S3: c})
+		targets = append(targets, mastermerge.Target{Region: region, Bucket: buckets[region], S3: awss3.New(c)})
 
 		body := &atomic.Value{}
 		body.Store(regionMaster(t))
@@ -133,7 +142,7 @@ func newFixture(t *testing.T, endpoint string) *fixture {
 	}
 	f.distID = aws.ToString(dist.Distribution.Id)
 	f.svc, err = mastermerge.New(mastermerge.Config{Store: f.store, Fetcher: &origin.Fetcher{Timeout: 5 * time.Second},
-		Targets: targets, CloudFront: f.cf, DistributionID: f.distID, Logger: quiet})
+		Targets: targets, CloudFront: awscloudfront.New(f.cf), DistributionID: f.distID, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +186,9 @@ func (f *fixture) invalidations(t *testing.T) []cftypes.InvalidationSummary {
 
 // regenerators are the two ways to regenerate: the Service in process, and the Invoker through
 // the Lambda Invoke wire protocol.
-func regenerators(t *testing.T, f *fixture) map[string]func(context.Context, mastermerge.Request) (*mastermerge.Result, error) {
+func regenerators(t *testing.T, f *fixture) map[string]func(context.Context, regen.Request) (*regen.Result, error) {
 	inv := lambdaStandIn(t, f.svc)
-	return map[string]func(context.Context, mastermerge.Request) (*mastermerge.Result, error){
+	return map[string]func(context.Context, regen.Request) (*regen.Result, error){
 		"service": f.svc.Regenerate,
 		"invoker": inv.Regenerate,
 	}
@@ -192,7 +201,7 @@ func TestRegenerate(t *testing.T) {
 		t.Run(via, func(t *testing.T) {
 			t.Run("merges every region into every bucket and invalidates", func(t *testing.T) {
 				f := newFixture(t, endpoint)
-				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				res, err := regenerators(t, f)[via](ctx, regen.Request{Cluster: cluster})
 				if err != nil {
 					t.Fatalf("Regenerate: %v", err)
 				}
@@ -223,11 +232,11 @@ func TestRegenerate(t *testing.T) {
 
 			t.Run("the same master again writes and invalidates nothing", func(t *testing.T) {
 				f := newFixture(t, endpoint)
-				regen := regenerators(t, f)[via]
-				if _, err := regen(ctx, mastermerge.Request{Cluster: cluster}); err != nil {
+				run := regenerators(t, f)[via]
+				if _, err := run(ctx, regen.Request{Cluster: cluster}); err != nil {
 					t.Fatal(err)
 				}
-				res, err := regen(ctx, mastermerge.Request{Cluster: cluster})
+				res, err := run(ctx, regen.Request{Cluster: cluster})
 				if err != nil || res.Written || res.InvalidationID != "" || !res.Targets[0].Unchanged || !res.Targets[1].Unchanged {
 					t.Fatalf("second run %+v, %v; want unchanged everywhere", res, err)
 				}
@@ -238,16 +247,16 @@ func TestRegenerate(t *testing.T) {
 
 			t.Run("a region that fails leaves the previous master and is named", func(t *testing.T) {
 				f := newFixture(t, endpoint)
-				regen := regenerators(t, f)[via]
-				if _, err := regen(ctx, mastermerge.Request{Cluster: cluster}); err != nil {
+				run := regenerators(t, f)[via]
+				if _, err := run(ctx, regen.Request{Cluster: cluster}); err != nil {
 					t.Fatal(err)
 				}
 				before, _ := f.object(t, "eu-west-1")
 				f.masters["eu-west-1"].Store("")
 				f.masters["us-east-1"].Store(strings.Replace(regionMaster(t), "index_3.m3u8", "index_3b.m3u8", 1))
-				res, err := regen(ctx, mastermerge.Request{Cluster: cluster})
-				var me *mastermerge.Error
-				if !errors.As(err, &me) || me.Kind != mastermerge.KindSource || !strings.Contains(err.Error(), "eu-west-1 (origin "+f.origins["eu-west-1"]) || !strings.Contains(err.Error(), "404") {
+				res, err := run(ctx, regen.Request{Cluster: cluster})
+				var me *regen.Error
+				if !errors.As(err, &me) || me.Kind != regen.KindSource || !strings.Contains(err.Error(), "eu-west-1 (origin "+f.origins["eu-west-1"]) || !strings.Contains(err.Error(), "404") {
 					t.Fatalf("err = %v, want a source error naming eu-west-1, its origin and its 404", err)
 				}
 				if res == nil || res.Sources[0].Name != "eu-west-1" || res.Sources[0].Error == "" || res.Sources[1].Error != "" {
@@ -272,7 +281,7 @@ func TestRegenerate(t *testing.T) {
 				if got := status(t, f.dists["eu-west-1"]+masterPath("eu-west-1")); got != http.StatusNotFound {
 					t.Fatalf("closed distribution answered %d for the master, want the copilot's 404", got)
 				}
-				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				res, err := regenerators(t, f)[via](ctx, regen.Request{Cluster: cluster})
 				if err != nil {
 					t.Fatalf("Regenerate with eu-west-1 closed: %v", err)
 				}
@@ -306,7 +315,7 @@ func TestRegenerate(t *testing.T) {
 				m := strings.ReplaceAll(regionMaster(t), "\nindex_", "\n"+abs+"index_")
 				m = strings.Replace(m, `URI="index_4.m3u8"`, `URI="`+abs+`index_4.m3u8"`, 1)
 				f.masters["us-east-1"].Store(m)
-				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				res, err := regenerators(t, f)[via](ctx, regen.Request{Cluster: cluster})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -323,7 +332,7 @@ func TestRegenerate(t *testing.T) {
 			t.Run("an origin redirect is followed on the distribution's path", func(t *testing.T) {
 				f := newFixture(t, endpoint)
 				f.moved["us-east-1"].Store(true)
-				res, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
+				res, err := regenerators(t, f)[via](ctx, regen.Request{Cluster: cluster})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -340,9 +349,9 @@ func TestRegenerate(t *testing.T) {
 			t.Run("a region serving no master is named", func(t *testing.T) {
 				f := newFixture(t, endpoint)
 				f.masters["us-east-1"].Store("<html>maintenance</html>")
-				_, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster})
-				var me *mastermerge.Error
-				if !errors.As(err, &me) || me.Kind != mastermerge.KindSource || !strings.Contains(err.Error(), "source us-east-1") {
+				_, err := regenerators(t, f)[via](ctx, regen.Request{Cluster: cluster})
+				var me *regen.Error
+				if !errors.As(err, &me) || me.Kind != regen.KindSource || !strings.Contains(err.Error(), "source us-east-1") {
 					t.Fatalf("err = %v, want a source error naming us-east-1", err)
 				}
 				if east, _ := f.object(t, "us-east-1"); east != "" {
@@ -353,7 +362,7 @@ func TestRegenerate(t *testing.T) {
 			t.Run("content steering", func(t *testing.T) {
 				f := newFixture(t, endpoint)
 				steer := "https://d111111abcdef8.cloudfront.net/steering/live-1.json"
-				if _, err := regenerators(t, f)[via](ctx, mastermerge.Request{Cluster: cluster, SteeringURI: steer}); err != nil {
+				if _, err := regenerators(t, f)[via](ctx, regen.Request{Cluster: cluster, SteeringURI: steer}); err != nil {
 					t.Fatal(err)
 				}
 				body, _ := f.object(t, "eu-west-1")
@@ -365,21 +374,21 @@ func TestRegenerate(t *testing.T) {
 
 			t.Run("refusals", func(t *testing.T) {
 				f := newFixture(t, endpoint)
-				regen := regenerators(t, f)[via]
+				run := regenerators(t, f)[via]
 				for _, tc := range []struct {
-					req  mastermerge.Request
-					kind mastermerge.ErrorKind
+					req  regen.Request
+					kind regen.ErrorKind
 				}{
-					{mastermerge.Request{Cluster: "no-such-cluster"}, mastermerge.KindNotFound},
-					{mastermerge.Request{Cluster: "../etc"}, mastermerge.KindInvalid},
-					{mastermerge.Request{Cluster: cluster, SteeringURI: "ftp://x/steer.json"}, mastermerge.KindInvalid},
+					{regen.Request{Cluster: "no-such-cluster"}, regen.KindNotFound},
+					{regen.Request{Cluster: "../etc"}, regen.KindInvalid},
+					{regen.Request{Cluster: cluster, SteeringURI: "ftp://x/steer.json"}, regen.KindInvalid},
 				} {
-					_, err := regen(ctx, tc.req)
-					var me *mastermerge.Error
+					_, err := run(ctx, tc.req)
+					var me *regen.Error
 					if !errors.As(err, &me) || me.Kind != tc.kind {
 						t.Errorf("%+v: err = %v, want kind %s", tc.req, err, tc.kind)
 					}
-					if tc.kind == mastermerge.KindNotFound && !errors.Is(err, state.ErrNotFound) {
+					if tc.kind == regen.KindNotFound && !errors.Is(err, state.ErrNotFound) {
 						t.Errorf("%+v: err does not match state.ErrNotFound", tc.req)
 					}
 				}
@@ -391,7 +400,7 @@ func TestRegenerate(t *testing.T) {
 	}
 }
 
-func TestIsRequest(t *testing.T) {
+func TestSampleRequestsAreDirectInvocations(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		file string
@@ -406,8 +415,9 @@ func TestIsRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := mastermerge.IsRequest(b); got != tc.want {
-				t.Fatalf("IsRequest = %v, want %v", got, tc.want)
+			env, err := lambdaevent.Classify(b)
+			if got := err == nil && env.Kind == lambdaevent.Direct; got != tc.want {
+				t.Fatalf("Classify = %+v, %v; direct invocation %v, want %v", env, err, got, tc.want)
 			}
 		})
 	}
@@ -415,7 +425,10 @@ func TestIsRequest(t *testing.T) {
 
 func TestParseTargets(t *testing.T) {
 	var regions []string
-	client := func(region string) mastermerge.Bucket { regions = append(regions, region); return nopBucket{} }
+	client := func(region string) blob.Store {
+		regions = append(regions, region)
+		return locals3.New(locals3.Config{Region: region})
+	}
 	got, err := mastermerge.ParseTargets("cvs-master-1-us-east-1.s3.us-east-1.amazonaws.com, ,cvs-master-1-eu-west-1.s3.eu-west-1.amazonaws.com,", client)
 	if err != nil || len(got) != 2 || got[1].Bucket != "cvs-master-1-eu-west-1" || got[1].Region != "eu-west-1" || strings.Join(regions, ",") != "us-east-1,eu-west-1" {
 		t.Fatalf("ParseTargets = %+v, %v (clients for %v)", got, err, regions)

@@ -15,7 +15,6 @@ import (
 //
 //	BUCKET           the bucket swept
 //	PREFIXES         the folders swept, comma-separated (primary/,failover/)
-//	CHECK_QUEUE_URL  the queue of delayed checks
 //	MULTIPLIER       staleness multiplier, a number (unset: DefaultMultiplier)
 //	SWEEP_MIN_AGE    a Go duration such as 30s (unset: DefaultSweepMinAge)
 //	DRY_RUN          "true" logs and deletes nothing (unset: false)
@@ -24,7 +23,7 @@ import (
 // The caller adds the clients and the logger; New checks the values. Every malformed value is
 // reported, joined in one error.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{Bucket: getenv("BUCKET"), QueueURL: getenv("CHECK_QUEUE_URL")}
+	c := Config{Bucket: getenv("BUCKET")}
 	if p := getenv("PREFIXES"); p != "" {
 		c.Prefixes = strings.Split(p, ",")
 	}

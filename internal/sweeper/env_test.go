@@ -14,7 +14,7 @@ func TestConfigFromEnv(t *testing.T) {
 	const queue = "https://sqs.us-east-1.amazonaws.com/123456789012/cvs-sweeper-checks"
 	base := map[string]string{"BUCKET": "cvs-encoder-example", "PREFIXES": "primary/,failover/", "CHECK_QUEUE_URL": queue,
 		"MULTIPLIER": "1.5", "SWEEP_MIN_AGE": "30s", "DRY_RUN": "false"}
-	full := sweeper.Config{Bucket: "cvs-encoder-example", Prefixes: []string{"primary/", "failover/"}, QueueURL: queue,
+	full := sweeper.Config{Bucket: "cvs-encoder-example", Prefixes: []string{"primary/", "failover/"},
 		Multiplier: 1.5, SweepMinAge: 30 * time.Second}
 	with := func(f func(*sweeper.Config)) sweeper.Config {
 		c := full

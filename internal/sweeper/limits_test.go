@@ -20,8 +20,8 @@ func TestSweeperDeadlineUsesLongestRecentSegment(t *testing.T) {
 	ev, lm := f.upload(t, key, body)
 	m, c := f.schedule(t, ev, lm)
 	want := time.Second + 15*time.Second
-	if got := time.Duration(m.DelaySeconds) * time.Second; got != want {
-		t.Errorf("DelaySeconds = %s, want %s", got, want)
+	if got := m.Delay; got != want {
+		t.Errorf("delay = %s, want %s", got, want)
 	}
 	if got := c.Deadline; !got.Equal(lm.Add(want)) {
 		t.Errorf("deadline = %s, want %s", got, lm.Add(want))

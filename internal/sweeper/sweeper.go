@@ -22,32 +22,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go"
 
+	"github.com/clustered-video-streams/cvs/internal/blob"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 	"github.com/clustered-video-streams/cvs/internal/metric"
-	"github.com/clustered-video-streams/cvs/internal/s3event"
-
+	"github.com/clustered-video-streams/cvs/internal/queue"
 	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
-
-// S3 is what the sweeper needs of an S3 client; *s3.Client is one.
-type S3 interface {
-	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
-	GetBucketVersioning(ctx context.Context, in *s3.GetBucketVersioningInput, opts ...func(*s3.Options)) (*s3.GetBucketVersioningOutput, error)
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
-}
-
-// Queue sends the delayed check messages; *sqs.Client is one.
-type Queue interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
 
 // Defaults and limits.
 const (
@@ -67,9 +49,9 @@ const (
 
 // Config configures a Handler.
 type Config struct {
-	S3       S3
-	Queue    Queue
-	QueueURL string
+	// S3 holds the bucket; Queue takes the delayed checks.
+	S3    blob.Store
+	Queue queue.Sender
 	// Bucket is the one bucket swept; events about others are ignored.
 	Bucket string
 	// Prefixes are the folders swept, each ending in '/', for example primary/ and failover/:
@@ -106,8 +88,8 @@ type Handler struct {
 // New checks c and returns a Handler.
 func New(c Config) (*Handler, error) {
 	switch {
-	case c.S3 == nil || c.Queue == nil || c.QueueURL == "" || c.Bucket == "":
-		return nil, errors.New("sweeper: S3 client, queue, queue URL and bucket are required")
+	case c.S3 == nil || c.Queue == nil || c.Bucket == "":
+		return nil, errors.New("sweeper: S3 store, check queue and bucket are required")
 	case len(c.Prefixes) < 2:
 		return nil, errors.New("sweeper: at least two prefixes are required: a stale playlist is deleted only while another prefix holds a fresh copy")
 	case c.Multiplier != 0 && (c.Multiplier < 1 || math.IsNaN(c.Multiplier) || c.Multiplier > 10):
@@ -222,26 +204,18 @@ func (e *UnversionedBucketError) Error() string {
 // schedules checks, an SQS event runs them (answering partial batch failures), an EventBridge
 // scheduled event runs the backstop sweep.
 func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
-	var probe struct {
-		Source  string `json:"source"`
-		Records []struct {
-			EventSource string `json:"eventSource"`
-			// SNS records spell it with a capital E: named, so that neither is a case-folded
-			// match of the other.
-			SNSEventSource string `json:"EventSource"`
-		} `json:"Records"`
-	}
-	if err := strictjson.DecodeAllowUnknown(payload, &probe); err != nil {
+	env, err := lambdaevent.Classify(payload)
+	if err != nil {
 		h.log.ErrorContext(ctx, "sweeper: refused event", "err", err.Error())
-		return nil, fmt.Errorf("sweeper: event %w", err)
+		return nil, fmt.Errorf("sweeper: %w", err)
 	}
-	switch {
-	case probe.Source == "aws.events":
+	switch env.Kind {
+	case lambdaevent.EventBridge:
 		return h.Sweep(ctx)
-	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
-		var ev events.SQSEvent
-		if err := strictjson.DecodeAllowUnknown(payload, &ev); err != nil {
-			return nil, fmt.Errorf("sweeper: SQS event: %w", err)
+	case lambdaevent.SQS:
+		ev, err := lambdaevent.SQSBatch(payload)
+		if err != nil {
+			return nil, fmt.Errorf("sweeper: %w", err)
 		}
 		resp, _ := h.HandleChecks(ctx, ev)
 		return resp, nil
@@ -254,7 +228,7 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (any, err
 // notification. An error is returned only for a payload of the wrong shape or a failure to read
 // S3 or send to the queue (the event is then retried).
 func (h *Handler) HandleUploads(ctx context.Context, payload []byte) ([]Decision, error) {
-	objs, err := s3event.Parse(payload)
+	objs, err := lambdaevent.S3Objects(payload)
 	if err != nil {
 		h.log.ErrorContext(ctx, "sweeper: refused event", "err", err.Error())
 		return nil, fmt.Errorf("sweeper: %w", err)
@@ -299,27 +273,17 @@ type playlist struct {
 // read reads and classifies one version of a playlist (the current one when versionID is "").
 // A decision is returned when it is not a live media playlist.
 func (h *Handler) read(ctx context.Context, key, versionID string) (*playlist, *Decision, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(h.c.Bucket), Key: aws.String(key)}
-	if versionID != "" {
-		in.VersionId = aws.String(versionID)
-	}
-	obj, err := h.c.S3.GetObject(ctx, in)
-	if notFound(err) {
+	obj, body, err := h.c.S3.Get(ctx, h.c.Bucket, key, blob.GetOptions{VersionID: versionID, MaxBytes: h.c.MaxBytes})
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
 		return nil, &Decision{Key: key, Action: Gone, Reason: "no longer in the bucket"}, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
-	}
-	defer obj.Body.Close()
-	body, err := hls.ReadLimited(obj.Body, h.c.MaxBytes)
-	if errors.Is(err, hls.ErrTooLarge) {
+	case errors.Is(err, blob.ErrTooLarge):
 		metric.TooLarge(h.log, h.c.Now(), "s3://"+h.c.Bucket+"/"+key, h.c.MaxBytes, "sweeper: playlist over the size limit left unjudged (never deleted)")
 		return nil, &Decision{Key: key, Action: Malformed, Reason: err.Error() + ": a configuration error (MAX_PLAYLIST_BYTES), never deleted"}, nil
+	case err != nil:
+		return nil, nil, err
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("get s3://%s/%s: %w", h.c.Bucket, key, err)
-	}
-	p := &playlist{versionID: aws.ToString(obj.VersionId), etag: strings.Trim(aws.ToString(obj.ETag), `"`), lastModified: aws.ToTime(obj.LastModified)}
+	p := &playlist{versionID: obj.VersionID, etag: strings.Trim(obj.ETag, `"`), lastModified: obj.LastModified}
 	media, err := hls.ParseMedia(body)
 	if err != nil {
 		if _, merr := hls.ParseMaster(body); merr == nil {
@@ -367,9 +331,7 @@ func (h *Handler) enqueue(ctx context.Context, c Check) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode check of %s: %w", c.Key, err)
 	}
-	if _, err := h.c.Queue.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: aws.String(h.c.QueueURL), MessageBody: aws.String(string(body)), DelaySeconds: delay,
-	}); err != nil {
+	if _, err := h.c.Queue.Send(ctx, string(body), time.Duration(delay)*time.Second); err != nil {
 		return 0, fmt.Errorf("queue the check of s3://%s/%s: %w", c.Bucket, c.Key, err)
 	}
 	return time.Duration(delay) * time.Second, nil
@@ -422,14 +384,14 @@ func (h *Handler) check(ctx context.Context, c Check) (Decision, error) {
 	if now := h.c.Now(); now.Before(c.due()) {
 		return h.send(ctx, c, Requeued)
 	}
-	head, err := h.c.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(c.Key)})
-	if notFound(err) {
+	head, err := h.c.S3.Head(ctx, c.Bucket, c.Key)
+	if errors.Is(err, blob.ErrNotFound) {
 		return h.note(ctx, Decision{Key: c.Key, Action: Gone, Reason: "no longer in the bucket"}), nil
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("head s3://%s/%s: %w", c.Bucket, c.Key, err)
+		return Decision{}, err
 	}
-	cur := playlist{versionID: aws.ToString(head.VersionId), etag: strings.Trim(aws.ToString(head.ETag), `"`), lastModified: aws.ToTime(head.LastModified)}
+	cur := playlist{versionID: head.VersionID, etag: strings.Trim(head.ETag, `"`), lastModified: head.LastModified}
 	if changed(c, cur) {
 		return h.note(ctx, Decision{Key: c.Key, Action: Fresh, Reason: "replaced since the upload this check is for"}), nil
 	}
@@ -503,18 +465,18 @@ func (h *Handler) remove(ctx context.Context, c Check, stale *hls.Media) (Decisi
 	if h.c.DryRun {
 		return h.note(ctx, Decision{Key: c.Key, Action: WouldDel, Reason: reason, Overdue: overdue}), nil
 	}
-	out, err := h.c.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.Bucket), Key: aws.String(c.Key), IfMatch: aws.String(c.ETag)})
+	out, err := h.c.S3.Delete(ctx, c.Bucket, c.Key, blob.DeleteOptions{IfMatch: c.ETag})
 	switch {
-	case conditionFailed(err):
+	case errors.Is(err, blob.ErrConditionFailed):
 		return h.note(ctx, Decision{Key: c.Key, Action: Fresh, Reason: "replaced while being deleted"}), nil
-	case notFound(err):
+	case errors.Is(err, blob.ErrNotFound):
 		return h.note(ctx, Decision{Key: c.Key, Action: Gone, Reason: "no longer in the bucket"}), nil
 	case err != nil:
-		return Decision{}, fmt.Errorf("delete s3://%s/%s: %w", c.Bucket, c.Key, err)
+		return Decision{}, err
 	}
 	d := Decision{Key: c.Key, Action: Deleted, Reason: reason, Overdue: h.c.Now().Sub(c.Deadline)}
 	h.log.InfoContext(ctx, "sweeper: deleted stale playlist", "bucket", c.Bucket, "key", c.Key, "version_id", c.VersionID,
-		"delete_marker", aws.ToString(out.VersionId), "overdue_ms", d.Overdue.Milliseconds(), "reason", reason)
+		"delete_marker", out.VersionID, "overdue_ms", d.Overdue.Milliseconds(), "reason", reason)
 	return d, nil
 }
 
@@ -528,12 +490,12 @@ func (h *Handler) versioned(ctx context.Context, bucket string) error {
 	if fresh {
 		return nil
 	}
-	out, err := h.c.S3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
+	status, err := h.c.S3.Versioning(ctx, bucket)
 	if err != nil {
-		return fmt.Errorf("versioning of s3://%s: %w", bucket, err)
+		return err
 	}
-	if out.Status != types.BucketVersioningStatusEnabled {
-		return &UnversionedBucketError{Bucket: bucket, Status: string(out.Status)}
+	if status != blob.Enabled {
+		return &UnversionedBucketError{Bucket: bucket, Status: string(status)}
 	}
 	h.mu.Lock()
 	h.versionedAt = now
@@ -555,30 +517,25 @@ func (h *Handler) Sweep(ctx context.Context) (*SweepResult, error) {
 	var errs []error
 	now := h.c.Now()
 	for _, prefix := range h.c.Prefixes {
-		p := s3.NewListObjectsV2Paginator(h.c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(h.c.Bucket), Prefix: aws.String(prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
+		for o, err := range h.c.S3.List(ctx, h.c.Bucket, prefix) {
 			if err != nil {
-				return res, fmt.Errorf("sweep: list s3://%s/%s: %w", h.c.Bucket, prefix, err)
+				return res, fmt.Errorf("sweep: %w", err)
 			}
-			for _, o := range page.Contents {
-				key := aws.ToString(o.Key)
-				if !h.watched(h.c.Bucket, key) || now.Sub(aws.ToTime(o.LastModified)) < h.c.SweepMinAge {
-					continue
-				}
-				if res.Examined == h.c.MaxSweep {
-					res.Truncated = true
-					h.log.WarnContext(ctx, "sweeper: sweep stopped at its limit", "max", h.c.MaxSweep)
-					return res, errors.Join(errs...)
-				}
-				res.Examined++
-				d, err := h.sweepOne(ctx, key)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				res.Decisions = append(res.Decisions, d)
+			if !h.watched(h.c.Bucket, o.Key) || now.Sub(o.LastModified) < h.c.SweepMinAge {
+				continue
 			}
+			if res.Examined == h.c.MaxSweep {
+				res.Truncated = true
+				h.log.WarnContext(ctx, "sweeper: sweep stopped at its limit", "max", h.c.MaxSweep)
+				return res, errors.Join(errs...)
+			}
+			res.Examined++
+			d, err := h.sweepOne(ctx, o.Key)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			res.Decisions = append(res.Decisions, d)
 		}
 	}
 	h.log.InfoContext(ctx, "sweeper: sweep done", "examined", res.Examined, "decisions", len(res.Decisions), "errors", len(errs))
@@ -697,21 +654,4 @@ func (h *Handler) noteAt(ctx context.Context, level slog.Level, d Decision) Deci
 	h.log.Log(ctx, level, "sweeper: "+string(d.Action), "bucket", h.c.Bucket, "key", d.Key, "reason", d.Reason,
 		"delay_s", d.Delay.Seconds(), "dry_run", h.c.DryRun)
 	return d
-}
-
-func notFound(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "NoSuchKey", "NotFound", "NoSuchVersion":
-		return true
-	}
-	return false
-}
-
-func conditionFailed(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict")
 }

@@ -16,12 +16,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/clustered-video-streams/cvs/internal/s3event"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
+	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
+	"github.com/clustered-video-streams/cvs/internal/blob"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 	"github.com/clustered-video-streams/cvs/internal/sweeper"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 const (
@@ -29,7 +30,6 @@ const (
 	key          = "primary/index_1.m3u8"
 	sibling      = "failover/index_1.m3u8"
 	sampleVID    = "UIORUnfndfhnw89493jJFJ.BCdN9Kzv" // the version the sample upload event names
-	queueURL     = "https://sqs.us-east-1.amazonaws.com/123456789012/cvs-sweeper-checks"
 	live         = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:100\n#EXTINF:6.006,\nseg100.ts\n#EXTINF:6.006,\nseg101.ts\n"
 	liveNext     = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:101\n#EXTINF:6.006,\nseg101.ts\n#EXTINF:6.006,\nseg102.ts\n"
 	ended        = live + "#EXT-X-ENDLIST\n"
@@ -49,21 +49,27 @@ func hour(body string) string {
 	return strings.ReplaceAll(strings.Replace(body, "TARGETDURATION:6", "TARGETDURATION:3600", 1), "6.006", "3600.0")
 }
 
-// queue records the check messages the handler sends: the SQS SendMessage contract, whose
-// DelaySeconds the moto wire test in tests/ exercises for real.
+// message is a check message as sent: its body and delay.
+type message struct {
+	Body  string
+	Delay time.Duration
+}
+
+// queue records the check messages the handler sends (a queue.Sender), whose delays the moto
+// wire test in tests/ exercises for real through the SQS adapter.
 type queue struct {
 	mu   sync.Mutex
-	sent []*sqs.SendMessageInput
+	sent []message
 }
 
-func (q *queue) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+func (q *queue) Send(_ context.Context, body string, delay time.Duration) (string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.sent = append(q.sent, in)
-	return &sqs.SendMessageOutput{MessageId: aws.String("m")}, nil
+	q.sent = append(q.sent, message{Body: body, Delay: delay})
+	return "m", nil
 }
 
-func (q *queue) take(t *testing.T) *sqs.SendMessageInput {
+func (q *queue) take(t *testing.T) message {
 	t.Helper()
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -94,10 +100,10 @@ type fixture struct {
 
 func newFixture(t *testing.T, endpoint string, versioned bool, mod func(*sweeper.Config)) *fixture {
 	t.Helper()
-	s3test.Reset(t, endpoint)
-	f := &fixture{s3: s3test.S3(endpoint), q: &queue{}, clock: &clock{now: time.Now()}, log: &bytes.Buffer{}}
-	s3test.Bucket(t, f.s3, bucket, versioned)
-	c := sweeper.Config{S3: f.s3, Queue: f.q, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/", "failover/"},
+	motoclient.Reset(t, endpoint)
+	f := &fixture{s3: motoclient.S3(endpoint), q: &queue{}, clock: &clock{now: time.Now()}, log: &bytes.Buffer{}}
+	motoclient.Bucket(t, f.s3, bucket, versioned)
+	c := sweeper.Config{S3: awss3.New(f.s3), Queue: f.q, Bucket: bucket, Prefixes: []string{"primary/", "failover/"},
 		Now: f.clock.Now, Logger: slog.New(slog.NewJSONHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if mod != nil {
 		mod(&c)
@@ -123,7 +129,7 @@ func sample(t testing.TB, name string) []byte {
 // LastModified.
 func (f *fixture) upload(t *testing.T, k, body string) ([]byte, time.Time) {
 	t.Helper()
-	vid := s3test.Put(t, f.s3, bucket, k, []byte(body))
+	vid := motoclient.Put(t, f.s3, bucket, k, []byte(body))
 	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}
 	if vid != "" {
 		in.VersionId = aws.String(vid)
@@ -138,7 +144,7 @@ func (f *fixture) upload(t *testing.T, k, body string) ([]byte, time.Time) {
 }
 
 // schedule runs the upload event at the given time and returns the check it queued.
-func (f *fixture) schedule(t *testing.T, ev []byte, at time.Time) (*sqs.SendMessageInput, sweeper.Check) {
+func (f *fixture) schedule(t *testing.T, ev []byte, at time.Time) (message, sweeper.Check) {
 	t.Helper()
 	f.clock.Set(at)
 	ds, err := f.h.HandleUploads(context.Background(), ev)
@@ -147,20 +153,20 @@ func (f *fixture) schedule(t *testing.T, ev []byte, at time.Time) (*sqs.SendMess
 	}
 	m := f.q.take(t)
 	var c sweeper.Check
-	if err := json.Unmarshal([]byte(aws.ToString(m.MessageBody)), &c); err != nil {
+	if err := json.Unmarshal([]byte(m.Body), &c); err != nil {
 		t.Fatal(err)
 	}
 	return m, c
 }
 
 // deliver runs a check message as SQS would deliver it (the sample SQS event with its body).
-func (f *fixture) deliver(t *testing.T, m *sqs.SendMessageInput, at time.Time) (events.SQSEventResponse, sweeper.Decision) {
+func (f *fixture) deliver(t *testing.T, m message, at time.Time) (events.SQSEventResponse, sweeper.Decision) {
 	t.Helper()
 	var ev events.SQSEvent
 	if err := json.Unmarshal(sample(t, "check"), &ev); err != nil {
 		t.Fatal(err)
 	}
-	ev.Records[0].Body = aws.ToString(m.MessageBody)
+	ev.Records[0].Body = m.Body
 	f.clock.Set(at)
 	resp, ds := f.h.HandleChecks(context.Background(), ev)
 	if len(ds) != 1 {
@@ -177,7 +183,7 @@ func (f *fixture) liveSibling(t *testing.T, k string) {
 	if other == k {
 		t.Fatalf("%s is not under primary/", k)
 	}
-	s3test.Put(t, f.s3, bucket, other, []byte(longLive))
+	motoclient.Put(t, f.s3, bucket, other, []byte(longLive))
 }
 
 func (f *fixture) exists(t *testing.T, k string) bool {
@@ -198,8 +204,8 @@ func TestSweeper(t *testing.T) {
 		f.liveSibling(t, key)
 		ev, lm := f.upload(t, key, live)
 		m, c := f.schedule(t, ev, lm)
-		if got := time.Duration(m.DelaySeconds) * time.Second; got != wantDelay {
-			t.Errorf("DelaySeconds = %s, want %s", got, wantDelay)
+		if got := m.Delay; got != wantDelay {
+			t.Errorf("delay = %s, want %s", got, wantDelay)
 		}
 		if got, want := c.Deadline, lm.Add(wantDelay); !got.Equal(want) {
 			t.Errorf("deadline = %s, want %s", got, want)
@@ -211,7 +217,7 @@ func TestSweeper(t *testing.T) {
 		if f.exists(t, key) {
 			t.Fatal("stale playlist still served")
 		}
-		versions, markers := s3test.Versions(t, f.s3, bucket, key)
+		versions, markers := motoclient.Versions(t, f.s3, bucket, key)
 		if len(versions) != 1 || len(markers) != 1 || !aws.ToBool(markers[0].IsLatest) {
 			t.Fatalf("%d versions and %d delete markers, want the old version kept under one current marker", len(versions), len(markers))
 		}
@@ -357,8 +363,8 @@ func TestSweeper(t *testing.T) {
 
 	t.Run("an upload racing the deletion survives", func(t *testing.T) {
 		f := newFixture(t, endpoint, true, nil)
-		racer := &racingS3{Client: f.s3, t: t}
-		h, err := sweeper.New(sweeper.Config{S3: racer, Queue: f.q, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/", "failover/"}, Now: f.clock.Now})
+		racer := &racingS3{Store: awss3.New(f.s3), client: f.s3, t: t}
+		h, err := sweeper.New(sweeper.Config{S3: racer, Queue: f.q, Bucket: bucket, Prefixes: []string{"primary/", "failover/"}, Now: f.clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -509,8 +515,8 @@ func TestSweeper(t *testing.T) {
 			t.Fatalf("decision %+v, want kept and checked again in 1.5 x TD = 9 s", d)
 		}
 		again := f.q.take(t)
-		if again.DelaySeconds != 9 {
-			t.Fatalf("recheck delay %d s, want 9", again.DelaySeconds)
+		if again.Delay != 9*time.Second {
+			t.Fatalf("recheck delay %s, want 9s", again.Delay)
 		}
 		// Still both stale at the recheck: kept, and checked again.
 		if _, d := f.deliver(t, again, c.Deadline.Add(10*time.Second)); d.Action != sweeper.Kept {
@@ -565,8 +571,8 @@ func TestSweeper(t *testing.T) {
 		long := strings.Replace(live, "TARGETDURATION:6", "TARGETDURATION:1000", 1)
 		ev, lm := f.upload(t, key, strings.ReplaceAll(long, "6.006", "999.9"))
 		m, c := f.schedule(t, ev, lm)
-		if m.DelaySeconds != 900 || !c.Deadline.Equal(lm.Add(1501*time.Second)) {
-			t.Fatalf("delay %d, deadline %s; want 900 and LastModified+1501s", m.DelaySeconds, c.Deadline)
+		if m.Delay != 900*time.Second || !c.Deadline.Equal(lm.Add(1501*time.Second)) {
+			t.Fatalf("delay %s, deadline %s; want 900s and LastModified+1501s", m.Delay, c.Deadline)
 		}
 		_, d := f.deliver(t, m, lm.Add(901*time.Second))
 		if d.Action != sweeper.Requeued || d.Delay != 600*time.Second {
@@ -592,7 +598,7 @@ func TestSweeper(t *testing.T) {
 				t.Fatalf("%s: the sample check has no \"key\"", name)
 			}
 			f := newFixture(t, endpoint, true, nil)
-			_, d := f.deliver(t, &sqs.SendMessageInput{MessageBody: aws.String(body)}, time.Now())
+			_, d := f.deliver(t, message{Body: body}, time.Now())
 			if d.Action != sweeper.Undecodable {
 				t.Fatalf("%s: decision %+v, want bad message", name, d)
 			}
@@ -616,28 +622,29 @@ func TestSweeper(t *testing.T) {
 		} else if _, ok := out.(*sweeper.SweepResult); !ok {
 			t.Fatalf("sweep answered %T", out)
 		}
-		if _, err := f.h.Invoke(ctx, []byte(`{"cluster":"live-1"}`)); !errors.Is(err, s3event.ErrShape) {
+		if _, err := f.h.Invoke(ctx, []byte(`{"cluster":"live-1"}`)); !errors.Is(err, lambdaevent.ErrShape) {
 			t.Fatalf("foreign event: %v, want ErrShape", err)
 		}
 	})
 }
 
-// racingS3 uploads a new version of the playlist right before forwarding DeleteObject, as an
-// encoder that comes back at that instant would.
+// racingS3 uploads a new version of the playlist right before forwarding Delete, as an encoder
+// that comes back at that instant would.
 type racingS3 struct {
-	*s3.Client
-	t     *testing.T
-	raced bool
+	blob.Store
+	client *s3.Client
+	t      *testing.T
+	raced  bool
 }
 
-func (r *racingS3) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
-	s3test.Put(r.t, r.Client, aws.ToString(in.Bucket), aws.ToString(in.Key), []byte(liveNext))
+func (r *racingS3) Delete(ctx context.Context, bucket, key string, o blob.DeleteOptions) (blob.Deleted, error) {
+	motoclient.Put(r.t, r.client, bucket, key, []byte(liveNext))
 	r.raced = true
-	return r.Client.DeleteObject(ctx, in, opts...)
+	return r.Store.Delete(ctx, bucket, key, o)
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	base := sweeper.Config{S3: &s3.Client{}, Queue: &queue{}, QueueURL: queueURL, Bucket: bucket, Prefixes: []string{"primary/", "failover/"}}
+	base := sweeper.Config{S3: awss3.New(&s3.Client{}), Queue: &queue{}, Bucket: bucket, Prefixes: []string{"primary/", "failover/"}}
 	for _, tc := range []struct {
 		name string
 		mod  func(*sweeper.Config)
@@ -649,7 +656,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"the same prefix twice", func(c *sweeper.Config) { c.Prefixes = []string{"primary/", "primary/"} }},
 		{"nested prefixes make siblings ambiguous", func(c *sweeper.Config) { c.Prefixes = []string{"live/", "live/failover/"} }},
 		{"multiplier below one deletes live playlists", func(c *sweeper.Config) { c.Multiplier = 0.9 }},
-		{"no queue URL", func(c *sweeper.Config) { c.QueueURL = "" }},
+		{"no queue", func(c *sweeper.Config) { c.Queue = nil }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base

@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
-	"github.com/clustered-video-streams/cvs/internal/mastermerge"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
@@ -118,8 +118,8 @@ func (c *Client) Open(ctx context.Context, cluster, domain string, req api.OpenR
 // RegenerateMaster regenerates a cluster's merged master playlist in every region's bucket.
 // An API without the master route answers not_found like an unknown cluster: when the cluster
 // exists, the error says that the route is missing.
-func (c *Client) RegenerateMaster(ctx context.Context, cluster string, req api.MasterRequest) (mastermerge.Result, error) {
-	var out mastermerge.Result
+func (c *Client) RegenerateMaster(ctx context.Context, cluster string, req api.MasterRequest) (regen.Result, error) {
+	var out regen.Result
 	err := c.do(ctx, http.MethodPost, c.path("clusters", cluster, "master"), nil, req, &out)
 	var e *Error
 	if errors.As(err, &e) && e.Code == api.CodeNotFound && e.Route == "" {

@@ -14,15 +14,15 @@ import (
 	s3adapter "github.com/clustered-video-streams/cvs/internal/aws/s3"
 	"github.com/clustered-video-streams/cvs/internal/blob"
 	"github.com/clustered-video-streams/cvs/internal/blob/blobtest"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestContract runs the blob contract on moto_server. Listing pages hold two keys, so the suite's
 // listings cross pages.
 func TestContract(t *testing.T) {
 	endpoint := testenv.Moto(t, "the S3 adapter contract")
-	client := s3test.S3(endpoint)
+	client := motoclient.S3(endpoint)
 	var n atomic.Int64
 	blobtest.Run(t, func(t *testing.T) blobtest.Harness {
 		store := s3adapter.New(client)

@@ -15,15 +15,15 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/aws/sfn"
 	"github.com/clustered-video-streams/cvs/internal/execution"
 	"github.com/clustered-video-streams/cvs/internal/execution/executiontest"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestContract runs the start contract on the adapter against moto_server, whose executions
 // stay running until stopped (it does not execute definitions unless asked to).
 func TestContract(t *testing.T) {
 	endpoint := testenv.Moto(t, "the Step Functions adapter contract")
-	c := awssfn.NewFromConfig(s3test.Config(endpoint))
+	c := awssfn.NewFromConfig(motoclient.Config(endpoint))
 	ctx := context.Background()
 	n := 0
 	executiontest.Run(t, func(t *testing.T) executiontest.Harness {

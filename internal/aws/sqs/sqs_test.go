@@ -12,15 +12,15 @@ import (
 
 	sqsadapter "github.com/clustered-video-streams/cvs/internal/aws/sqs"
 	"github.com/clustered-video-streams/cvs/internal/queue/queuetest"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
 
 // TestContract runs the queue contract on moto_server, whose delays and visibility timeouts
 // run on the wall clock: the suite's Wait sleeps.
 func TestContract(t *testing.T) {
 	endpoint := testenv.Moto(t, "the SQS adapter contract")
-	client := awssqs.NewFromConfig(s3test.Config(endpoint))
+	client := awssqs.NewFromConfig(motoclient.Config(endpoint))
 	var n atomic.Int64
 	queuetest.Run(t, func(t *testing.T) queuetest.Harness {
 		out, err := client.CreateQueue(context.Background(), &awssqs.CreateQueueInput{

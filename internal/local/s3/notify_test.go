@@ -14,8 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/clustered-video-streams/cvs/internal/blob"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 	locals3 "github.com/clustered-video-streams/cvs/internal/local/s3"
-	"github.com/clustered-video-streams/cvs/internal/s3event"
 	"github.com/clustered-video-streams/cvs/internal/state/statetest"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
@@ -28,9 +28,9 @@ type recorder struct{ got []events.S3Event }
 func (r *recorder) hook(_ context.Context, ev events.S3Event) { r.got = append(r.got, ev) }
 
 // objects decodes what the hook received the way the functions do, through an SNS envelope.
-func (r *recorder) objects(t *testing.T) []s3event.Object {
+func (r *recorder) objects(t *testing.T) []lambdaevent.Object {
 	t.Helper()
-	var out []s3event.Object
+	var out []lambdaevent.Object
 	for _, ev := range r.got {
 		msg, err := json.Marshal(ev)
 		if err != nil {
@@ -40,9 +40,9 @@ func (r *recorder) objects(t *testing.T) []s3event.Object {
 		if err != nil {
 			t.Fatal(err)
 		}
-		objs, err := s3event.Parse(sns)
+		objs, err := lambdaevent.S3Objects(sns)
 		if err != nil {
-			t.Fatalf("s3event.Parse(%s): %v", sns, err)
+			t.Fatalf("lambdaevent.S3Objects(%s): %v", sns, err)
 		}
 		out = append(out, objs...)
 	}
@@ -94,7 +94,7 @@ func TestPlaylistUploadsAreRoutedLikeTheTemplates(t *testing.T) {
 				}
 				return
 			}
-			want := []s3event.Object{{EventName: "ObjectCreated:Put", EventTime: r.got[0].Records[0].EventTime.Format("2006-01-02T15:04:05.999999999Z07:00"),
+			want := []lambdaevent.Object{{EventName: "ObjectCreated:Put", EventTime: r.got[0].Records[0].EventTime.Format("2006-01-02T15:04:05.999999999Z07:00"),
 				Region: "eu-west-1", Bucket: "enc", Key: tc.key, VersionID: w.VersionID, ETag: strings.Trim(w.ETag, `"`), Size: 8}}
 			if diff := cmp.Diff(want, objs); diff != "" {
 				t.Fatalf("event (-want +got):\n%s", diff)

@@ -15,8 +15,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/clustered-video-streams/cvs/internal/aws/sns"
-	"github.com/clustered-video-streams/cvs/internal/s3event/s3test"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
+	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 	"github.com/clustered-video-streams/cvs/internal/topic/topictest"
 )
 
@@ -27,7 +27,7 @@ var serial atomic.Int64
 // once Publish returns.
 func Moto(t *testing.T) topictest.Harness {
 	endpoint := testenv.Moto(t, "the SNS adapter contract")
-	cfg := s3test.Config(endpoint)
+	cfg := motoclient.Config(endpoint)
 	snsc, sqsc := awssns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
 	ctx := context.Background()
 	return topictest.Harness{

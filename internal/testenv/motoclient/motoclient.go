@@ -1,6 +1,6 @@
-// Package s3test points AWS SDK clients at a moto_server for the playlist functions' wire tests:
+// Package motoclient points AWS SDK clients at a moto_server for wire tests:
 // static dummy credentials, path-style S3, one region, nothing that could reach AWS.
-package s3test
+package motoclient
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package s3event_test
+package lambdaevent_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/s3event"
+	"github.com/clustered-video-streams/cvs/internal/lambdaevent"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 
@@ -21,24 +21,24 @@ func sample(t *testing.T, name string) string {
 	return string(b)
 }
 
-func TestParse(t *testing.T) {
+func TestS3Objects(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		payload string
-		want    []s3event.Object
+		want    []lambdaevent.Object
 		wantErr bool
 	}{
 		{
 			name:    "SNS-wrapped primary master upload (sample event)",
 			payload: sample(t, "merge-encoder-primary.json"),
-			want: []s3event.Object{{EventName: "ObjectCreated:Put", EventTime: "2026-11-21T10:00:00.120Z", Region: "us-east-1",
+			want: []lambdaevent.Object{{EventName: "ObjectCreated:Put", EventTime: "2026-11-21T10:00:00.120Z", Region: "us-east-1",
 				Bucket: "cvs-encoder-example", Key: "primary/index.m3u8", VersionID: "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
 				ETag: "5d41402abc4b2a76b9719d911017c592", Size: 512}},
 		},
 		{
 			name:    "SNS-wrapped media playlist upload (sample event)",
 			payload: sample(t, "sweeper-upload.json"),
-			want: []s3event.Object{{EventName: "ObjectCreated:Put", EventTime: "2026-11-21T10:00:06.020Z", Region: "us-east-1",
+			want: []lambdaevent.Object{{EventName: "ObjectCreated:Put", EventTime: "2026-11-21T10:00:06.020Z", Region: "us-east-1",
 				Bucket: "cvs-encoder-example", Key: "primary/index_1.m3u8", VersionID: "UIORUnfndfhnw89493jJFJ.BCdN9Kzv",
 				ETag: "e2fc714c4727ee9395f324cd2e7f331f", Size: 431}},
 		},
@@ -46,7 +46,7 @@ func TestParse(t *testing.T) {
 			name: "direct S3 record as moto sends it: form-encoded key, quoted ETag, no zone, no version",
 			payload: `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-21T10:00:00.123456",
 				"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"live/my+channel/a%2Bb.m3u8","size":10,"eTag":"\"abc\""}}}]}`,
-			want: []s3event.Object{{EventName: "ObjectCreated:Put", EventTime: "2026-11-21T10:00:00.123456", Region: "us-east-1",
+			want: []lambdaevent.Object{{EventName: "ObjectCreated:Put", EventTime: "2026-11-21T10:00:00.123456", Region: "us-east-1",
 				Bucket: "b", Key: "live/my channel/a+b.m3u8", ETag: "abc", Size: 10}},
 		},
 		{name: "S3 test event", payload: `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}`},
@@ -62,18 +62,18 @@ func TestParse(t *testing.T) {
 		{name: "SNS message that is not S3", payload: `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"hello"}}]}`, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s3event.Parse([]byte(tc.payload))
+			got, err := lambdaevent.S3Objects([]byte(tc.payload))
 			if tc.wantErr {
-				if !errors.Is(err, s3event.ErrShape) {
+				if !errors.Is(err, lambdaevent.ErrShape) {
 					t.Fatalf("err = %v, want ErrShape", err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("S3Objects: %v", err)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Fatalf("Parse (-want +got):\n%s", diff)
+				t.Fatalf("S3Objects (-want +got):\n%s", diff)
 			}
 		})
 	}
