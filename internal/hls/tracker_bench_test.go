@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 // benchPlaylist is a 10-segment live TS media playlist shaped like MediaPackage's output
@@ -41,7 +43,7 @@ func BenchmarkTrackerObserve(b *testing.B) {
 			at = at.Add(6 * time.Second)
 			// Every 1024th observation goes back to the first body: a restart, still a full parse.
 			r := tr.Observe(Observation{At: at, Status: 200, Body: bodies[i%len(bodies)]})
-			if r.Err != nil || r.Health != HealthFresh || !r.Changed {
+			if r.Err != nil || r.Health != state.HealthFresh || !r.Changed {
 				b.Fatalf("observation %d: %s %v (%s)", i, r.Health, r.Err, r.Reason)
 			}
 			i++
