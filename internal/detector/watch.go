@@ -567,10 +567,10 @@ func (w *watcher) requestTimeout(td time.Duration) time.Duration {
 	return min(MaxRequestTimeout, max(MinPollInterval, td*3/4))
 }
 
-// threshold is how long a playlist of target duration td may go without progress: the same
-// computation as the tracker's.
+// threshold is how long a playlist of target duration td may go without progress, by the
+// tracker's rule.
 func (w *watcher) threshold(td time.Duration) time.Duration {
-	return time.Duration(w.cfg.Tracker.Multiplier * float64(td))
+	return hls.StaleAfter(w.cfg.Tracker.Multiplier, td)
 }
 
 // coldThreshold is the threshold for a playlist, or a master, that was never read: that of the

@@ -84,10 +84,22 @@ func (e *HTTPStatusError) Error() string { return fmt.Sprintf("HTTP status %d", 
 // ErrOutOfOrder is an observation older than the previous one (or with no time). It is ignored.
 var ErrOutOfOrder = errors.New("observation out of order")
 
+// DefaultMultiplier is the staleness multiplier when none is set: RFC 8216bis 6.2.1 and 6.3.4 let
+// a live playlist go 1.5 target durations without a change.
+const DefaultMultiplier = 1.5
+
+// StaleAfter is the one staleness rule: a playlist whose judged target duration is td
+// (Media.JudgedTargetDuration) is stale, or unreachable, once it has gone longer than
+// multiplier x td without progress, or without an answer. The tracker, the detector, the
+// Confirm task and the sweeper all judge by it.
+func StaleAfter(multiplier float64, td time.Duration) time.Duration {
+	return time.Duration(multiplier * float64(td))
+}
+
 // TrackerConfig tunes a Tracker. The zero value means the defaults.
 type TrackerConfig struct {
 	// Multiplier times EXT-X-TARGETDURATION is how long a playlist may stay unchanged, or
-	// unreadable, before it is stale, or unreachable. Default 1.5 (RFC 8216bis 6.2.1, 6.3.4).
+	// unreadable, before it is stale, or unreachable (StaleAfter). Default DefaultMultiplier.
 	Multiplier float64
 	// MaxBody is the largest body read, in bytes. Default DefaultMaxBody.
 	MaxBody int64
@@ -98,7 +110,7 @@ type TrackerConfig struct {
 
 func (c TrackerConfig) withDefaults() (TrackerConfig, error) {
 	if c.Multiplier == 0 {
-		c.Multiplier = 1.5
+		c.Multiplier = DefaultMultiplier
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
@@ -198,7 +210,7 @@ func (t *Tracker) read(o Observation) (*Media, error) {
 func (t *Tracker) hasGood() bool { return !t.s.LastGood.IsZero() }
 
 func (t *Tracker) threshold() time.Duration {
-	return time.Duration(t.cfg.Multiplier * float64(time.Duration(t.s.TargetDurationMS)*time.Millisecond))
+	return StaleAfter(t.cfg.Multiplier, time.Duration(t.s.TargetDurationMS)*time.Millisecond)
 }
 
 // good concludes from a good observation; m is nil when the playlist is the last good one.
