@@ -1,7 +1,5 @@
-// Package health is the rule that concludes a stream instance's health from the health of its
-// playlists, and the settings it takes. The detector decides its transitions with it and the
-// failover workflow's Confirm task confirms them with it, so both judge an origin by one rule
-// with the same numbers (read from the same environment variables). It does no IO.
+// Package health is the rule that concludes a stream instance's health from its playlists'
+// health, with its settings; the detector and the Confirm task both judge by it.
 package health
 
 import (

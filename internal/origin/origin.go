@@ -1,6 +1,5 @@
-// Package origin fetches playlists from HTTP origins: one GET with a deadline, a size limit and
-// errors that name the URL, the status code and the limit. The merge command and the detector use
-// it; it knows nothing of playlists.
+// Package origin fetches playlists from HTTP origins: one GET with a deadline, the shared
+// playlist size limit (hls.ReadLimited) and errors that name the URL, the status and the limit.
 package origin
 
 import (

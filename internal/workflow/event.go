@@ -1,7 +1,5 @@
-// Package workflow holds the contracts that tie the detector, the trigger, the failover and
-// failback state machines and their task Lambdas together: the detector event, each task's input
-// and output, the names of the errors tasks return, and the execution name derived from an event.
-// It does no IO.
+// Package workflow holds the wire contracts between the detector, the trigger and the failover
+// and failback state machines: the detector event, each task's input, output and error names.
 package workflow
 
 import (
