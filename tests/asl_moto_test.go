@@ -395,14 +395,14 @@ func TestASLAgreesWithMoto(t *testing.T) {
 
 	probed := time.Date(2025, 3, 1, 12, 0, 11, 0, time.UTC)
 	stale := workflow.DetectorEvent{
-		Version: 1, Event: workflow.EventStale, Cluster: "news", Domain: "d111111abcdef8.cloudfront.net", Region: "eu-west-1",
+		Version: 1, Event: state.HealthStale, Cluster: "news", Domain: "d111111abcdef8.cloudfront.net", Region: "eu-west-1",
 		OriginPlaylistURL: "https://origin-eu.example.com/news/index.m3u8",
 		Playlists: []workflow.PlaylistDetail{{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale,
 			MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}},
 		DetectedAt: time.Date(2025, 3, 1, 12, 0, 9, 0, time.UTC), StaleForMS: 9000, Sequence: 42,
 	}
 	fresh := stale
-	fresh.Event, fresh.StaleForMS, fresh.Sequence = workflow.EventFresh, 0, 43
+	fresh.Event, fresh.StaleForMS, fresh.Sequence = state.HealthFresh, 0, 43
 	failback := workflow.FailbackInput{DetectorEvent: fresh, HoldDownSeconds: 0}
 	stillStale := workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "media sequence 18234 unchanged for 11.0 s", ProbedAt: probed}
 	advancing := workflow.ConfirmOutput{Confirmed: false, Health: state.HealthFresh, Reason: "media sequence advanced to 18236", ProbedAt: probed}

@@ -100,45 +100,45 @@ func TestDetectorOnTheWire(t *testing.T) {
 	type instance struct {
 		name   string
 		cue    func(o *detectortest.Origin, t0 time.Time) time.Time // returns the last change to time, or zero
-		want   []workflow.EventKind
+		want   []state.Health
 		region string
 		origin *detectortest.Origin
 		last   time.Time
 	}
-	F, S, U, E := workflow.EventFresh, workflow.EventStale, workflow.EventUnreachable, workflow.EventEnded
+	F, S, U, E := state.HealthFresh, state.HealthStale, state.HealthUnreachable, state.HealthEnded
 	instances := []*instance{
 		{name: "stall", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			return o.Stall("", t0.Add(3300*time.Millisecond))
-		}, want: []workflow.EventKind{F, S}},
+		}, want: []state.Health{F, S}},
 		{name: "stall-audio", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			return o.Stall("aen", t0.Add(4100*time.Millisecond))
-		}, want: []workflow.EventKind{F, S}},
+		}, want: []state.Health{F, S}},
 		{name: "notfound", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.Fail("", http.StatusNotFound, t0.Add(3700*time.Millisecond), time.Time{})
 			return time.Time{}
-		}, want: []workflow.EventKind{F, U}},
+		}, want: []state.Health{F, U}},
 		{name: "blip", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.Fail("v720", http.StatusServiceUnavailable, t0.Add(4*time.Second), t0.Add(4600*time.Millisecond))
 			return time.Time{}
-		}, want: []workflow.EventKind{F}},
+		}, want: []state.Health{F}},
 		{name: "ended", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.End("", t0.Add(3*time.Second))
 			return time.Time{}
-		}, want: []workflow.EventKind{F, E}},
+		}, want: []state.Health{F, E}},
 		{name: "gap", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.Gap("", t0.Add(3500*time.Millisecond))
 			return o.LastChange("v720", t0.Add(3500*time.Millisecond+td)) // the segment under way is the last with media
-		}, want: []workflow.EventKind{F, S}},
+		}, want: []state.Health{F, S}},
 		{name: "restart", cue: func(o *detectortest.Origin, t0 time.Time) time.Time {
 			o.Restart("", t0.Add(4*time.Second))
 			return time.Time{}
-		}, want: []workflow.EventKind{F}},
+		}, want: []state.Health{F}},
 		{name: "elsewhere", region: "us-east-1", cue: func(o *detectortest.Origin, t0 time.Time) time.Time { return time.Time{} }},
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
 	for k := range 10 {
 		at := 2500*time.Millisecond + time.Duration(k)*630*time.Millisecond
-		instances = append(instances, &instance{name: fmt.Sprintf("delay-%d", k), want: []workflow.EventKind{F, S},
+		instances = append(instances, &instance{name: fmt.Sprintf("delay-%d", k), want: []state.Health{F, S},
 			cue: func(o *detectortest.Origin, t0 time.Time) time.Time { return o.Stall("", t0.Add(at)) }})
 	}
 	for _, in := range instances {
@@ -243,7 +243,7 @@ func TestDetectorOnTheWire(t *testing.T) {
 			continue
 		}
 		sort.SliceStable(got, func(i, j int) bool { return got[i].ev.Sequence < got[j].ev.Sequence })
-		var kinds []workflow.EventKind
+		var kinds []state.Health
 		var distinct []received
 		for i, r := range got {
 			want := map[string]string{"event": string(r.ev.Event), "cluster": "news", "region": region}
@@ -275,13 +275,13 @@ func TestDetectorOnTheWire(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if inst.Health == kinds[len(kinds)-1].Health() {
+			if inst.Health == kinds[len(kinds)-1] {
 				healthMatch++
 			} else {
 				t.Logf("%s: health in the table %s, last event %s", in.name, inst.Health, kinds[len(kinds)-1])
 			}
 		}
-		if !in.last.IsZero() && len(distinct) == 2 && distinct[1].ev.Event == workflow.EventStale {
+		if !in.last.IsZero() && len(distinct) == 2 && distinct[1].ev.Event == state.HealthStale {
 			pub.mu.Lock()
 			at := pub.at[distinct[1].ev.Sequence]
 			pub.mu.Unlock()

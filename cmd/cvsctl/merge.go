@@ -24,7 +24,7 @@ func runMerge(ctx context.Context, e *env, args []string) int {
 	fs.Var(urlFlag{&steering}, "steering-uri", "add EXT-X-CONTENT-STEERING with this steering manifest URI (absolute http(s)); each source becomes a pathway named NAME")
 	timeout := origin.DefaultTimeout
 	fs.Var(durationFlag{&timeout}, "timeout", "time limit for fetching each master playlist (positive)")
-	maxBytes := fs.Int64("max-bytes", origin.DefaultMaxBytes, "largest master playlist accepted, in bytes")
+	maxBytes := fs.Int64("max-bytes", hls.DefaultMaxBody, "largest master playlist accepted, in bytes")
 	fs.Usage = usageFunc(fs, "[flags] NAME=URL [NAME=URL ...]", `
 Fetches each region's master playlist and prints one master that lists every variant of every
 region as HLS redundant streams, URIs made absolute. NAME is the region (eu-west-1) or any name

@@ -21,7 +21,7 @@ func newRegion(t *testing.T) *httptest.Server {
 	if short == string(demoBasic) {
 		t.Fatal("demodata/basic.m3u8 no longer has the 540p variant this test removes")
 	}
-	huge := string(demoBasic) + "#" + strings.Repeat("x", 1<<20-len(demoBasic)) + "\n"
+	huge := string(demoBasic) + "#" + strings.Repeat("x", hls.DefaultMaxBody-len(demoBasic)) + "\n"
 	files := map[string]string{"/index.m3u8": string(demoBasic), "/advanced.m3u8": string(demoAdvanced), "/short.m3u8": short, "/huge.m3u8": huge,
 		"/error.html": "<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>"}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +124,7 @@ func TestMergeCommand(t *testing.T) {
 		{"every failed source is named", []string{"eu-west-1=%E/gone.m3u8", "us-east-1=%U/gone.m3u8"},
 			"cvsctl merge: source eu-west-1: GET %E/gone.m3u8: HTTP 404 Not Found\ncvsctl merge: source us-east-1: GET %U/gone.m3u8: HTTP 404 Not Found\n"},
 		{"oversized master", []string{"eu-west-1=%E/huge.m3u8", "us-east-1=%U/index.m3u8"},
-			"cvsctl merge: source eu-west-1: GET %E/huge.m3u8: response larger than the 1048576-byte limit\n"},
+			"cvsctl merge: source eu-west-1: GET %E/huge.m3u8: response larger than the 16777216-byte limit\n"},
 		{"origin that never answers", []string{"--timeout", "100ms", "eu-west-1=%E/index.m3u8", "us-east-1=%U/hang.m3u8"},
 			"cvsctl merge: source us-east-1: GET %U/hang.m3u8: no complete response within 100ms: context deadline exceeded\n"},
 		{"HTML page instead of a master", []string{"eu-west-1=%E/error.html"},

@@ -118,7 +118,7 @@ func TestBuiltHandlerPublishesToSNS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("published message: %v", err)
 	}
-	if de.Event != workflow.EventFresh || de.Cluster != "news" || len(de.Playlists) != 3 || envelope.MessageAttributes["event"].Value != "fresh" {
+	if de.Event != state.HealthFresh || de.Cluster != "news" || len(de.Playlists) != 3 || envelope.MessageAttributes["event"].Value != "fresh" {
 		t.Errorf("event %+v with attributes %v, want fresh for news with 3 playlists", de, envelope.MessageAttributes)
 	}
 	in, err := store.Instance(ctx, "news", "d111111abcdef8.cloudfront.net")

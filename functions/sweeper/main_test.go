@@ -28,7 +28,7 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"BUCKET": "cvs-encoder-example", "PREFIXES": "primary/,failover/", "CHECK_QUEUE_URL": aws.ToString(queue.QueueUrl),
-		"MULTIPLIER": "1.5", "SWEEP_MIN_AGE": "30s", "S3_FORCE_PATH_STYLE": "true"}
+		"STALE_MULTIPLIER": "1.5", "SWEEP_MIN_AGE": "30s", "S3_FORCE_PATH_STYLE": "true"}
 	h, err := build(ctx, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -59,7 +59,7 @@ func TestBuild(t *testing.T) {
 	}
 
 	for name, over := range map[string]map[string]string{
-		"no prefixes": {"PREFIXES": ""}, "bad multiplier": {"MULTIPLIER": "x"}, "multiplier below 1": {"MULTIPLIER": "0.5"},
+		"no prefixes": {"PREFIXES": ""}, "bad multiplier": {"STALE_MULTIPLIER": "x"}, "multiplier below 1": {"STALE_MULTIPLIER": "0.5"},
 		"bad min age": {"SWEEP_MIN_AGE": "30"}, "no queue": {"CHECK_QUEUE_URL": ""},
 	} {
 		get := func(k string) string {

@@ -38,7 +38,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC)
 func staleEvent() workflow.DetectorEvent {
 	return workflow.DetectorEvent{
 		Version:           1,
-		Event:             workflow.EventStale,
+		Event:             state.HealthStale,
 		Cluster:           "news",
 		Domain:            "d111111abcdef8.cloudfront.net",
 		Region:            "eu-west-1",
@@ -55,7 +55,7 @@ func staleEvent() workflow.DetectorEvent {
 
 func freshEvent() workflow.DetectorEvent {
 	e := staleEvent()
-	e.Event, e.StaleForMS, e.Sequence = workflow.EventFresh, 0, 43
+	e.Event, e.StaleForMS, e.Sequence = state.HealthFresh, 0, 43
 	e.Playlists[0].State = state.HealthFresh
 	return e
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 // The instance-health rule (decide) is health.Decide, tested in internal/health.
@@ -313,23 +314,23 @@ func TestNextPoll(t *testing.T) {
 		want         time.Time
 	}{
 		{"fresh, far from the deadline: one interval after the start",
-			hls.TrackerState{Health: hls.HealthFresh, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(time.Second)},
+			hls.TrackerState{Health: state.HealthFresh, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(time.Second)},
 			time.Time{}, t0.Add(time.Second), t0.Add(time.Second + 20*time.Millisecond), t0.Add(4 * time.Second)},
 		{"fresh, deadline before the next interval: just after the deadline",
-			hls.TrackerState{Health: hls.HealthFresh, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(7 * time.Second)},
+			hls.TrackerState{Health: state.HealthFresh, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(7 * time.Second)},
 			time.Time{}, t0.Add(7 * time.Second), t0.Add(7*time.Second + 20*time.Millisecond), t0.Add(9*time.Second + deadlineSlack)},
 		{"failing: just after the unreachable deadline",
-			hls.TrackerState{Health: hls.HealthFresh, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(5 * time.Second), Failures: 1},
+			hls.TrackerState{Health: state.HealthFresh, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(5 * time.Second), Failures: 1},
 			time.Time{}, t0.Add(13 * time.Second), t0.Add(13 * time.Second), t0.Add(14*time.Second + deadlineSlack)},
 		{"stale: one interval",
-			hls.TrackerState{Health: hls.HealthStale, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(20 * time.Second)},
+			hls.TrackerState{Health: state.HealthStale, TargetDurationMS: 6000, LastChange: t0, LastGood: t0.Add(20 * time.Second)},
 			time.Time{}, t0.Add(20 * time.Second), t0.Add(20 * time.Second), t0.Add(23 * time.Second)},
 		{"never read: the cold interval",
 			hls.TrackerState{}, time.Time{}, t0, t0.Add(10 * time.Millisecond), t0.Add(DefaultColdPollInterval)},
 		{"never read and failing: just after the cold deadline when it comes first",
 			hls.TrackerState{Failures: 3}, t0, t0.Add(8500 * time.Millisecond), t0.Add(8500 * time.Millisecond), t0.Add(9*time.Second + deadlineSlack)},
 		{"slower than the interval: at once",
-			hls.TrackerState{Health: hls.HealthFresh, TargetDurationMS: 2000, LastChange: t0, LastGood: t0},
+			hls.TrackerState{Health: state.HealthFresh, TargetDurationMS: 2000, LastChange: t0, LastGood: t0},
 			time.Time{}, t0, t0.Add(1500 * time.Millisecond), t0.Add(1500 * time.Millisecond)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

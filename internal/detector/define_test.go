@@ -11,7 +11,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 // TestMasterVariablesAreResolved: a master whose URIs use EXT-X-DEFINE variables has its
@@ -29,7 +29,7 @@ func TestMasterVariablesAreResolved(t *testing.T) {
 			o.SetMaster(master)
 			e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
 			e.run(t, "run-1", 70*time.Second)
-			if diff := cmp.Diff(kinds(workflow.EventFresh), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh), e.events(t, "d1.example.com")); diff != "" {
 				t.Fatalf("events (-want +got):\n%s", diff)
 			}
 			for _, p := range []string{"/v720.m3u8", "/v360.m3u8"} {
@@ -54,7 +54,7 @@ func TestMasterVariablesAreResolved(t *testing.T) {
 			e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
 			e.run(t, "run-1", 70*time.Second)
 			msgs := e.messages(t, "d1.example.com")
-			if len(msgs) != 1 || msgs[0].Event.Event != workflow.EventUnreachable || !strings.Contains(msgs[0].Event.Playlists[0].URL, "master.m3u8") {
+			if len(msgs) != 1 || msgs[0].Event.Event != state.HealthUnreachable || !strings.Contains(msgs[0].Event.Playlists[0].URL, "master.m3u8") {
 				t.Fatalf("events %v, want the master unreachable", e.events(t, "d1.example.com"))
 			}
 			if !strings.Contains(logs.String(), "{$lo} is not defined by any EXT-X-DEFINE") {

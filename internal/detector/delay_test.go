@@ -10,7 +10,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 // TestDetectionDelayDistribution simulates 100 stalls, one per instance, all watched by one
@@ -45,7 +45,7 @@ func TestDetectionDelayDistribution(t *testing.T) {
 		var delays []time.Duration
 		for _, s := range stalls {
 			msgs := e.messages(t, s.domain)
-			if len(msgs) != 2 || msgs[1].Event.Event != workflow.EventStale {
+			if len(msgs) != 2 || msgs[1].Event.Event != state.HealthStale {
 				t.Errorf("%s: events %v, want fresh then stale", s.domain, e.events(t, s.domain))
 				continue
 			}

@@ -1,48 +1,6 @@
 // Package detector watches the origin playlists of every stream instance of one region and
-// publishes a detector event (design.md 4.2) to the region's SNS topic when an instance's health
-// changes: fresh, stale, unreachable or ended. One Run is one scheduled invocation: it polls until
-// shortly before its deadline, carrying each playlist's evidence across invocations in the state
-// table, and claims every transition with a conditional write before publishing it, so that two
-// overlapping invocations never both publish the same transition.
-//
-// # Polling
-//
-// Per instance, the origin URL is read as a master every MasterInterval (a media playlist
-// there is polled as the instance's only playlist); its variants and its AUDIO and VIDEO
-// renditions are found again whenever the master's body changes. Each media playlist is polled
-// every PollFactor x its target duration (TD/2, at least 500 ms), with a cache-busting query,
-// over keep-alive connections, each request bounded by a timeout below TD, all requests of the
-// Detector by MaxConcurrency. One more poll goes out just after the moment a playlist's tracker
-// would turn stale (or unreachable) if nothing changed, so a stall is published within
-// 1.5 x TD + one interval of the last change, plus that poll's own round trip.
-//
-// # Health
-//
-// Each playlist has an hls.Tracker. An instance is stale or unreachable when, among its video
-// playlists or among its audio ones, more than VideoTolerance or AudioTolerance (default 0) are
-// stale or unreachable; ended when every playlist has #EXT-X-ENDLIST; fresh otherwise (the rule
-// of internal/health, which the Confirm task applies with the same settings). A
-// playlist never read stays unknown (no event) until MinFailures failures span more than the
-// threshold. Subtitles and I-frame playlists are not polled.
-//
-// # Exactly once
-//
-// An instance's memory (tracker snapshots, master hash, last published event, claimed
-// sequence, lease) is one JSON document on its item, written with a revision condition
-// (MemoryStore). A transition is first claimed: the memory is saved with a new sequence and the
-// event as pending. Only then is it published, its health recorded (state.Store.RecordHealth,
-// on transitions only) and the pending mark cleared. A failed publish is retried by this Run and
-// the next; a duplicate publish of one sequence is harmless (the trigger names executions after
-// cluster, domain and sequence), a lost one is not. Sequences are at least the claim time in
-// Unix milliseconds, so they increase and are never reused even if the memory is lost.
-//
-// # Overlapping invocations
-//
-// EventBridge starts a Run every minute; each polls for RunFor (62 s), so consecutive Runs
-// overlap by about two seconds and no moment goes unwatched. A Run takes a lease on each
-// instance (in the memory, until its planned stop plus LeaseSlack); the next Run waits for the
-// release, which comes with the final evidence, and only then polls the instance. A Run that
-// finds its memory rewritten by another owner stops watching the instance.
+// publishes a detector event (design.md 4.2) when an instance's health changes; README "How it
+// works" describes its polling, its exactly-once publication and its overlapping runs.
 package detector
 
 import (

@@ -14,7 +14,6 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/memory"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // env is one simulated region for tests run inside a testing/synctest bubble: origins served
@@ -154,7 +153,7 @@ func (e *env) memoryDoc(t *testing.T, cluster, domain string) string {
 	return string(data)
 }
 
-func kinds(k ...workflow.EventKind) []string {
+func kinds(k ...state.Health) []string {
 	out := make([]string, 0, len(k))
 	for _, x := range k {
 		out = append(out, string(x))

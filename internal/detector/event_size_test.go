@@ -46,16 +46,16 @@ func TestEventsStayWithinTheLimit(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		kind    workflow.EventKind
+		kind    state.Health
 		views   []playlistView
 		listed  int // playlists listed, -1: as many as fit
 		failing []int
 	}{
-		{"a stale instance of 64 playlists with 2 KiB URLs", workflow.EventStale,
+		{"a stale instance of 64 playlists with 2 KiB URLs", state.HealthStale,
 			bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, map[int]bool{5: true, 40: true, 63: true}), -1, []int{5, 40, 63}},
-		{"every one of them stale", workflow.EventStale, bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, every), -1, nil},
-		{"a fresh instance of 64 playlists with 2 KiB URLs", workflow.EventFresh, bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, nil), -1, nil},
-		{"a stale instance of 64 playlists with short URLs lists them all", workflow.EventStale,
+		{"every one of them stale", state.HealthStale, bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, every), -1, nil},
+		{"a fresh instance of 64 playlists with 2 KiB URLs", state.HealthFresh, bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, nil), -1, nil},
+		{"a stale instance of 64 playlists with short URLs lists them all", state.HealthStale,
 			bigViews(workflow.MaxPlaylists, 100, map[int]bool{7: true}), workflow.MaxPlaylists, []int{7}},
 	}
 	for _, tt := range tests {

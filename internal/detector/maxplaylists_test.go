@@ -13,7 +13,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 // lockedBuffer is a log destination shared by the detector's goroutines.
@@ -47,7 +47,7 @@ func TestMaxPlaylistsKeepsEveryClass(t *testing.T) {
 		o.Stall("aen", time.Now().Add(20*time.Second))
 		e.run(t, "run-1", 70*time.Second)
 
-		if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale), e.events(t, "d1.example.com")); diff != "" {
+		if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale), e.events(t, "d1.example.com")); diff != "" {
 			t.Fatalf("events (-want +got):\n%s", diff)
 		}
 		for _, m := range e.messages(t, "d1.example.com") {
@@ -58,7 +58,7 @@ func TestMaxPlaylistsKeepsEveryClass(t *testing.T) {
 			if got, want := m.Event.OmittedPlaylists, 1; got != want {
 				t.Errorf("%s event: omitted_playlists %d, want %d (playlists %v)", m.Event.Event, got, want, urls)
 			}
-			if m.Event.Event == workflow.EventStale && !strings.Contains(strings.Join(urls, ";"), "aen.m3u8 stale") {
+			if m.Event.Event == state.HealthStale && !strings.Contains(strings.Join(urls, ";"), "aen.m3u8 stale") {
 				t.Errorf("stale event lists %v, want the stalled audio rendition", urls)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/strictjson"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
@@ -46,9 +47,9 @@ type memoryDoc struct {
 }
 
 type publishedRef struct {
-	Event    workflow.EventKind `json:"event"`
-	Sequence int64              `json:"seq"`
-	At       time.Time          `json:"at"`
+	Event    state.Health `json:"event"`
+	Sequence int64        `json:"seq"`
+	At       time.Time    `json:"at"`
 }
 
 type pendingEvent struct {
@@ -100,7 +101,7 @@ func decodeMemory(data []byte) (memoryDoc, error) {
 			return memoryDoc{}, &MemoryError{Problem: "pending event's sequence is above the claimed sequence"}
 		}
 	}
-	if doc.Published != nil && !doc.Published.Event.Valid() {
+	if doc.Published != nil && !doc.Published.Event.Judged() {
 		return memoryDoc{}, &MemoryError{Problem: fmt.Sprintf("published event kind %q", doc.Published.Event)}
 	}
 	for _, p := range doc.Playlists {

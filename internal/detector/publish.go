@@ -28,7 +28,7 @@ func (w *watcher) transition(ctx context.Context, views []playlistView, v verdic
 	if v.Health == state.HealthUnknown {
 		return nil
 	}
-	kind := workflow.EventKind(v.Health)
+	kind := v.Health
 	if kind == w.lastKind() {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (w *watcher) deliver(ctx context.Context) error {
 	}
 	if !p.Recorded {
 		reason := truncate(fmt.Sprintf("detector %s event, sequence %d: %s", p.Event.Event, p.Event.Sequence, p.Reason), 2*maxReasonBytes)
-		in, err := w.d.registry.RecordHealth(ctx, w.inst.Cluster, w.inst.Domain, p.Event.Event.Health(), state.Change{By: w.inv.By, Reason: reason})
+		in, err := w.d.registry.RecordHealth(ctx, w.inst.Cluster, w.inst.Domain, p.Event.Event, state.Change{By: w.inv.By, Reason: reason})
 		if err != nil {
 			w.nextRetry = time.Now().Add(w.cfg.RetryInterval)
 			w.fail("record health "+string(p.Event.Event)+" (it will be retried)", err)
@@ -102,7 +102,7 @@ func (w *watcher) deliver(ctx context.Context) error {
 // known yet are left out. Each playlist read at least once carries its tracker's live edge, so
 // that Confirm judges a fresh probe by the same rule as the tracker here, and its class, for the
 // tolerances. The event stays within what the trigger accepts (see fitPlaylists).
-func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict, seq int64, now time.Time) (workflow.DetectorEvent, error) {
+func (w *watcher) event(kind state.Health, views []playlistView, v verdict, seq int64, now time.Time) (workflow.DetectorEvent, error) {
 	ev := workflow.DetectorEvent{
 		Version:           workflow.EventVersion,
 		Event:             kind,
@@ -114,9 +114,9 @@ func (w *watcher) event(kind workflow.EventKind, views []playlistView, v verdict
 		DetectedAt:        now.UTC(),
 		Sequence:          seq,
 	}
-	if kind == workflow.EventStale || kind == workflow.EventUnreachable {
+	if kind == state.HealthStale || kind == state.HealthUnreachable {
 		ev.StaleForMS = max(v.StaleFor.Milliseconds(), 0)
-		if kind == workflow.EventStale && ev.StaleForMS == 0 {
+		if kind == state.HealthStale && ev.StaleForMS == 0 {
 			ev.StaleForMS = 1
 		}
 	}

@@ -44,23 +44,23 @@ func TestOriginScenarios(t *testing.T) {
 		{
 			name: "a stall of every playlist is stale",
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { return o.Stall("", at) },
-			want: kinds(workflow.EventFresh, workflow.EventStale), wantHealth: state.HealthStale,
+			want: kinds(state.HealthFresh, state.HealthStale), wantHealth: state.HealthStale,
 		},
 		{
 			name: "a stall of one video variant is stale",
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { return o.Stall("v360", at) },
-			want: kinds(workflow.EventFresh, workflow.EventStale), wantHealth: state.HealthStale,
+			want: kinds(state.HealthFresh, state.HealthStale), wantHealth: state.HealthStale,
 		},
 		{
 			name: "a stall of the audio rendition is stale",
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { return o.Stall("aen", at) },
-			want: kinds(workflow.EventFresh, workflow.EventStale), wantHealth: state.HealthStale,
+			want: kinds(state.HealthFresh, state.HealthStale), wantHealth: state.HealthStale,
 		},
 		{
 			name: "one stale video variant within the video tolerance stays fresh",
 			cfg:  detector.Config{VideoTolerance: 1},
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { o.Stall("v360", at); return time.Time{} },
-			want: kinds(workflow.EventFresh), wantHealth: state.HealthFresh,
+			want: kinds(state.HealthFresh), wantHealth: state.HealthFresh,
 		},
 		{
 			name: "two stale video variants beyond the video tolerance are stale",
@@ -69,13 +69,13 @@ func TestOriginScenarios(t *testing.T) {
 				o.Stall("v720", at)
 				return o.Stall("v360", at)
 			},
-			want: kinds(workflow.EventFresh, workflow.EventStale), wantHealth: state.HealthStale,
+			want: kinds(state.HealthFresh, state.HealthStale), wantHealth: state.HealthStale,
 		},
 		{
 			name: "a stale audio rendition within the audio tolerance stays fresh",
 			cfg:  detector.Config{AudioTolerance: 1},
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { o.Stall("aen", at); return time.Time{} },
-			want: kinds(workflow.EventFresh), wantHealth: state.HealthFresh,
+			want: kinds(state.HealthFresh), wantHealth: state.HealthFresh,
 		},
 		{
 			name: "404 with a playlist body is unreachable, never read as fresh",
@@ -83,7 +83,7 @@ func TestOriginScenarios(t *testing.T) {
 				o.Fail("", http.StatusNotFound, at, time.Time{})
 				return at
 			},
-			want: kinds(workflow.EventFresh, workflow.EventUnreachable), wantHealth: state.HealthUnreachable,
+			want: kinds(state.HealthFresh, state.HealthUnreachable), wantHealth: state.HealthUnreachable,
 		},
 		{
 			name: "503 for longer than the threshold is unreachable, then fresh when it ends",
@@ -91,7 +91,7 @@ func TestOriginScenarios(t *testing.T) {
 				o.Fail("", http.StatusServiceUnavailable, at, at.Add(8*time.Second))
 				return at
 			},
-			want: kinds(workflow.EventFresh, workflow.EventUnreachable, workflow.EventFresh), wantHealth: state.HealthFresh,
+			want: kinds(state.HealthFresh, state.HealthUnreachable, state.HealthFresh), wantHealth: state.HealthFresh,
 		},
 		{
 			name: "a single 500 changes nothing",
@@ -99,7 +99,7 @@ func TestOriginScenarios(t *testing.T) {
 				o.Fail("v720", http.StatusInternalServerError, at, at.Add(900*time.Millisecond))
 				return time.Time{}
 			},
-			want: kinds(workflow.EventFresh), wantHealth: state.HealthFresh,
+			want: kinds(state.HealthFresh), wantHealth: state.HealthFresh,
 		},
 		{
 			name: "failures shorter than the threshold change nothing",
@@ -107,12 +107,12 @@ func TestOriginScenarios(t *testing.T) {
 				o.Fail("", http.StatusBadGateway, at, at.Add(2500*time.Millisecond))
 				return time.Time{}
 			},
-			want: kinds(workflow.EventFresh), wantHealth: state.HealthFresh,
+			want: kinds(state.HealthFresh), wantHealth: state.HealthFresh,
 		},
 		{
 			name: "ENDLIST is ended, not stale",
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { o.End("", at); return time.Time{} },
-			want: kinds(workflow.EventFresh, workflow.EventEnded), wantHealth: state.HealthEnded,
+			want: kinds(state.HealthFresh, state.HealthEnded), wantHealth: state.HealthEnded,
 		},
 		{
 			name: "an ended stream whose playlists then disappear stays ended",
@@ -121,12 +121,12 @@ func TestOriginScenarios(t *testing.T) {
 				o.Fail("", http.StatusNotFound, at.Add(5*time.Second), time.Time{})
 				return time.Time{}
 			},
-			want: kinds(workflow.EventFresh, workflow.EventEnded), wantHealth: state.HealthEnded,
+			want: kinds(state.HealthFresh, state.HealthEnded), wantHealth: state.HealthEnded,
 		},
 		{
 			name: "a restart that resets the media sequence is not stale",
 			cue:  func(o *detectortest.Origin, at time.Time) time.Time { o.Restart("", at); return time.Time{} },
-			want: kinds(workflow.EventFresh), wantHealth: state.HealthFresh,
+			want: kinds(state.HealthFresh), wantHealth: state.HealthFresh,
 		},
 		{
 			name: "GAP segments at the live edge are stale",
@@ -135,7 +135,7 @@ func TestOriginScenarios(t *testing.T) {
 				// The segment under way at the cue is the last with media: listed one TD on.
 				return o.LastChange("v720", at.Add(td))
 			},
-			want: kinds(workflow.EventFresh, workflow.EventStale), wantHealth: state.HealthStale,
+			want: kinds(state.HealthFresh, state.HealthStale), wantHealth: state.HealthStale,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,10 +163,10 @@ func TestOriginScenarios(t *testing.T) {
 				failure := msgs[1]
 				delay := failure.At.Sub(lastGood)
 				t.Logf("%s event %s after the last good change (bound %s)", failure.Event.Event, delay, bound)
-				if failure.Event.Event == workflow.EventStale && delay > bound {
+				if failure.Event.Event == state.HealthStale && delay > bound {
 					t.Errorf("stale event %s after the last change, later than 1.5 x TD + one interval = %s", delay, bound)
 				}
-				if failure.Event.Event == workflow.EventUnreachable {
+				if failure.Event.Event == state.HealthUnreachable {
 					// Unreachable: MinFailures failures spanning more than 1.5 x TD since the
 					// last good read, which came at most an interval before the failures began.
 					if min, max := 3*td/2-interval, 3*td/2+time.Millisecond; delay <= min || delay > max {
@@ -202,7 +202,7 @@ func TestStaleEventContents(t *testing.T) {
 			return &workflow.LiveEdge{Sequence: msn + 5, SegmentURI: name + "-seg-" + strconv.FormatUint(msn+5, 10) + ".ts"}
 		}
 		want := workflow.DetectorEvent{
-			Version: 1, Event: workflow.EventStale, Cluster: "news", Domain: "d1.example.com", Region: testRegion,
+			Version: 1, Event: state.HealthStale, Cluster: "news", Domain: "d1.example.com", Region: testRegion,
 			OriginPlaylistURL: master,
 			Playlists: []workflow.PlaylistDetail{
 				{URL: "http://origin-eu.test/v720.m3u8", State: state.HealthStale, MediaSequence: o.MediaSequence("v720", stallAt), TargetDuration: 2,
@@ -273,7 +273,7 @@ func TestGapEventLiveEdge(t *testing.T) {
 		e.run(t, "run-1", 70*time.Second)
 
 		msgs := e.messages(t, "d1.example.com")
-		if len(msgs) != 2 || msgs[1].Event.Event != workflow.EventStale {
+		if len(msgs) != 2 || msgs[1].Event.Event != state.HealthStale {
 			t.Fatalf("events %v, want fresh and stale", e.events(t, "d1.example.com"))
 		}
 		for _, p := range msgs[1].Event.Playlists {
@@ -302,7 +302,7 @@ func TestColdStart(t *testing.T) {
 		e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
 		e.run(t, "run-1", 70*time.Second)
 		msgs := e.messages(t, "d1.example.com")
-		if len(msgs) != 1 || msgs[0].Event.Event != workflow.EventUnreachable {
+		if len(msgs) != 1 || msgs[0].Event.Event != state.HealthUnreachable {
 			t.Fatalf("events %v, want one unreachable", e.events(t, "d1.example.com"))
 		}
 		cold := 3 * detector.DefaultColdTargetDuration / 2
@@ -326,7 +326,7 @@ func TestColdStartOneVariantMissing(t *testing.T) {
 		e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
 		e.run(t, "run-1", 70*time.Second)
 		msgs := e.messages(t, "d1.example.com")
-		if len(msgs) != 1 || msgs[0].Event.Event != workflow.EventUnreachable {
+		if len(msgs) != 1 || msgs[0].Event.Event != state.HealthUnreachable {
 			t.Fatalf("events %v, want one unreachable", e.events(t, "d1.example.com"))
 		}
 		// The instance's known target duration (2 s) makes the cold threshold 3 s.
@@ -350,7 +350,7 @@ func TestRediscovery(t *testing.T) {
 				o.Stall("v1080", time.Now().Add(10*time.Second))
 			}()
 			e.run(t, "run-1", 70*time.Second)
-			if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale), e.events(t, "d1.example.com")); diff != "" {
 				t.Fatalf("events (-want +got):\n%s", diff)
 			}
 			msgs := e.messages(t, "d1.example.com")
@@ -376,7 +376,7 @@ func TestRediscovery(t *testing.T) {
 			}
 			o.Stall("v720", time.Now().Add(20*time.Second))
 			e.run(t, "run-1", 70*time.Second)
-			if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale), e.events(t, "d1.example.com")); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 			if n, _ := o.Requests("/v720.m3u8"); n > 70 {
@@ -422,7 +422,7 @@ func TestPublishFailures(t *testing.T) {
 			e.addInstance("news", "d1.example.com", testRegion, "origin-eu.test", o)
 			o.Stall("", time.Now().Add(20*time.Second))
 			sum := e.run(t, "run-1", 70*time.Second)
-			if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale), e.events(t, "d1.example.com")); diff != "" {
 				t.Fatalf("events (-want +got):\n%s", diff)
 			}
 			if len(tried) != 5 || tried[1] != tried[2] || tried[2] != tried[3] || tried[3] != tried[4] {
@@ -450,7 +450,7 @@ func TestPublishFailures(t *testing.T) {
 			o.Stall("", time.Now().Add(20*time.Second))
 			go func() { time.Sleep(15 * time.Second); down.Store(true) }()
 			e.run(t, "run-1", 70*time.Second)
-			if diff := cmp.Diff(kinds(workflow.EventFresh), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh), e.events(t, "d1.example.com")); diff != "" {
 				t.Fatalf("events of the first run (-want +got):\n%s", diff)
 			}
 			if h := e.health(t, "news", "d1.example.com"); h != state.HealthFresh {
@@ -463,7 +463,7 @@ func TestPublishFailures(t *testing.T) {
 			down.Store(false)
 			e.run(t, "run-2", 70*time.Second)
 			msgs := e.messages(t, "d1.example.com")
-			if len(msgs) != 2 || msgs[1].Event.Event != workflow.EventStale || msgs[1].Event.Sequence != claimed {
+			if len(msgs) != 2 || msgs[1].Event.Event != state.HealthStale || msgs[1].Event.Sequence != claimed {
 				t.Fatalf("events %v, want the stale event claimed by the first run, sequence %d", e.events(t, "d1.example.com"), claimed)
 			}
 			if h := e.health(t, "news", "d1.example.com"); h != state.HealthStale {
@@ -540,7 +540,7 @@ func TestRepublishAfterAFailedSave(t *testing.T) {
 			}
 			msgs, got = append(msgs, m), append(got, string(m.Event.Event))
 		}
-		if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale, workflow.EventStale), got); diff != "" {
+		if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale, state.HealthStale), got); diff != "" {
 			t.Fatalf("events (-want +got):\n%s", diff)
 		}
 		first, again := msgs[1].Event, msgs[2].Event

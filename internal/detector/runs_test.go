@@ -20,7 +20,6 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // runAsync runs one invocation from another goroutine; the result arrives on the channel.
@@ -52,7 +51,7 @@ func TestMinuteBoundary(t *testing.T) {
 				lastChange := o.Stall("", time.Now().Add(stallOffset))
 				first := e.run(t, "run-1", 70*time.Second) // stops at 62 s
 				second := e.run(t, "run-2", 70*time.Second)
-				if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale), e.events(t, "d1.example.com")); diff != "" {
+				if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale), e.events(t, "d1.example.com")); diff != "" {
 					t.Fatalf("events (-want +got):\n%s", diff)
 				}
 				stale := e.messages(t, "d1.example.com")[1]
@@ -76,7 +75,7 @@ func TestMinuteBoundary(t *testing.T) {
 			for _, run := range []string{"run-1", "run-2", "run-3"} {
 				e.run(t, run, 70*time.Second)
 			}
-			if diff := cmp.Diff(kinds(workflow.EventFresh), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh), e.events(t, "d1.example.com")); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 		})
@@ -98,7 +97,7 @@ func TestOverlappingRuns(t *testing.T) {
 				time.Sleep(58 * time.Second) // the next minute's invocation, 2 s early
 				b := e.runAsync(t, "run-B", 70*time.Second)
 				sumA, sumB := <-a, <-b
-				if diff := cmp.Diff(kinds(workflow.EventFresh, workflow.EventStale), e.events(t, "d1.example.com")); diff != "" {
+				if diff := cmp.Diff(kinds(state.HealthFresh, state.HealthStale), e.events(t, "d1.example.com")); diff != "" {
 					t.Fatalf("events (-want +got):\n%s", diff)
 				}
 				if sumA.Watched != 1 || sumB.Watched != 1 || sumA.Published+sumB.Published != 2 {
@@ -166,7 +165,7 @@ func TestOverlappingRuns(t *testing.T) {
 				}
 			}()
 			e.run(t, "run-1", 70*time.Second)
-			if diff := cmp.Diff(kinds(workflow.EventFresh), e.events(t, "d1.example.com")); diff != "" {
+			if diff := cmp.Diff(kinds(state.HealthFresh), e.events(t, "d1.example.com")); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 			if doc := e.memoryDoc(t, "news", "d1.example.com"); !strings.Contains(doc, `"owner":"thief"`) {
@@ -194,7 +193,7 @@ func TestUnreadableMemory(t *testing.T) {
 					t.Fatal(err)
 				}
 				sum := e.run(t, "run-1", 70*time.Second)
-				if diff := cmp.Diff(kinds(workflow.EventFresh), e.events(t, "d1.example.com")); diff != "" {
+				if diff := cmp.Diff(kinds(state.HealthFresh), e.events(t, "d1.example.com")); diff != "" {
 					t.Errorf("events (-want +got):\n%s", diff)
 				}
 				if sum.Errors != 1 {

@@ -156,7 +156,7 @@ func (w *watcher) loop(ctx context.Context) error {
 func (w *watcher) conclude(ctx context.Context, now time.Time) error {
 	h := w.health()
 	w.res.health = h
-	if h == state.HealthUnknown || workflow.EventKind(h) == w.lastKind() {
+	if h == state.HealthUnknown || h == w.lastKind() {
 		return nil
 	}
 	views := w.views()
@@ -567,10 +567,10 @@ func (w *watcher) requestTimeout(td time.Duration) time.Duration {
 	return min(MaxRequestTimeout, max(MinPollInterval, td*3/4))
 }
 
-// threshold is how long a playlist of target duration td may go without progress: the same
-// computation as the tracker's.
+// threshold is how long a playlist of target duration td may go without progress, by the
+// tracker's rule.
 func (w *watcher) threshold(td time.Duration) time.Duration {
-	return time.Duration(w.cfg.Tracker.Multiplier * float64(td))
+	return hls.StaleAfter(w.cfg.Tracker.Multiplier, td)
 }
 
 // coldThreshold is the threshold for a playlist, or a master, that was never read: that of the
@@ -603,9 +603,9 @@ func (w *watcher) nextPoll(p *playlist, s hls.TrackerState, start, at time.Time)
 			dl = p.firstFailure.Add(w.coldThreshold())
 		}
 	case s.Ended:
-	case s.Failures > 0 && s.Health != hls.HealthUnreachable:
+	case s.Failures > 0 && s.Health != state.HealthUnreachable:
 		dl = s.LastGood.Add(threshold)
-	case s.Failures == 0 && s.Health == hls.HealthFresh:
+	case s.Failures == 0 && s.Health == state.HealthFresh:
 		dl = s.LastChange.Add(threshold)
 	}
 	if !dl.IsZero() {
@@ -668,7 +668,7 @@ func (w *watcher) playlistHealth(p *playlist, s hls.TrackerState) state.Health {
 		}
 		return w.coldHealth(s.Failures, s.LastObserved.Sub(p.firstFailure))
 	}
-	return state.Health(s.Health)
+	return s.Health
 }
 
 // coldHealth is the health of a playlist never read, or of the origin URL while no playlist is
@@ -700,14 +700,14 @@ func (w *watcher) health() state.Health {
 
 // lastKind is the last transition this instance went through as far as subscribers may know:
 // the pending event's, the last published one's, or the health in the table.
-func (w *watcher) lastKind() workflow.EventKind {
+func (w *watcher) lastKind() state.Health {
 	switch {
 	case w.doc.Pending != nil:
 		return w.doc.Pending.Event.Event
 	case w.doc.Published != nil:
 		return w.doc.Published.Event
 	}
-	if k := workflow.EventKind(w.inst.Health); k.Valid() {
+	if k := w.inst.Health; k.Judged() {
 		return k
 	}
 	return ""

@@ -62,7 +62,7 @@ type Confirmer struct {
 type probe struct {
 	url     string
 	class   health.Class
-	health  hls.Health // "" when the probe cannot be judged (unjudged)
+	health  state.Health // "" when the probe cannot be judged (unjudged)
 	reason  string
 	good    bool // the fetch gave a readable playlist
 	restart bool
@@ -131,7 +131,7 @@ func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (work
 func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput, error) {
 	for _, p := range probes {
 		switch {
-		case p.health == hls.HealthEnded:
+		case p.health == state.HealthEnded:
 			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}, nil
 		case p.restart:
 			// The tracker counts a restart as progress only once it advances, which one probe
@@ -163,7 +163,7 @@ func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput,
 // health.Decide, every playlist that could not be read counting as unreachable.
 func verdictFresh(probes []probe, tol health.Tolerance) workflow.ConfirmOutput {
 	for _, p := range probes {
-		if p.health == hls.HealthEnded {
+		if p.health == state.HealthEnded {
 			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}
 		}
 	}
@@ -180,7 +180,7 @@ func verdictFresh(probes []probe, tol health.Tolerance) workflow.ConfirmOutput {
 func playlists(probes []probe, failedIsUnreachable bool) []health.Playlist {
 	out := make([]health.Playlist, len(probes))
 	for i, p := range probes {
-		h := state.Health(p.health)
+		h := p.health
 		reason := p.reason
 		switch {
 		case p.health == "":
@@ -310,7 +310,7 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 		if media, err = hls.ParseMedia(resp.Body); err != nil && p.TargetDuration == 0 {
 			// The entry of an origin that never answered may be its master playlist.
 			if _, merr := hls.ParseMaster(resp.Body); merr == nil {
-				return probe{url: p.URL, class: class, health: hls.HealthFresh, good: true,
+				return probe{url: p.URL, class: class, health: state.HealthFresh, good: true,
 					reason: fmt.Sprintf("the master playlist answers again (HTTP %d)", resp.StatusCode)}, nil
 			}
 		}
@@ -366,7 +366,7 @@ func evidence(mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.Pl
 	minFailures := pol.Tracker.MinFailures
 	if p.TargetDuration == 0 {
 		// Never read: the detector has seen nothing but failures.
-		st.Health, st.Failures = hls.HealthUnreachable, minFailures
+		st.Health, st.Failures = state.HealthUnreachable, minFailures
 		return st, true, nil
 	}
 	lastChange := p.LastChange
@@ -381,13 +381,13 @@ func evidence(mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.Pl
 	st.MediaSequence = p.MediaSequence
 	st.TargetDurationMS = int64(p.TargetDuration) * 1000
 	st.LastChange = lastChange
-	st.Health = hls.Health(p.State)
+	st.Health = p.State
 	st.GoodHealth = st.Health
 	st.LastGood = e.DetectedAt
 	st.Ended = p.State == state.HealthEnded
 	if p.State == state.HealthUnreachable {
 		// Read before, failing since: the last good read is at least as old as the last change.
-		st.GoodHealth, st.LastGood, st.Failures = hls.HealthFresh, lastChange, minFailures
+		st.GoodHealth, st.LastGood, st.Failures = state.HealthFresh, lastChange, minFailures
 	}
 	switch {
 	case p.LiveEdge != nil:

@@ -1,7 +1,5 @@
-// Package health is the rule that concludes a stream instance's health from the health of its
-// playlists, and the settings it takes. The detector decides its transitions with it and the
-// failover workflow's Confirm task confirms them with it, so both judge an origin by one rule
-// with the same numbers (read from the same environment variables). It does no IO.
+// Package health is the rule that concludes a stream instance's health from its playlists'
+// health, with its settings; the detector and the Confirm task both judge by it.
 package health
 
 import (
@@ -42,11 +40,9 @@ const (
 	EnvAudioTolerance  = "AUDIO_TOLERANCE"
 )
 
-// Defaults of Policy.
-const (
-	DefaultMultiplier  = 1.5
-	DefaultMinFailures = 2
-)
+// DefaultMinFailures is Policy's default number of consecutive failures it takes to be
+// unreachable; the multiplier's default is hls.DefaultMultiplier.
+const DefaultMinFailures = 2
 
 // Policy is the settings of the health rule: how each playlist's tracker judges it (the
 // staleness multiplier and the failures it takes to be unreachable) and how many bad playlists
@@ -69,7 +65,7 @@ func (p Policy) Tolerance() Tolerance {
 // WithDefaults fills in the defaults and checks the policy.
 func (p Policy) WithDefaults() (Policy, error) {
 	if p.Tracker.Multiplier == 0 {
-		p.Tracker.Multiplier = DefaultMultiplier
+		p.Tracker.Multiplier = hls.DefaultMultiplier
 	}
 	if p.Tracker.MinFailures == 0 {
 		p.Tracker.MinFailures = DefaultMinFailures
@@ -122,13 +118,10 @@ func PolicyFromEnv(getenv func(string) string) (Policy, error) {
 			*dst = n
 		}
 	}
-	if v := getenv(EnvStaleMultiplier); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: want a number", EnvStaleMultiplier, v))
-		} else {
-			p.Tracker.Multiplier = f
-		}
+	if m, err := MultiplierFromEnv(getenv); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		p.Tracker.Multiplier = m
 	}
 	num(EnvMinFailures, &p.Tracker.MinFailures)
 	num(EnvVideoTolerance, &p.VideoTolerance)
@@ -142,6 +135,21 @@ func PolicyFromEnv(getenv func(string) string) (Policy, error) {
 		return p, &PolicyError{Problems: problems}
 	}
 	return p, nil
+}
+
+// MultiplierFromEnv reads the staleness multiplier (hls.StaleAfter) from EnvStaleMultiplier, the
+// one setting of every function that judges staleness (detector, Confirm, sweeper): 0 when
+// unset, which means hls.DefaultMultiplier.
+func MultiplierFromEnv(getenv func(string) string) (float64, error) {
+	v := getenv(EnvStaleMultiplier)
+	if v == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a number", EnvStaleMultiplier, v)
+	}
+	return f, nil
 }
 
 // Problems returns the problems err lists when it is a *PolicyError, else err's message.

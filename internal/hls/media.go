@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/grafov/m3u8"
 )
 
 // ErrNotMediaPlaylist is wrapped by every error ParseMedia returns: the body is an HTML error
@@ -21,15 +19,9 @@ var ErrNotMediaPlaylist = errors.New("not a media playlist")
 // them cannot overflow a time.Duration.
 const mediaMaxSeconds = 86400
 
-// Media is what ParseMedia reads from one media playlist: the segment list as
-// github.com/grafov/m3u8 decodes it, and what that library does not read or reads wrongly
-// (the EXT-X-TARGETDURATION tag's value, EXT-X-GAP, LL-HLS parts and hints, EXT-X-SKIP).
+// Media is what ParseMedia reads from one media playlist: the facts the tracker and the sweeper
+// judge by. One line scan reads them; media_agree_test.go checks it against github.com/grafov/m3u8.
 type Media struct {
-	// Playlist is the segment list as decoded by github.com/grafov/m3u8. Two of its fields
-	// mislead: Playlist.TargetDuration is ceil(longest EXTINF), not the tag (use TargetDuration
-	// below), and len(Playlist.Segments) is the ring's capacity (use Playlist.Count()).
-	Playlist *m3u8.MediaPlaylist
-
 	// TargetDuration is the EXT-X-TARGETDURATION tag's value, a positive whole number of seconds.
 	TargetDuration time.Duration
 	// JudgedTargetDuration is what staleness is judged by: the larger of TargetDuration and the
@@ -84,9 +76,8 @@ const RecentSegments = 3
 // mediaTagM3U is the line every playlist starts with.
 var mediaTagM3U = []byte("#EXTM3U")
 
-// mediaScanner is the light line scan that complements github.com/grafov/m3u8: it validates the
-// structure (with line numbers, which that library never gives), refuses master playlists and
-// reads the tags the library ignores or overwrites.
+// mediaScanner is the line scan that reads a media playlist: it validates the structure (with
+// line numbers), refuses master playlists and reads every tag Media holds.
 type mediaScanner struct {
 	m                     Media
 	hasTD, hasMSN, hasDSN bool
@@ -95,8 +86,9 @@ type mediaScanner struct {
 	infSeconds            float64 // its duration
 	gap                   bool    // an EXT-X-GAP waits for its segment
 	gapSeconds            float64 // the trailing gaps' duration so far
-	blank                 bool    // the body has blank lines (see mediaDecode)
 	lastURI               []byte
+	edgeURI               []byte                  // the newest segment not marked EXT-X-GAP
+	edge                  int                     // its index in the list
 	recent                [RecentSegments]float64 // the newest segments' EXTINF, a ring
 }
 
@@ -105,75 +97,13 @@ func mediaParse(body []byte) (*Media, error) {
 	if err := s.scan(body); err != nil {
 		return nil, err
 	}
-	pl, err := mediaDecode(body, s.m.Segments, s.blank)
-	if err != nil {
-		return nil, err
-	}
-	// The scan and the library must agree on what both read; where they do not, the body is
-	// one of the library's blind spots and nothing it says can be trusted.
-	n := int(pl.Count())
-	switch {
-	case n != s.m.Segments:
-		return nil, fmt.Errorf("github.com/grafov/m3u8 reads %d segments, the line scan %d", n, s.m.Segments)
-	case pl.SeqNo != s.m.MediaSequence || pl.DiscontinuitySeq != s.m.DiscontinuitySequence:
-		return nil, fmt.Errorf("github.com/grafov/m3u8 reads media sequence %d and discontinuity sequence %d, the line scan %d and %d",
-			pl.SeqNo, pl.DiscontinuitySeq, s.m.MediaSequence, s.m.DiscontinuitySequence)
-	case pl.Closed != s.m.Ended:
-		return nil, fmt.Errorf("github.com/grafov/m3u8 reads #EXT-X-ENDLIST as %t, the line scan as %t", pl.Closed, s.m.Ended)
-	case n > 0 && pl.Segments[n-1].URI != string(s.lastURI):
-		return nil, fmt.Errorf("github.com/grafov/m3u8 reads the last segment URI as %q, the line scan as %q", pl.Segments[n-1].URI, s.lastURI)
-	}
 	m := s.m
-	m.Playlist = pl
-	if n > 0 {
-		m.LastSegmentURI = pl.Segments[n-1].URI
-		if edge := n - 1 - m.TrailingGaps; edge >= 0 {
-			m.EdgeURI = pl.Segments[edge].URI
-			m.EdgeSequence = m.MediaSequence + m.Skipped + uint64(edge)
-		}
+	m.LastSegmentURI = string(s.lastURI)
+	if s.edgeURI != nil {
+		m.EdgeURI = string(s.edgeURI)
+		m.EdgeSequence = m.MediaSequence + m.Skipped + uint64(s.edge)
 	}
 	return &m, nil
-}
-
-// mediaDecode runs github.com/grafov/m3u8's media playlist decoder on a body the scan accepted.
-// That decoder takes a blank line for a URI line: it appends a segment with no URI after an
-// EXTINF, and applies a pending EXT-X-KEY or EXT-X-MAP to a segment that does not exist (a nil
-// dereference). So blank lines, which RFC 8216 says to ignore, are removed first. It also panics on a few Widevine tags; that becomes an error.
-func mediaDecode(body []byte, segments int, blank bool) (pl *m3u8.MediaPlaylist, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			pl, err = nil, fmt.Errorf("github.com/grafov/m3u8 failed on this playlist: %v", r)
-		}
-	}()
-	if blank {
-		body = mediaDropBlankLines(body)
-	}
-	pl, err = m3u8.NewMediaPlaylist(0, uint(max(segments, 1)))
-	if err != nil {
-		return nil, fmt.Errorf("github.com/grafov/m3u8: %w", err)
-	}
-	// Not strict: the scan has validated what matters, with line numbers; strict mode would
-	// also refuse bodies for tags we do not use (a malformed EXT-X-PROGRAM-DATE-TIME).
-	if err := pl.Decode(*bytes.NewBuffer(body), false); err != nil {
-		return nil, fmt.Errorf("github.com/grafov/m3u8: %w", err)
-	}
-	return pl, nil
-}
-
-func mediaDropBlankLines(body []byte) []byte {
-	out := make([]byte, 0, len(body))
-	for rest := body; len(rest) > 0; {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i+1], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			out = append(out, line...)
-		}
-	}
-	return out
 }
 
 func (s *mediaScanner) scan(body []byte) error {
@@ -228,8 +158,7 @@ func (s *mediaScanner) line(n int, line []byte) error {
 		return nil
 	}
 	if len(line) == 0 {
-		s.blank = true // ignored (RFC 8216 4.1), and removed before the library sees the body
-		return nil
+		return nil // ignored (RFC 8216 4.1)
 	}
 	if line[0] != '#' {
 		return s.uri(n, line)
@@ -338,6 +267,7 @@ func (s *mediaScanner) uri(n int, line []byte) error {
 		s.gapSeconds += s.infSeconds
 	} else {
 		s.m.TrailingGaps, s.gapSeconds = 0, 0
+		s.edgeURI, s.edge = line, s.m.Segments-1
 	}
 	s.gap = false
 	return nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -34,7 +35,7 @@ type mediaStep struct {
 	noHTTP  bool          // the body did not come over HTTP (Observation.Status 0)
 	err     error         // transport error
 	file    string        // the body: a file under testdata/media ("" for an empty body)
-	want    Health
+	want    state.Health
 	changed bool
 	restart bool
 	wantErr string // a substring of Report.Err; "" for a good observation
@@ -54,150 +55,152 @@ func sec(s float64) time.Duration { return time.Duration(math.Round(s * float64(
 // trip and the fuzz seeds all run it.
 var mediaCases = []mediaCase{
 	{name: "MediaPackage TS advancing every segment stays fresh", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
-		{at: sec(12), file: "mediapackage-ts-102.m3u8", want: HealthFresh, changed: true},
-		{at: sec(15), file: "mediapackage-ts-102.m3u8", want: HealthFresh},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(12), file: "mediapackage-ts-102.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(15), file: "mediapackage-ts-102.m3u8", want: state.HealthFresh},
 	}},
 	{name: "TD tag 6 with EXTINF 6.006 goes stale after 9s, not 10.5s", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(9.001), file: "mediapackage-ts-100.m3u8", want: HealthStale},
-		{at: sec(10.5), file: "mediapackage-ts-100.m3u8", want: HealthStale},
-		{at: sec(12), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(9.001), file: "mediapackage-ts-100.m3u8", want: state.HealthStale},
+		{at: sec(10.5), file: "mediapackage-ts-100.m3u8", want: state.HealthStale},
+		{at: sec(12), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "MediaLive TS across a discontinuity stays fresh", steps: []mediaStep{
-		{at: 0, file: "medialive-ts-200.m3u8", want: HealthFresh},
-		{at: sec(6), file: "medialive-ts-201.m3u8", want: HealthFresh, changed: true},
-		{at: sec(48), file: "medialive-ts-208.m3u8", want: HealthFresh, changed: true},
+		{at: 0, file: "medialive-ts-200.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "medialive-ts-201.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(48), file: "medialive-ts-208.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "fMP4 with EXT-X-MAP goes stale after 1.5 x TD 4", steps: []mediaStep{
-		{at: 0, file: "fmp4-cmaf-50.m3u8", want: HealthFresh},
-		{at: sec(4), file: "fmp4-cmaf-51.m3u8", want: HealthFresh, changed: true},
-		{at: sec(10), file: "fmp4-cmaf-51.m3u8", want: HealthFresh},
-		{at: sec(10.001), file: "fmp4-cmaf-51.m3u8", want: HealthStale},
+		{at: 0, file: "fmp4-cmaf-50.m3u8", want: state.HealthFresh},
+		{at: sec(4), file: "fmp4-cmaf-51.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(10), file: "fmp4-cmaf-51.m3u8", want: state.HealthFresh},
+		{at: sec(10.001), file: "fmp4-cmaf-51.m3u8", want: state.HealthStale},
 	}},
 	{name: "LL-HLS new part is progress, a preload hint is not", steps: []mediaStep{
-		{at: 0, file: "llhls-272-part1.m3u8", want: HealthFresh},
-		{at: sec(1), file: "llhls-272-part2.m3u8", want: HealthFresh, changed: true},
-		{at: sec(2), file: "llhls-272-part2-nohint.m3u8", want: HealthFresh},
-		{at: sec(7), file: "llhls-272-part2-nohint.m3u8", want: HealthFresh},
-		{at: sec(7.001), file: "llhls-272-part2-nohint.m3u8", want: HealthStale},
+		{at: 0, file: "llhls-272-part1.m3u8", want: state.HealthFresh},
+		{at: sec(1), file: "llhls-272-part2.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(2), file: "llhls-272-part2-nohint.m3u8", want: state.HealthFresh},
+		{at: sec(7), file: "llhls-272-part2-nohint.m3u8", want: state.HealthFresh},
+		{at: sec(7.001), file: "llhls-272-part2-nohint.m3u8", want: state.HealthStale},
 	}},
 	{name: "ended stream is never stale", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-102-endlist.m3u8", want: HealthEnded},
-		{at: sec(3600), file: "mediapackage-ts-102-endlist.m3u8", want: HealthEnded},
-		{at: sec(7200), status: 404, file: "error-503.html", want: HealthEnded, wantErr: "HTTP status 404"},
-		{at: sec(7260), status: 404, file: "error-503.html", want: HealthEnded, wantErr: "HTTP status 404"},
+		{at: 0, file: "mediapackage-ts-102-endlist.m3u8", want: state.HealthEnded},
+		{at: sec(3600), file: "mediapackage-ts-102-endlist.m3u8", want: state.HealthEnded},
+		{at: sec(7200), status: 404, file: "error-503.html", want: state.HealthEnded, wantErr: "HTTP status 404"},
+		{at: sec(7260), status: 404, file: "error-503.html", want: state.HealthEnded, wantErr: "HTTP status 404"},
 	}},
 	{name: "GAP at the live edge is no progress", steps: []mediaStep{
-		{at: 0, file: "gap-300.m3u8", want: HealthFresh},
-		{at: sec(6), file: "gap-301-edge1.m3u8", want: HealthFresh},
-		{at: sec(9), file: "gap-301-edge1.m3u8", want: HealthFresh},
-		{at: sec(12), file: "gap-302-edge2.m3u8", want: HealthStale},
-		{at: sec(18), file: "gap-303-recovered.m3u8", want: HealthFresh, changed: true},
+		{at: 0, file: "gap-300.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "gap-301-edge1.m3u8", want: state.HealthFresh},
+		{at: sec(9), file: "gap-301-edge1.m3u8", want: state.HealthFresh},
+		{at: sec(12), file: "gap-302-edge2.m3u8", want: state.HealthStale},
+		{at: sec(18), file: "gap-303-recovered.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "GAP at the live edge on the first observation counts from before the gap", steps: []mediaStep{
-		{at: 0, file: "gap-301-edge1.m3u8", want: HealthFresh},
-		{at: sec(3), file: "gap-301-edge1.m3u8", want: HealthStale},
+		{at: 0, file: "gap-301-edge1.m3u8", want: state.HealthFresh},
+		{at: sec(3), file: "gap-301-edge1.m3u8", want: state.HealthStale},
 	}},
 	{name: "two GAP segments at the live edge on the first observation are stale", steps: []mediaStep{
-		{at: 0, file: "gap-302-edge2.m3u8", want: HealthStale},
+		{at: 0, file: "gap-302-edge2.m3u8", want: state.HealthStale},
 	}},
 	{name: "restart with media sequence reset is flagged, and progress once it advances", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-102.m3u8", want: HealthFresh},
-		{at: sec(6), file: "restart-0.m3u8", want: HealthFresh, restart: true},
-		{at: sec(8), file: "restart-1.m3u8", want: HealthFresh, changed: true},
-		{at: sec(14), file: "restart-1.m3u8", want: HealthFresh},
-		{at: sec(17.5), file: "restart-1.m3u8", want: HealthStale},
+		{at: 0, file: "mediapackage-ts-102.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "restart-0.m3u8", want: state.HealthFresh, restart: true},
+		{at: sec(8), file: "restart-1.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(14), file: "restart-1.m3u8", want: state.HealthFresh},
+		{at: sec(17.5), file: "restart-1.m3u8", want: state.HealthStale},
 	}},
 	{name: "restart that never advances goes stale on time", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-102.m3u8", want: HealthFresh},
-		{at: sec(6), file: "restart-0.m3u8", want: HealthFresh, restart: true},
-		{at: sec(9.5), file: "restart-0.m3u8", want: HealthStale},
+		{at: 0, file: "mediapackage-ts-102.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "restart-0.m3u8", want: state.HealthFresh, restart: true},
+		{at: sec(9.5), file: "restart-0.m3u8", want: state.HealthStale},
 	}},
 	{name: "discontinuity sequence going back is a restart", steps: []mediaStep{
-		{at: 0, file: "medialive-ts-201.m3u8", want: HealthFresh},
-		{at: sec(6), file: "medialive-ts-restart-260.m3u8", want: HealthFresh, restart: true},
+		{at: 0, file: "medialive-ts-201.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "medialive-ts-restart-260.m3u8", want: state.HealthFresh, restart: true},
 	}},
 	{name: "two frozen copies answering in turn go stale on time", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-101.m3u8", want: HealthFresh},
-		{at: sec(3), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
-		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: HealthFresh},
-		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
-		{at: sec(9.5), file: "mediapackage-ts-101.m3u8", want: HealthStale},
-		{at: sec(12), file: "mediapackage-ts-100.m3u8", want: HealthStale, restart: true},
-		{at: sec(15), file: "mediapackage-ts-101.m3u8", want: HealthStale},
+		{at: 0, file: "mediapackage-ts-101.m3u8", want: state.HealthFresh},
+		{at: sec(3), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh, restart: true},
+		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh},
+		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh, restart: true},
+		{at: sec(9.5), file: "mediapackage-ts-101.m3u8", want: state.HealthStale},
+		{at: sec(12), file: "mediapackage-ts-100.m3u8", want: state.HealthStale, restart: true},
+		{at: sec(15), file: "mediapackage-ts-101.m3u8", want: state.HealthStale},
 	}},
 	{name: "a live copy alternating with a frozen one stays fresh while it advances", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-101.m3u8", want: HealthFresh},
-		{at: sec(3), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
-		{at: sec(6), file: "mediapackage-ts-102.m3u8", want: HealthFresh, changed: true},
-		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: HealthFresh, restart: true},
-		{at: sec(12), file: "mediapackage-ts-102.m3u8", want: HealthFresh},
-		{at: sec(15.5), file: "mediapackage-ts-102.m3u8", want: HealthStale},
+		{at: 0, file: "mediapackage-ts-101.m3u8", want: state.HealthFresh},
+		{at: sec(3), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh, restart: true},
+		{at: sec(6), file: "mediapackage-ts-102.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(9), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh, restart: true},
+		{at: sec(12), file: "mediapackage-ts-102.m3u8", want: state.HealthFresh},
+		{at: sec(15.5), file: "mediapackage-ts-102.m3u8", want: state.HealthStale},
 	}},
 	{name: "TD 2 with 10 s segments is judged by the segments while it advances", steps: []mediaStep{
-		{at: 0, file: "td2-extinf10-50.m3u8", want: HealthFresh},
-		{at: sec(5), file: "td2-extinf10-50.m3u8", want: HealthFresh},
-		{at: sec(10), file: "td2-extinf10-51.m3u8", want: HealthFresh, changed: true},
-		{at: sec(25), file: "td2-extinf10-51.m3u8", want: HealthFresh},
-		{at: sec(25.001), file: "td2-extinf10-51.m3u8", want: HealthStale},
+		{at: 0, file: "td2-extinf10-50.m3u8", want: state.HealthFresh},
+		{at: sec(5), file: "td2-extinf10-50.m3u8", want: state.HealthFresh},
+		{at: sec(10), file: "td2-extinf10-51.m3u8", want: state.HealthFresh, changed: true},
+		{at: sec(25), file: "td2-extinf10-51.m3u8", want: state.HealthFresh},
+		{at: sec(25.001), file: "td2-extinf10-51.m3u8", want: state.HealthStale},
 	}},
 	{name: "single 503 changes nothing", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(3), status: 503, file: "error-503.html", want: HealthFresh, wantErr: "HTTP status 503"},
-		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(3), status: 503, file: "error-503.html", want: state.HealthFresh, wantErr: "HTTP status 503"},
+		{at: sec(6), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "single failure a minute after the last poll changes nothing", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(60), err: mediaTimeout, want: HealthFresh, wantErr: "deadline exceeded"},
-		{at: sec(120), err: mediaRefused, want: HealthUnreachable, wantErr: "connection refused"},
-		{at: sec(180), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(60), err: mediaTimeout, want: state.HealthFresh, wantErr: "deadline exceeded"},
+		{at: sec(120), err: mediaRefused, want: state.HealthUnreachable, wantErr: "connection refused"},
+		{at: sec(180), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "404 body is never parsed", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
 		// A playlist body that advanced, behind a 404: if it were read, the next 200 with the
 		// old playlist would be a restart.
-		{at: sec(6), status: 404, file: "mediapackage-ts-101.m3u8", want: HealthFresh, wantErr: "HTTP status 404"},
-		{at: sec(8), file: "mediapackage-ts-100.m3u8", want: HealthFresh},
+		{at: sec(6), status: 404, file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, wantErr: "HTTP status 404"},
+		{at: sec(8), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
 	}},
 	{name: "failures for more than 1.5 x TD since the last good observation are unreachable", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(3), status: 503, file: "error-503.html", want: HealthFresh, wantErr: "HTTP status 503"},
-		{at: sec(6), err: mediaTimeout, want: HealthFresh, wantErr: "deadline exceeded"},
-		{at: sec(9), status: 502, want: HealthFresh, wantErr: "HTTP status 502"},
-		{at: sec(9.5), status: 503, file: "error-503.html", want: HealthUnreachable, wantErr: "HTTP status 503"},
-		{at: sec(12), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(3), status: 503, file: "error-503.html", want: state.HealthFresh, wantErr: "HTTP status 503"},
+		{at: sec(6), err: mediaTimeout, want: state.HealthFresh, wantErr: "deadline exceeded"},
+		{at: sec(9), status: 502, want: state.HealthFresh, wantErr: "HTTP status 502"},
+		{at: sec(9.5), status: 503, file: "error-503.html", want: state.HealthUnreachable, wantErr: "HTTP status 503"},
+		{at: sec(12), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "HTML error page with status 200 is a failure, never fresh", steps: []mediaStep{
-		{at: 0, file: "error-503.html", want: HealthUnreachable, wantErr: "not a media playlist: line 1: does not start with #EXTM3U"},
-		{at: sec(6), file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(9), file: "error-503.html", want: HealthFresh, wantErr: "not a media playlist"},
-		{at: sec(15.5), file: "error-503.html", want: HealthUnreachable, wantErr: "not a media playlist"},
+		{at: 0, file: "error-503.html", want: state.HealthUnreachable, wantErr: "not a media playlist: line 1: does not start with #EXTM3U"},
+		{at: sec(6), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(9), file: "error-503.html", want: state.HealthFresh, wantErr: "not a media playlist"},
+		{at: sec(15.5), file: "error-503.html", want: state.HealthUnreachable, wantErr: "not a media playlist"},
 	}},
 	{name: "master playlist is not a media playlist", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(6), file: "master.m3u8", want: HealthFresh, wantErr: "not a media playlist: line 4 #EXT-X-STREAM-INF: a master playlist tag"},
-		{at: sec(10), file: "master.m3u8", want: HealthUnreachable, wantErr: "line 4 #EXT-X-STREAM-INF"},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "master.m3u8", want: state.HealthFresh, wantErr: "not a media playlist: line 4 #EXT-X-STREAM-INF: a master playlist tag"},
+		{at: sec(10), file: "master.m3u8", want: state.HealthUnreachable, wantErr: "line 4 #EXT-X-STREAM-INF"},
 	}},
 	{name: "gzipped and empty bodies are failures", steps: []mediaStep{
-		{at: 0, file: "gzipped-playlist.bin", want: HealthUnreachable, wantErr: "line 1: control character"},
-		{at: sec(1), want: HealthUnreachable, wantErr: "empty body"},
+		{at: 0, file: "gzipped-playlist.bin", want: state.HealthUnreachable, wantErr: "line 1: control character"},
+		{at: sec(1), want: state.HealthUnreachable, wantErr: "empty body"},
 	}},
 	{name: "malformed playlists are refused with the line and tag", steps: []mediaStep{
-		{at: 0, file: "malformed-targetduration.m3u8", want: HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: "six" is not a decimal number`},
-		{at: sec(1), file: "missing-targetduration.m3u8", want: HealthUnreachable, wantErr: "no #EXT-X-TARGETDURATION"},
-		{at: sec(1.5), file: "td-fraction.m3u8", want: HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: "0.001" is not a decimal integer`},
-		{at: sec(1.7), file: "td-zero.m3u8", want: HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: must be positive`},
-		// github.com/grafov/m3u8 v0.12.1 slices past the end of this line and panics.
-		{at: sec(2), file: "widevine-tag.m3u8", want: HealthUnreachable, wantErr: "github.com/grafov/m3u8 failed on this playlist"},
+		{at: 0, file: "malformed-targetduration.m3u8", want: state.HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: "six" is not a decimal number`},
+		{at: sec(1), file: "missing-targetduration.m3u8", want: state.HealthUnreachable, wantErr: "no #EXT-X-TARGETDURATION"},
+		{at: sec(1.5), file: "td-fraction.m3u8", want: state.HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: "0.001" is not a decimal integer`},
+		{at: sec(1.7), file: "td-zero.m3u8", want: state.HealthUnreachable, wantErr: `line 3 #EXT-X-TARGETDURATION: must be positive`},
+	}},
+	// A #WV- line is a comment (RFC 8216 4.1); github.com/grafov/m3u8 v0.12.1 panics on it.
+	{name: "a Widevine comment line is ignored", steps: []mediaStep{
+		{at: 0, file: "widevine-tag.m3u8", want: state.HealthFresh},
 	}},
 	{name: "blank line after EXT-X-KEY is read, not a crash", steps: []mediaStep{
-		{at: 0, file: "blank-line-after-key.m3u8", want: HealthFresh},
+		{at: 0, file: "blank-line-after-key.m3u8", want: state.HealthFresh},
 	}},
 	{name: "oversized body is left unjudged, never unreachable", cfg: TrackerConfig{MaxBody: 512}, steps: []mediaStep{
-		{at: 0, file: "restart-0.m3u8", want: HealthFresh},
+		{at: 0, file: "restart-0.m3u8", want: state.HealthFresh},
 		{at: sec(3), file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
 		{at: sec(6), err: &TooLargeError{Limit: 512}, want: "", wantErr: "body larger than 512 bytes"},
 		{at: sec(9.5), file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
@@ -208,25 +211,25 @@ var mediaCases = []mediaCase{
 		{at: sec(30), file: "mediapackage-ts-101.m3u8", want: "", wantErr: "body larger than 512 bytes"},
 	}},
 	{name: "304 Not Modified repeats the last good playlist", steps: []mediaStep{
-		{at: 0, status: 304, want: HealthUnreachable, wantErr: "HTTP status 304"},
-		{at: sec(1), file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(4), status: 304, want: HealthFresh},
-		{at: sec(10.5), status: 304, want: HealthStale},
-		{at: sec(12), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: 0, status: 304, want: state.HealthUnreachable, wantErr: "HTTP status 304"},
+		{at: sec(1), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(4), status: 304, want: state.HealthFresh},
+		{at: sec(10.5), status: 304, want: state.HealthStale},
+		{at: sec(12), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "segment URIs that change only in their query are no progress", steps: []mediaStep{
-		{at: 0, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(6), file: "mediapackage-ts-100-new-token.m3u8", want: HealthFresh},
-		{at: sec(9.5), file: "mediapackage-ts-100-new-token.m3u8", want: HealthStale},
+		{at: 0, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(6), file: "mediapackage-ts-100-new-token.m3u8", want: state.HealthFresh},
+		{at: sec(9.5), file: "mediapackage-ts-100-new-token.m3u8", want: state.HealthStale},
 	}},
 	{name: "observation out of order is ignored", steps: []mediaStep{
-		{at: sec(10), file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(5), file: "mediapackage-ts-101.m3u8", want: HealthFresh, wantErr: "observation out of order"},
-		{at: sec(11), file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: sec(10), file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(5), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, wantErr: "observation out of order"},
+		{at: sec(11), file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 	{name: "body read without HTTP is judged like a 200", steps: []mediaStep{
-		{at: 0, noHTTP: true, file: "mediapackage-ts-100.m3u8", want: HealthFresh},
-		{at: sec(6), noHTTP: true, file: "mediapackage-ts-101.m3u8", want: HealthFresh, changed: true},
+		{at: 0, noHTTP: true, file: "mediapackage-ts-100.m3u8", want: state.HealthFresh},
+		{at: sec(6), noHTTP: true, file: "mediapackage-ts-101.m3u8", want: state.HealthFresh, changed: true},
 	}},
 }
 
@@ -314,24 +317,24 @@ func TestTrackerMediaCases(t *testing.T) {
 
 // mediaView is a report as the golden files hold it: times as offsets from mediaT0.
 type mediaView struct {
-	At                    string `json:"at"`
-	Health                Health `json:"health"`
-	Changed               bool   `json:"changed,omitempty"`
-	Restart               bool   `json:"restart,omitempty"`
-	Reason                string `json:"reason"`
-	Err                   string `json:"err,omitempty"`
-	MediaSequence         uint64 `json:"media_sequence"`
-	DiscontinuitySequence uint64 `json:"discontinuity_sequence"`
-	Segments              int    `json:"segments"`
-	LastSegmentURI        string `json:"last_segment_uri"`
-	LastPartURI           string `json:"last_part_uri,omitempty"`
-	TrailingGaps          int    `json:"trailing_gaps,omitempty"`
-	TargetDuration        string `json:"target_duration"`
-	Threshold             string `json:"threshold"`
-	LastChange            string `json:"last_change"`
-	LastGood              string `json:"last_good"`
-	StaleFor              string `json:"stale_for"`
-	ConsecutiveFailures   int    `json:"consecutive_failures"`
+	At                    string       `json:"at"`
+	Health                state.Health `json:"health"`
+	Changed               bool         `json:"changed,omitempty"`
+	Restart               bool         `json:"restart,omitempty"`
+	Reason                string       `json:"reason"`
+	Err                   string       `json:"err,omitempty"`
+	MediaSequence         uint64       `json:"media_sequence"`
+	DiscontinuitySequence uint64       `json:"discontinuity_sequence"`
+	Segments              int          `json:"segments"`
+	LastSegmentURI        string       `json:"last_segment_uri"`
+	LastPartURI           string       `json:"last_part_uri,omitempty"`
+	TrailingGaps          int          `json:"trailing_gaps,omitempty"`
+	TargetDuration        string       `json:"target_duration"`
+	Threshold             string       `json:"threshold"`
+	LastChange            string       `json:"last_change"`
+	LastGood              string       `json:"last_good"`
+	StaleFor              string       `json:"stale_for"`
+	ConsecutiveFailures   int          `json:"consecutive_failures"`
 }
 
 func mediaViews(c mediaCase, reports []Report) []mediaView {

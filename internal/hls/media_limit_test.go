@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 func TestReadLimited(t *testing.T) {
@@ -131,7 +133,7 @@ func TestTrackerRemembersALongBodyByHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	if r := tr.Observe(Observation{At: at, Status: 200, Body: body}); r.Health != HealthFresh {
+	if r := tr.Observe(Observation{At: at, Status: 200, Body: body}); r.Health != state.HealthFresh {
 		t.Fatalf("first observation: %s (%s)", r.Health, r.Reason)
 	}
 	if tr.body != nil {
@@ -139,7 +141,7 @@ func TestTrackerRemembersALongBodyByHash(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(5, func() {
 		at = at.Add(100 * time.Millisecond)
-		if r := tr.Observe(Observation{At: at, Status: 200, Body: body}); r.Health != HealthFresh || r.Changed {
+		if r := tr.Observe(Observation{At: at, Status: 200, Body: body}); r.Health != state.HealthFresh || r.Changed {
 			t.Fatalf("same body again: %s, changed %t (%s)", r.Health, r.Changed, r.Reason)
 		}
 	})

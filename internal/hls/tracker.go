@@ -8,34 +8,9 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
-
-// Health is what a Tracker concludes about one media playlist. The values are the state table's
-// health values (design 4.1) that a detector can reach.
-type Health string
-
-// Health values.
-const (
-	// HealthFresh: the playlist advances, or has not been unchanged for longer than the
-	// threshold (multiplier x target duration).
-	HealthFresh Health = "fresh"
-	// HealthStale: the playlist answers but has not advanced for longer than the threshold.
-	HealthStale Health = "stale"
-	// HealthUnreachable: observations have failed for longer than the threshold since the last
-	// good one, or there has never been a good one.
-	HealthUnreachable Health = "unreachable"
-	// HealthEnded: the playlist has #EXT-X-ENDLIST; it is never stale.
-	HealthEnded Health = "ended"
-)
-
-// Valid reports whether h is one of the four Health values.
-func (h Health) Valid() bool {
-	switch h {
-	case HealthFresh, HealthStale, HealthUnreachable, HealthEnded:
-		return true
-	}
-	return false
-}
 
 // Observation is one fetch of a media playlist, as the fetcher saw it.
 type Observation struct {
@@ -56,7 +31,7 @@ type Observation struct {
 type Report struct {
 	// Health is "" when the observation cannot be judged: a body over the limit, which is a
 	// configuration error (the limit is too small for the playlist), not a health failure.
-	Health Health
+	Health state.Health
 	// Reason says why, for people: what changed, for how long nothing has, what failed.
 	Reason string
 	// Changed reports progress since the previous good observation: a new segment at the live
@@ -109,10 +84,22 @@ func (e *HTTPStatusError) Error() string { return fmt.Sprintf("HTTP status %d", 
 // ErrOutOfOrder is an observation older than the previous one (or with no time). It is ignored.
 var ErrOutOfOrder = errors.New("observation out of order")
 
+// DefaultMultiplier is the staleness multiplier when none is set: RFC 8216bis 6.2.1 and 6.3.4 let
+// a live playlist go 1.5 target durations without a change.
+const DefaultMultiplier = 1.5
+
+// StaleAfter is the one staleness rule: a playlist whose judged target duration is td
+// (Media.JudgedTargetDuration) is stale, or unreachable, once it has gone longer than
+// multiplier x td without progress, or without an answer. The tracker, the detector, the
+// Confirm task and the sweeper all judge by it.
+func StaleAfter(multiplier float64, td time.Duration) time.Duration {
+	return time.Duration(multiplier * float64(td))
+}
+
 // TrackerConfig tunes a Tracker. The zero value means the defaults.
 type TrackerConfig struct {
 	// Multiplier times EXT-X-TARGETDURATION is how long a playlist may stay unchanged, or
-	// unreadable, before it is stale, or unreachable. Default 1.5 (RFC 8216bis 6.2.1, 6.3.4).
+	// unreadable, before it is stale, or unreachable (StaleAfter). Default DefaultMultiplier.
 	Multiplier float64
 	// MaxBody is the largest body read, in bytes. Default DefaultMaxBody.
 	MaxBody int64
@@ -123,7 +110,7 @@ type TrackerConfig struct {
 
 func (c TrackerConfig) withDefaults() (TrackerConfig, error) {
 	if c.Multiplier == 0 {
-		c.Multiplier = 1.5
+		c.Multiplier = DefaultMultiplier
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
@@ -223,7 +210,7 @@ func (t *Tracker) read(o Observation) (*Media, error) {
 func (t *Tracker) hasGood() bool { return !t.s.LastGood.IsZero() }
 
 func (t *Tracker) threshold() time.Duration {
-	return time.Duration(t.cfg.Multiplier * float64(time.Duration(t.s.TargetDurationMS)*time.Millisecond))
+	return StaleAfter(t.cfg.Multiplier, time.Duration(t.s.TargetDurationMS)*time.Millisecond)
 }
 
 // good concludes from a good observation; m is nil when the playlist is the last good one.
@@ -286,14 +273,14 @@ func (t *Tracker) good(at time.Time, m *Media) Report {
 	}
 	switch {
 	case t.s.Ended:
-		r.Health = HealthEnded
+		r.Health = state.HealthEnded
 		parts = append(parts, "#EXT-X-ENDLIST: the stream has ended")
 	case staleFor > threshold:
-		r.Health = HealthStale
+		r.Health = state.HealthStale
 		parts = append(parts, fmt.Sprintf("no progress for %s, over %s (%g x target duration %s)",
 			staleFor, threshold, t.cfg.Multiplier, time.Duration(t.s.TargetDurationMS)*time.Millisecond))
 	default:
-		r.Health = HealthFresh
+		r.Health = state.HealthFresh
 		if !r.Changed && !first {
 			parts = append(parts, fmt.Sprintf("no progress for %s, within %s", staleFor, threshold))
 		}
@@ -325,17 +312,17 @@ func (t *Tracker) fail(at time.Time, err error) Report {
 	t.s.Failures++
 	r := Report{Err: err}
 	if !t.hasGood() {
-		r.Health = HealthUnreachable
+		r.Health = state.HealthUnreachable
 		r.Reason = "no good observation yet: " + err.Error()
 	} else {
 		since, threshold := at.Sub(t.s.LastGood), t.threshold()
 		switch {
-		case t.s.GoodHealth == HealthEnded:
+		case t.s.GoodHealth == state.HealthEnded:
 			// An origin that removes an ended playlist is not an outage.
-			r.Health = HealthEnded
+			r.Health = state.HealthEnded
 			r.Reason = fmt.Sprintf("the stream has ended (#EXT-X-ENDLIST); failure %d: %s", t.s.Failures, err)
 		case t.s.Failures >= t.cfg.MinFailures && since > threshold:
-			r.Health = HealthUnreachable
+			r.Health = state.HealthUnreachable
 			r.Reason = fmt.Sprintf("%d consecutive failures, no good observation for %s, over %s: %s",
 				t.s.Failures, since, threshold, err)
 		default:
@@ -361,7 +348,7 @@ func (t *Tracker) unjudged(err error) Report {
 func (t *Tracker) ignore(err error) Report {
 	h := t.s.Health
 	if h == "" && t.s.LastObserved.IsZero() {
-		h = HealthUnreachable
+		h = state.HealthUnreachable
 	}
 	return Report{Health: h, Reason: "observation ignored: " + err.Error(), Err: err, Evidence: t.evidence(t.s.LastObserved)}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -39,7 +40,7 @@ func FuzzTrackerObserve(f *testing.F) {
 		r1 := tr.Observe(Observation{At: mediaT0, Status: 200, Body: first})
 		fuzzCheck(t, "first", r1)
 		if !bytes.HasPrefix(first, mediaTagM3U) {
-			if r1.Err == nil || r1.Health == HealthFresh {
+			if r1.Err == nil || r1.Health == state.HealthFresh {
 				t.Fatalf("first body %q is not a playlist, yet: health %s, err %v", first, r1.Health, r1.Err)
 			}
 		}
@@ -90,7 +91,7 @@ func fuzzCheck(t *testing.T, which string, r Report) {
 	if !r.Health.Valid() {
 		t.Fatalf("%s observation: health %q", which, r.Health)
 	}
-	if r.Err == nil && r.Health == HealthUnreachable {
+	if r.Err == nil && r.Health == state.HealthUnreachable {
 		t.Fatalf("%s observation: good, yet unreachable (%s)", which, r.Reason)
 	}
 	if r.Reason == "" {
@@ -105,7 +106,7 @@ func fuzzFacts(e Evidence) Evidence {
 }
 
 type fuzzReport struct {
-	Health           Health
+	Health           state.Health
 	Reason, Err      string
 	Changed, Restart bool
 	Evidence         Evidence

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/state"
 )
 
 // trackerStateVersion is TrackerState.Version as this package writes it.
@@ -15,8 +17,8 @@ const trackerStateVersion = 1
 type TrackerState struct {
 	Version int `json:"v"`
 	// Health is the last reported conclusion, GoodHealth the one of the last good observation.
-	Health     Health `json:"health,omitempty"`
-	GoodHealth Health `json:"good_health,omitempty"`
+	Health     state.Health `json:"health,omitempty"`
+	GoodHealth state.Health `json:"good_health,omitempty"`
 	// The last good observation's playlist facts.
 	MediaSequence         uint64 `json:"msn,omitempty"`
 	DiscontinuitySequence uint64 `json:"dsn,omitempty"`
@@ -65,7 +67,7 @@ func (s TrackerState) check() error {
 	switch {
 	case s.Version != trackerStateVersion:
 		return fmt.Errorf("state version %d, want %d", s.Version, trackerStateVersion)
-	case s.Health != "" && !s.Health.Valid():
+	case s.Health != "" && !s.Health.Judged():
 		return fmt.Errorf("unknown health %q", s.Health)
 	case s.Failures < 0 || s.Segments < 0 || s.TrailingGaps < 0 || s.TrailingGaps > s.Segments:
 		return errors.New("negative or inconsistent counts")
@@ -79,7 +81,7 @@ func (s TrackerState) check() error {
 		return nil
 	}
 	switch {
-	case s.GoodHealth != HealthFresh && s.GoodHealth != HealthStale && s.GoodHealth != HealthEnded:
+	case s.GoodHealth != state.HealthFresh && s.GoodHealth != state.HealthStale && s.GoodHealth != state.HealthEnded:
 		return fmt.Errorf("good observation concluded %q", s.GoodHealth)
 	case s.TargetDurationMS <= 0 || s.TargetDurationMS > mediaMaxSeconds*1000:
 		return fmt.Errorf("target duration %d ms out of range", s.TargetDurationMS)

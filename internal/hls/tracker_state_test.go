@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -55,12 +56,12 @@ func TestTrackerSnapshot(t *testing.T) {
 		observe(t, tr, sec(6), "mediapackage-ts-101.m3u8") // last change at 6s
 		observe(t, tr, sec(8), "mediapackage-ts-101.m3u8")
 		tr = restore(t, tr) // a new Lambda invocation
-		if got, want := observe(t, tr, sec(15), "mediapackage-ts-101.m3u8").Health, HealthFresh; got != want {
+		if got, want := observe(t, tr, sec(15), "mediapackage-ts-101.m3u8").Health, state.HealthFresh; got != want {
 			t.Fatalf("9s after the last change: health %s, want %s", got, want)
 		}
 		tr = restore(t, tr)
 		r := observe(t, tr, sec(15.001), "mediapackage-ts-101.m3u8")
-		if got, want := r.Health, HealthStale; got != want {
+		if got, want := r.Health, state.HealthStale; got != want {
 			t.Fatalf("9.001s after the last change: health %s, want %s (%s)", got, want, r.Reason)
 		}
 		if got, want := r.Evidence.LastChange, mediaT0.Add(sec(6)); !got.Equal(want) {
@@ -77,7 +78,7 @@ func TestTrackerSnapshot(t *testing.T) {
 		tr.Observe(Observation{At: mediaT0.Add(sec(5)), Status: 503})
 		tr = restore(t, tr)
 		r := tr.Observe(Observation{At: mediaT0.Add(sec(9.5)), Status: 503})
-		if got, want := r.Health, HealthUnreachable; got != want {
+		if got, want := r.Health, state.HealthUnreachable; got != want {
 			t.Fatalf("health %s, want %s (%s)", got, want, r.Reason)
 		}
 		if got, want := r.Evidence.ConsecutiveFailures, 2; got != want {
@@ -107,7 +108,7 @@ func TestTrackerSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := observe(t, tr, 0, "mediapackage-ts-100.m3u8")
-		if r.Health != HealthFresh || r.Changed || r.Evidence.LastChange != mediaT0 {
+		if r.Health != state.HealthFresh || r.Changed || r.Evidence.LastChange != mediaT0 {
 			t.Errorf("first observation after a zero restore: %+v", r)
 		}
 	})
@@ -131,7 +132,7 @@ func TestRestoreTrackerRefusesImpossibleStates(t *testing.T) {
 	}{
 		{"unknown version", func(s *TrackerState) { s.Version = 2 }},
 		{"unknown health", func(s *TrackerState) { s.Health = "purple" }},
-		{"unknown good health", func(s *TrackerState) { s.GoodHealth = HealthUnreachable }},
+		{"unknown good health", func(s *TrackerState) { s.GoodHealth = state.HealthUnreachable }},
 		{"negative failures", func(s *TrackerState) { s.Failures = -1 }},
 		{"more gaps than segments", func(s *TrackerState) { s.TrailingGaps = s.Segments + 1 }},
 		{"no target duration", func(s *TrackerState) { s.TargetDurationMS = 0 }},

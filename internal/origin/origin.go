@@ -1,6 +1,5 @@
-// Package origin fetches playlists from HTTP origins: one GET with a deadline, a size limit and
-// errors that name the URL, the status code and the limit. The merge command and the detector use
-// it; it knows nothing of playlists.
+// Package origin fetches playlists from HTTP origins: one GET with a deadline, the shared
+// playlist size limit (hls.ReadLimited) and errors that name the URL, the status and the limit.
 package origin
 
 import (
@@ -8,17 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/clustered-video-streams/cvs/internal/hls"
 )
 
 // Defaults for a zero Fetcher.
 const (
-	DefaultMaxBytes int64 = 1 << 20 // 1 MiB: a master or media playlist is a few kilobytes
-	DefaultTimeout        = 10 * time.Second
+	DefaultTimeout = 10 * time.Second
 	// DefaultCacheBustParam is the query parameter CacheBust adds.
 	DefaultCacheBustParam = "_cvs_nocache"
 )
@@ -35,7 +34,8 @@ type Fetcher struct {
 	// Timeout bounds each Get, headers and body; 0 means DefaultTimeout, negative means only the
 	// caller's context bounds it.
 	Timeout time.Duration
-	// MaxBytes is the largest body Get accepts; 0 means DefaultMaxBytes.
+	// MaxBytes is the largest body Get accepts; 0 means hls.DefaultMaxBody, the playlist limit
+	// every reader shares.
 	MaxBytes int64
 	// UserAgent, when set, is sent as the User-Agent header.
 	UserAgent string
@@ -161,22 +161,17 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, opts ...Option) (*Resp
 	}
 	limit := f.MaxBytes
 	if limit <= 0 {
-		limit = DefaultMaxBytes
+		limit = hls.DefaultMaxBody
 	}
 	if resp.ContentLength > limit {
 		return nil, &TooLargeError{URL: rawURL, Limit: limit}
 	}
-	// One byte over the limit tells a body of exactly the limit from a larger one.
-	read := limit
-	if read < math.MaxInt64 {
-		read++
+	body, err := hls.ReadLimited(resp.Body, limit)
+	if errors.Is(err, hls.ErrTooLarge) {
+		return nil, &TooLargeError{URL: rawURL, Limit: limit}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, read))
 	if err != nil {
 		return nil, fail(parent, ctx, rawURL, timeout, err)
-	}
-	if int64(len(body)) > limit {
-		return nil, &TooLargeError{URL: rawURL, Limit: limit}
 	}
 	final := rawURL
 	if resp.Request != nil && resp.Request.URL != nil {

@@ -31,6 +31,10 @@ func (h Health) Valid() bool {
 	return false
 }
 
+// Judged reports whether h is a conclusion drawn from a playlist: fresh, stale, unreachable or
+// ended. A tracker reports only these, and a detector event carries only these.
+func (h Health) Judged() bool { return h != HealthUnknown && h.Valid() }
+
 // Instance is one stream instance: one region's copy of a clustered stream, behind its own
 // CloudFront distribution. Cluster and Domain are its key.
 type Instance struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 )
 
@@ -15,7 +16,7 @@ import (
 //
 //	BUCKET           the bucket swept
 //	PREFIXES         the folders swept, comma-separated (primary/,failover/)
-//	MULTIPLIER       staleness multiplier, a number (unset: DefaultMultiplier)
+//	STALE_MULTIPLIER staleness multiplier, health.MultiplierFromEnv (unset: hls.DefaultMultiplier)
 //	SWEEP_MIN_AGE    a Go duration such as 30s (unset: DefaultSweepMinAge)
 //	DRY_RUN          "true" logs and deletes nothing (unset: false)
 //	MAX_PLAYLIST_BYTES the playlist size limit, as hls.MaxBodyFromEnv reads it (unset: hls.DefaultMaxBody)
@@ -28,13 +29,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.Prefixes = strings.Split(p, ",")
 	}
 	var problems []error
-	if v := getenv("MULTIPLIER"); v != "" {
-		m, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			problems = append(problems, fmt.Errorf("MULTIPLIER=%q: want a number such as 1.5", v))
-		}
-		c.Multiplier = m
+	m, err := health.MultiplierFromEnv(getenv)
+	if err != nil {
+		problems = append(problems, err)
 	}
+	c.Multiplier = m
 	if v := getenv("SWEEP_MIN_AGE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

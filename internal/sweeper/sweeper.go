@@ -33,7 +33,6 @@ import (
 
 // Defaults and limits.
 const (
-	DefaultMultiplier = 1.5 // RFC 8216bis 6.2.1/6.3.4: 1.5 x target duration without a change is a failure
 	// MaxDelay is SQS's largest DelaySeconds; longer waits are sent again when they arrive early.
 	MaxDelay = 900 * time.Second
 	// lastModifiedResolution: S3's LastModified has whole seconds, so an upload may have finished
@@ -58,7 +57,7 @@ type Config struct {
 	// at least two, none inside another. The same name under each is one rendition's copies.
 	Prefixes []string
 	// Multiplier times the playlist's target duration is how long it may stay unchanged; 0
-	// means DefaultMultiplier. It must be at least 1.
+	// means hls.DefaultMultiplier. It must be at least 1.
 	Multiplier float64
 	// RecheckFor is how long past its deadline a kept last copy is checked again (0: default).
 	RecheckFor time.Duration
@@ -106,7 +105,7 @@ func New(c Config) (*Handler, error) {
 		}
 	}
 	if c.Multiplier == 0 {
-		c.Multiplier = DefaultMultiplier
+		c.Multiplier = hls.DefaultMultiplier
 	}
 	if c.SweepMinAge <= 0 {
 		c.SweepMinAge = DefaultSweepMinAge
@@ -300,7 +299,7 @@ func (h *Handler) read(ctx context.Context, key, versionID string) (*playlist, *
 
 // deadline is when a playlist last modified at lm with target duration td goes stale.
 func (h *Handler) deadline(lm time.Time, td time.Duration) time.Time {
-	return lm.Add(lastModifiedResolution + time.Duration(h.c.Multiplier*float64(td)))
+	return lm.Add(lastModifiedResolution + hls.StaleAfter(h.c.Multiplier, td))
 }
 
 func (h *Handler) schedule(ctx context.Context, key, versionID string) (Decision, error) {
@@ -420,7 +419,7 @@ func (h *Handler) recheck(ctx context.Context, c Check, d Decision) (Decision, e
 		return h.note(ctx, d), nil
 	}
 	first := c.RecheckAt.IsZero()
-	every := max(time.Duration(h.c.Multiplier*float64(c.TargetDurationMS))*time.Millisecond, time.Second)
+	every := max(hls.StaleAfter(h.c.Multiplier, time.Duration(c.TargetDurationMS)*time.Millisecond), time.Second)
 	c.RecheckAt = now.Add(every)
 	delay, err := h.enqueue(ctx, c)
 	if err != nil {

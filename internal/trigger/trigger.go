@@ -24,6 +24,7 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/execution"
 	"github.com/clustered-video-streams/cvs/internal/queue"
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
@@ -139,13 +140,13 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 	var arn string
 	var input any
 	switch {
-	case ev.Event.StartsFailover():
+	case workflow.StartsFailover(ev.Event):
 		arn, input = h.failoverArn, ev
-	case ev.Event == workflow.EventFresh && h.failbackArn != "":
+	case ev.Event == state.HealthFresh && h.failbackArn != "":
 		arn, input = h.failbackArn, workflow.FailbackInput{DetectorEvent: ev, HoldDownSeconds: h.holdDown}
 	default:
 		why := "an ended stream needs no failover"
-		if ev.Event == workflow.EventFresh {
+		if ev.Event == state.HealthFresh {
 			why = "failback is disabled"
 		}
 		log.Info("ignored a detector event", "reason", why)

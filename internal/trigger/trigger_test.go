@@ -25,6 +25,7 @@ import (
 
 	awssfn "github.com/clustered-video-streams/cvs/internal/aws/sfn"
 	"github.com/clustered-video-streams/cvs/internal/execution"
+	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -325,7 +326,7 @@ func TestExecutionInputIsTheValidatedEvent(t *testing.T) {
 				t.Fatal("the execution input is the message as published")
 			}
 			var got workflow.DetectorEvent
-			if want.Event == workflow.EventFresh {
+			if want.Event == state.HealthFresh {
 				var fb workflow.FailbackInput
 				if err := json.Unmarshal([]byte(input), &fb); err != nil {
 					t.Fatalf("failback input %s: %v", input, err)

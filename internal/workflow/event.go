@@ -1,7 +1,5 @@
-// Package workflow holds the contracts that tie the detector, the trigger, the failover and
-// failback state machines and their task Lambdas together: the detector event, each task's input
-// and output, the names of the errors tasks return, and the execution name derived from an event.
-// It does no IO.
+// Package workflow holds the wire contracts between the detector, the trigger and the failover
+// and failback state machines: the detector event, each task's input, output and error names.
 package workflow
 
 import (
@@ -32,32 +30,10 @@ const (
 	MaxEventBodyLen = 64 << 10
 )
 
-// EventKind is what the detector concluded about a stream instance's origin.
-type EventKind string
-
-// Event kinds (design.md 4.2).
-const (
-	EventStale       EventKind = "stale"
-	EventFresh       EventKind = "fresh"
-	EventUnreachable EventKind = "unreachable"
-	EventEnded       EventKind = "ended"
-)
-
-// Valid reports whether k is one of the four event kinds.
-func (k EventKind) Valid() bool {
-	switch k {
-	case EventStale, EventFresh, EventUnreachable, EventEnded:
-		return true
-	}
-	return false
-}
-
-// Health is the instance health the event reports.
-func (k EventKind) Health() state.Health { return state.Health(k) }
-
-// StartsFailover reports whether an event of this kind starts the failover workflow. An ended
-// stream is not a failure (design.md 5.2), and a fresh origin needs no failover.
-func (k EventKind) StartsFailover() bool { return k == EventStale || k == EventUnreachable }
+// StartsFailover reports whether a detector event of health h starts the failover workflow:
+// stale or unreachable. An ended stream is not a failure (design.md 5.2), and a fresh origin
+// needs no failover.
+func StartsFailover(h state.Health) bool { return h.IsStale() }
 
 // DetectorEvent is the body of the detector's SNS message (design.md 4.2) and the input of the
 // failover workflow. The detector publishes each transition of an instance at least once: a
@@ -66,7 +42,7 @@ func (k EventKind) StartsFailover() bool { return k == EventStale || k == EventU
 // names the workflow execution, so a repeat starts no second workflow.
 type DetectorEvent struct {
 	Version           int              `json:"version"`
-	Event             EventKind        `json:"event"`
+	Event             state.Health     `json:"event"`
 	Cluster           string           `json:"cluster"`
 	Domain            string           `json:"domain"`
 	Region            string           `json:"region"`
@@ -165,7 +141,7 @@ func (e DetectorEvent) Validate() error {
 	if e.Version != EventVersion {
 		p.add("version", "is %d, want %d", e.Version, EventVersion)
 	}
-	if !e.Event.Valid() {
+	if !e.Event.Judged() {
 		p.add("event", "is %q, want stale, fresh, unreachable or ended", e.Event)
 	}
 	p.name("cluster", e.Cluster)
@@ -205,7 +181,7 @@ func (e DetectorEvent) Validate() error {
 	if e.StaleForMS < 0 {
 		p.add("stale_for_ms", "is %d, want >= 0", e.StaleForMS)
 	}
-	if e.Event == EventStale && e.StaleForMS == 0 {
+	if e.Event == state.HealthStale && e.StaleForMS == 0 {
 		p.add("stale_for_ms", "is 0 in a stale event")
 	}
 	if e.Sequence < 1 {

@@ -54,7 +54,7 @@ func TestParseDetectorEventAcceptsTheSamples(t *testing.T) {
 	}
 	want := DetectorEvent{
 		Version:           1,
-		Event:             EventStale,
+		Event:             state.HealthStale,
 		Cluster:           "news-channel",
 		Domain:            "d111111abcdef8.cloudfront.net",
 		Region:            "eu-west-1",
@@ -228,6 +228,8 @@ func TestParseDetectorEventRejects(t *testing.T) {
 			[]string{"version: is 0, want 1"}},
 		{"unknown event kind", mutate(t, "stale-event.json", func(m map[string]any) { m["event"] = "late" }),
 			[]string{`event: is "late"`}},
+		{"an unknown health is no event", mutate(t, "stale-event.json", func(m map[string]any) { m["event"] = "unknown" }),
+			[]string{`event: is "unknown"`}},
 		{"wrong type", mutate(t, "stale-event.json", func(m map[string]any) { m["sequence"] = "42" }),
 			[]string{"sequence"}},
 		{"missing cluster and domain", mutate(t, "stale-event.json", func(m map[string]any) { delete(m, "cluster"); delete(m, "domain") }),

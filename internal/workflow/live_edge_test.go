@@ -109,7 +109,7 @@ func TestLiveEdgeCarriesTheTrackersRule(t *testing.T) {
 				t.Fatalf("live_edge after a round trip (-want +got):\n%s", diff)
 			}
 
-			restored := hls.TrackerState{Version: s.Version, Health: hls.Health(p.State), GoodHealth: hls.Health(p.State),
+			restored := hls.TrackerState{Version: s.Version, Health: p.State, GoodHealth: p.State,
 				MediaSequence: p.MediaSequence, TargetDurationMS: int64(p.TargetDuration) * 1000,
 				LastChange: p.LastChange, LastGood: t0, LastObserved: t0}
 			p.LiveEdge.ApplyTo(&restored)

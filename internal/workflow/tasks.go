@@ -52,11 +52,11 @@ func (in ConfirmInput) Validate() error {
 	}
 	switch in.Mode {
 	case ConfirmStale:
-		if !in.Event.Event.StartsFailover() {
+		if !StartsFailover(in.Event.Event) {
 			p.add("event.event", "is %q; stale mode confirms stale or unreachable events only", in.Event.Event)
 		}
 	case ConfirmFresh:
-		if in.Event.Event != EventFresh {
+		if in.Event.Event != state.HealthFresh {
 			p.add("event.event", "is %q; fresh mode confirms fresh events only", in.Event.Event)
 		}
 	default:
@@ -196,7 +196,7 @@ func (in FailbackInput) Validate() error {
 			p = append(p, "detector_event."+s)
 		}
 	}
-	if in.DetectorEvent.Event != EventFresh {
+	if in.DetectorEvent.Event != state.HealthFresh {
 		p.add("detector_event.event", "is %q; failback starts on fresh events only", in.DetectorEvent.Event)
 	}
 	if in.HoldDownSeconds < 0 || in.HoldDownSeconds > int(MaxHoldDown/time.Second) {
