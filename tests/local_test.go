@@ -89,6 +89,7 @@ func startLocal(t *testing.T, bin string, args ...string) *localRun {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		if !sc.Scan() {
 			first <- fmt.Errorf("no first line: %v", sc.Err())
+			r.exited <- cmd.Wait()
 			return
 		}
 		first <- json.Unmarshal(sc.Bytes(), &r.c)

@@ -21,6 +21,7 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/local/kvs"
 	"github.com/clustered-video-streams/cvs/internal/local/liveorigin"
+	"github.com/clustered-video-streams/cvs/internal/local/media"
 	"github.com/clustered-video-streams/cvs/internal/local/sfn"
 	"github.com/clustered-video-streams/cvs/internal/local/sns"
 	"github.com/clustered-video-streams/cvs/internal/origin"
@@ -67,7 +68,7 @@ func newRegion(ctx context.Context, s *shared, n int, originL, edgeL net.Listene
 	log := base.With("region", name)
 	r := &region{name: name, domain: edgeL.Addr().String(), log: log, edgeURL: urlOf(edgeL), originURL: urlOf(originL)}
 	var err error
-	r.origin, err = liveorigin.New(liveorigin.Config{Label: n, SegmentDuration: s.cfg.SegmentDuration, Epoch: s.epoch})
+	r.origin, err = liveorigin.New(liveorigin.Config{Label: (n-1)%media.Labels() + 1, SegmentDuration: s.cfg.SegmentDuration, Epoch: s.epoch})
 	if err != nil {
 		return nil, nil, err
 	}
