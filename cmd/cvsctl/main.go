@@ -48,6 +48,7 @@ var commands = []command{
 	{"register", "--region R --origin URL --distribution URL CLUSTER DOMAIN", "register or update a stream instance", runRegister},
 	{"master", "[--steering-uri URI] CLUSTER", "regenerate a cluster's merged master in every region's bucket and invalidate it", runMaster},
 	{"dashboard", "[--listen ADDR]", "serve the dashboard on loopback, signing its API calls with your credentials", runDashboard},
+	{"local", "[--regions N] [--segment-duration D] [--failback] [--dynamodb-endpoint URL] [flags]", "run the whole system in this process, no AWS (line 1: JSON of its URLs)", runLocal},
 }
 
 func main() {

@@ -20,8 +20,9 @@ var _ state.Store = (*Store)(nil)
 
 // Store keeps instances and audit records in memory. Use New.
 type Store struct {
-	now    func() time.Time
-	maxAge time.Duration // of a healthy peer's heartbeat
+	now      func() time.Time
+	maxAge   time.Duration // of a healthy peer's heartbeat
+	onCommit func(before, after state.Instance)
 
 	mu        sync.Mutex
 	instances map[key]state.Instance
@@ -47,6 +48,15 @@ func HeartbeatMaxAge(d time.Duration) Option {
 			s.maxAge = d
 		}
 	}
+}
+
+// OnCommit registers f to be called after every write that changes an instance (the writes
+// that bump its version and add an audit record, as a DynamoDB stream would carry them), with
+// the instance before (zero for a new one) and after. It is the store's change feed for the
+// local runtime's edge sync. f runs under the store's lock, in commit order: it must return
+// quickly and must not call the Store.
+func OnCommit(f func(before, after state.Instance)) Option {
+	return func(s *Store) { s.onCommit = f }
 }
 
 // New returns an empty store reading time from now (time.Now when nil).
@@ -233,7 +243,12 @@ func (s *Store) write(in state.Instance, rec *state.AuditRecord) {
 	if rec == nil {
 		return
 	}
-	s.instances[key{in.Cluster, in.Domain}] = in
+	k := key{in.Cluster, in.Domain}
+	before := s.instances[k]
+	s.instances[k] = in
+	if s.onCommit != nil {
+		defer s.onCommit(before, in)
+	}
 	e := entry{sortKey: auditKey(*rec), rec: *rec}
 	i, _ := slices.BinarySearchFunc(s.audit, e.sortKey, func(e entry, k string) int { return cmp.Compare(e.sortKey, k) })
 	s.audit = slices.Insert(s.audit, i, e)
