@@ -156,8 +156,8 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	merge, err := mastermerge.New(mastermerge.Config{
 		Store:      store,
 		Fetcher:    &origin.Fetcher{Client: &http.Client{}, Timeout: 5 * time.Second, MaxBytes: cfg.MaxPlaylistBytes, UserAgent: "cvs-merge"},
-		Targets:    []mastermerge.Target{{Region: Global, Bucket: masterBucket, S3: mergeBucket{buckets}}},
-		CloudFront: mergeInvalidator{invalidations}, DistributionID: masterDistribution,
+		Targets:    []mastermerge.Target{{Region: Global, Bucket: masterBucket, S3: buckets}},
+		CloudFront: invalidations, DistributionID: masterDistribution,
 		Logger: glog,
 	})
 	if err != nil {
