@@ -92,7 +92,6 @@ var NotLocal = map[string]string{
 	"StateReplicaRegions":     "one state store serves every region",
 	"EncoderMasterName":       "no encoder bucket: the S3 playlist functions do not run locally",
 	"MergedMasterKey":         "no encoder bucket: the S3 playlist functions do not run locally",
-	"SweeperMultiplier":       "no encoder bucket: the S3 playlist functions do not run locally",
 	"SweeperDryRun":           "no encoder bucket: the S3 playlist functions do not run locally",
 	"EncoderDistributionId":   "no encoder bucket: the S3 playlist functions do not run locally",
 	"MasterBucketPrefix":      "one local master bucket",

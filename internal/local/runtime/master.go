@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	"github.com/clustered-video-streams/cvs/internal/blob"
 )
 
@@ -48,4 +47,3 @@ func (b *bucketOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(body)
 	}
 }
-
