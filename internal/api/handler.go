@@ -72,10 +72,12 @@ type ClusterList struct {
 	Clusters []ClusterSummary `json:"clusters"`
 }
 
-// Cluster is the body of GET /clusters/{cluster}: its instances, ordered by region and domain.
+// Cluster is the body of GET /clusters/{cluster}: its instances, ordered by region and domain,
+// and the domains of those that count as healthy now, as the cluster list counts them.
 type Cluster struct {
 	Cluster   string           `json:"cluster"`
 	Instances []state.Instance `json:"instances"`
+	Healthy   []string         `json:"healthy"` // open, fresh and vouched for by their detector (HealthyAt)
 }
 
 // RegisterRequest is the body of PUT /clusters/{cluster}/instances/{domain}.
@@ -301,7 +303,15 @@ func (h *handler) getCluster(r *http.Request) (any, http.Header, error) {
 	slices.SortFunc(insts, func(a, b state.Instance) int {
 		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Domain, b.Domain))
 	})
-	return Cluster{Cluster: cluster, Instances: insts}, nil, nil
+	// Judged here, with the API's clock and heartbeat max age, so that the dashboard shows the
+	// guard's verdict rather than a rule of its own.
+	healthy, now := []string{}, h.now()
+	for _, i := range insts {
+		if i.HealthyAt(now, h.maxAge) {
+			healthy = append(healthy, i.Domain)
+		}
+	}
+	return Cluster{Cluster: cluster, Instances: insts, Healthy: healthy}, nil, nil
 }
 
 func (h *handler) getInstance(r *http.Request) (any, http.Header, error) {

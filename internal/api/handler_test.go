@@ -181,6 +181,11 @@ func TestSampleEvents(t *testing.T) {
 			t.Fatalf("clusters (-want +got):\n%s", diff)
 		}
 		inst := mustInvoke(t, f, loadEvent(t, "get-cluster"), http.StatusOK)
+		var detail api.Cluster
+		decodeInto(t, inst, &detail)
+		if diff := cmp.Diff([]string{d2}, detail.Healthy); diff != "" {
+			t.Fatalf("healthy instances of the cluster (-want +got):\n%s", diff)
+		}
 		if want := `"detector_at":"` + t0.Add(4*time.Second+state.DefaultHeartbeatMaxAge).Format(time.RFC3339Nano) + `"`; !strings.Contains(inst.Body, want) {
 			t.Fatalf("cluster body %s lacks %s", inst.Body, want)
 		}
@@ -209,6 +214,9 @@ func TestSampleEvents(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"eu-west-1 " + d2, "us-east-1 " + d1}, order); diff != "" {
 			t.Fatalf("instances (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{d2, d1}, got.Healthy); diff != "" {
+			t.Fatalf("healthy (-want +got):\n%s", diff)
 		}
 	})
 

@@ -20,7 +20,7 @@ import (
 //go:embed static
 var files embed.FS
 
-// Assets returns the page's files: index.html, app.js, style.css.
+// Assets returns the page's files: index.html, app.js, timeline.js, style.css.
 func Assets() fs.FS {
 	sub, err := fs.Sub(files, "static")
 	if err != nil {
