@@ -46,7 +46,7 @@ lint:
 # in Node (and Python's m3u8 when importable) on the same playlists, the detector against an origin
 # in another process, the copilot in goja and Node, the demo's failover timeline.
 bench: node_modules/.installed
-	$(GO) run ./cmd/cvsbench
+	@$(GO) run ./cmd/cvsbench
 
 # Every benchmark of every package, as go test prints them.
 bench-all:
