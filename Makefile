@@ -1,6 +1,7 @@
 # Clustered Video Streams: build, test and run everything on one machine.
 #   make demo   the main job, on embedded defaults, no AWS account needed
 #   make test   every test (suites whose tools are missing skip, or fail with CVS_STRICT=1)
+#   make bench  the README's performance table
 
 GO        ?= go
 BUILD_DIR ?= build
@@ -10,7 +11,7 @@ FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 LAMBDA_ENV   := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath
 
-.PHONY: build cvsctl test unit lint bench demo sam-build clean FORCE
+.PHONY: build cvsctl test unit lint bench bench-all demo sam-build clean FORCE
 
 build: $(FUNCTIONS:%=$(BUILD_DIR)/%/bootstrap) cvsctl
 
@@ -41,7 +42,14 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench:
+# The README's performance table in one run (a few minutes): our benchmarks beside hls.js's parser
+# in Node (and Python's m3u8 when importable) on the same playlists, the detector against an origin
+# in another process, the copilot in goja and Node, the demo's failover timeline.
+bench: node_modules/.installed
+	@$(GO) run ./cmd/cvsbench
+
+# Every benchmark of every package, as go test prints them.
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 demo:
