@@ -22,9 +22,10 @@ cvsctl:
 	$(GO) build -trimpath -o $(BUILD_DIR)/cvsctl ./cmd/cvsctl
 
 # SAM's go1.x build method runs a bare `go build` in each CodeUri folder: pass our flags through
-# the environment so `sam build` produces the same binaries as `make build`.
+# the environment so `sam build` produces the same binaries as `make build`. Never cached: SAM
+# keys its cache on the CodeUri folder alone, and the code is in internal/.
 sam-build:
-	CGO_ENABLED=0 GOFLAGS="-tags=lambda.norpc -trimpath" sam build
+	CGO_ENABLED=0 GOFLAGS="-tags=lambda.norpc -trimpath" sam build --no-cached
 
 # npm test tools (asl-validator, DynamoDB Local, hls.js), pinned by package-lock.json.
 node_modules/.installed: package.json package-lock.json

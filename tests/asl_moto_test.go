@@ -123,6 +123,7 @@ func definitionFor(t *testing.T, file, topicArn string) []byte {
 		workflow.SubstCloseFunctionArn:     motoCloseArn,
 		workflow.SubstReopenFunctionArn:    motoReopenArn,
 		workflow.SubstNotificationTopicArn: topicArn,
+		workflow.SubstPartition:            "aws",
 	} {
 		s = strings.ReplaceAll(s, "${"+name+"}", v)
 	}

@@ -23,6 +23,7 @@ var dummySubstitutions = map[string]string{
 	workflow.SubstCloseFunctionArn:     "arn:aws:lambda:eu-west-1:123456789012:function:cvs-close",
 	workflow.SubstReopenFunctionArn:    "arn:aws:lambda:eu-west-1:123456789012:function:cvs-reopen",
 	workflow.SubstNotificationTopicArn: "arn:aws:sns:eu-west-1:123456789012:cvs-notifications",
+	workflow.SubstPartition:            "aws",
 }
 
 var substitutionRE = regexp.MustCompile(`\$\{([^}]*)\}`)

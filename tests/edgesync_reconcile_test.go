@@ -162,9 +162,15 @@ func TestEdgeSyncTemplateGrantsWhatTheCodeCalls(t *testing.T) {
 	if fn == nil {
 		t.Fatal("template.yaml has no Resources.EdgeSyncFunction.Properties")
 	}
+	// The function's statements, or its own role's (Role: !GetAtt <role>.Arn).
+	policies, statement := edgeNode(fn, "Policies"), []string{"Statement"}
+	if role := edgeNode(fn, "Role"); role != nil {
+		policies = edgeNode(doc.Content[0], "Resources", strings.TrimSuffix(role.Value, ".Arn"), "Properties", "Policies")
+		statement = []string{"PolicyDocument", "Statement"}
+	}
 	var granted []string
-	for _, p := range edgeContent(edgeNode(fn, "Policies")) {
-		for _, s := range edgeContent(edgeNode(p, "Statement")) {
+	for _, p := range edgeContent(policies) {
+		for _, s := range edgeContent(edgeNode(p, statement...)) {
 			if sid := edgeNode(s, "Sid"); sid == nil || sid.Value != "EdgeKeyValueStore" {
 				continue
 			}

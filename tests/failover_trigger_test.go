@@ -41,6 +41,7 @@ var foSubstitutions = map[string]string{
 	workflow.SubstCloseFunctionArn:     "arn:aws:lambda:us-east-1:123456789012:function:cvs-close",
 	workflow.SubstReopenFunctionArn:    "arn:aws:lambda:us-east-1:123456789012:function:cvs-reopen",
 	workflow.SubstNotificationTopicArn: "arn:aws:sns:us-east-1:123456789012:cvs-notifications",
+	workflow.SubstPartition:            "aws",
 }
 
 var foPlaceholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]*)\}`)

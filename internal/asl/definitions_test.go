@@ -139,6 +139,7 @@ func (h *harness) load(t testing.TB, file string) *asl.Machine {
 			workflow.SubstCloseFunctionArn:     closeArn,
 			workflow.SubstReopenFunctionArn:    reopenArn,
 			workflow.SubstNotificationTopicArn: topicArn,
+			workflow.SubstPartition:            "aws",
 		},
 		Handlers: map[string]asl.Handler{
 			asl.ResourceLambdaInvoke: func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -575,7 +576,7 @@ func TestFailoverTaskTimeoutIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := asl.Load(def, asl.Options{
-		Substitutions: map[string]string{"ConfirmFunctionArn": confirmArn, "CloseFunctionArn": closeArn, "NotificationTopicArn": topicArn},
+		Substitutions: map[string]string{"ConfirmFunctionArn": confirmArn, "CloseFunctionArn": closeArn, "NotificationTopicArn": topicArn, "Partition": "aws"},
 		Handlers: map[string]asl.Handler{
 			asl.ResourceLambdaInvoke: asl.LambdaInvoke(map[string]asl.LambdaFunction{confirmArn: hang, closeArn: function[workflow.CloseInput](h, closeArn)}),
 			asl.ResourceSNSPublish: asl.SNSPublish(func(ctx context.Context, msg asl.SNSMessage) (string, error) {
@@ -853,7 +854,7 @@ func TestTaskOutputsHaveEveryFieldTheDefinitionsSelect(t *testing.T) {
 		}
 		checked := 0
 		for name, st := range def.States {
-			if st.Resource != asl.ResourceLambdaInvoke {
+			if strings.ReplaceAll(st.Resource, "${"+workflow.SubstPartition+"}", "aws") != asl.ResourceLambdaInvoke {
 				continue
 			}
 			out, ok := outputs[st.Parameters.FunctionName]
@@ -908,7 +909,7 @@ func BenchmarkLoadFailover(b *testing.B) {
 		b.Fatal(err)
 	}
 	handlers := map[string]asl.Handler{asl.ResourceLambdaInvoke: echo, asl.ResourceSNSPublish: echo}
-	subs := map[string]string{"ConfirmFunctionArn": confirmArn, "CloseFunctionArn": closeArn, "NotificationTopicArn": topicArn}
+	subs := map[string]string{"ConfirmFunctionArn": confirmArn, "CloseFunctionArn": closeArn, "NotificationTopicArn": topicArn, "Partition": "aws"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := asl.Load(def, asl.Options{Substitutions: subs, Handlers: handlers}); err != nil {

@@ -13,6 +13,9 @@ const (
 	SubstCloseFunctionArn     = "CloseFunctionArn"
 	SubstReopenFunctionArn    = "ReopenFunctionArn"
 	SubstNotificationTopicArn = "NotificationTopicArn"
+	// SubstPartition is the AWS partition of the service integrations' ARNs
+	// (arn:${Partition}:states:::lambda:invoke); the template gives it AWS::Partition.
+	SubstPartition = "Partition"
 )
 
 // ConfirmMode says what the Confirm task is asked to confirm.

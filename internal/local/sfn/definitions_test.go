@@ -43,6 +43,7 @@ func TestRunsTheRealFailoverDefinition(t *testing.T) {
 			workflow.SubstConfirmFunctionArn:   "cvs-confirm",
 			workflow.SubstCloseFunctionArn:     "cvs-close",
 			workflow.SubstNotificationTopicArn: notifications,
+			workflow.SubstPartition:            "aws",
 		},
 		Handlers: map[string]asl.Handler{
 			asl.ResourceLambdaInvoke: asl.LambdaInvoke(nil), // never reached with this input
