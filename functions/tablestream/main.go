@@ -11,10 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/clustered-video-streams/cvs/internal/lambdaenv"
+	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/tablestream"
 )
 
 func main() {
 	cfg := lambdaenv.Must(lambdaenv.AWSConfig(context.Background()))
-	lambda.Start(cfn.LambdaWrap(tablestream.Handler(dynamodb.NewFromConfig(cfg), lambdaenv.Logger(os.Stdout))))
+	lambda.Start(cfn.LambdaWrap(tablestream.Handler(dynamo.StreamFinder{Client: dynamodb.NewFromConfig(cfg)}, lambdaenv.Logger(os.Stdout))))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/tablestream"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
@@ -84,7 +85,7 @@ func TestCustomResource(t *testing.T) {
 				StackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/cvs/1", LogicalResourceID: "LocalStateStream",
 				PhysicalResourceID: tt.physicalID, ResourceType: "Custom::TableStream", ResourceProperties: props}
 			var logs bytes.Buffer
-			fn := cfn.LambdaWrap(tablestream.Handler(client, slog.New(slog.NewJSONHandler(&logs, nil))))
+			fn := cfn.LambdaWrap(tablestream.Handler(dynamo.StreamFinder{Client: client}, slog.New(slog.NewJSONHandler(&logs, nil))))
 			lctx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "a-1"})
 			if _, err := fn(lctx, ev); err != nil {
 				t.Fatalf("the wrapper failed to answer CloudFormation: %v", err)
