@@ -48,6 +48,7 @@ var commands = []command{
 	{"register", "--region R --origin URL --distribution URL CLUSTER DOMAIN", "register or update a stream instance", runRegister},
 	{"master", "[--steering-uri URI] CLUSTER", "regenerate a cluster's merged master in every region's bucket and invalidate it", runMaster},
 	{"dashboard", "[--listen ADDR]", "serve the dashboard on loopback, signing its API calls with your credentials", runDashboard},
+	{"deploy-plan", "[--stack-name NAME] CONTROL_REGION [REGION ...]", "print the sam deploy commands, in order, from the deployed stacks' outputs", runDeployPlan},
 }
 
 func main() {
