@@ -49,6 +49,7 @@ var commands = []command{
 	{"master", "[--steering-uri URI] CLUSTER", "regenerate a cluster's merged master in every region's bucket and invalidate it", runMaster},
 	{"dashboard", "[--listen ADDR]", "serve the dashboard on loopback, signing its API calls with your credentials", runDashboard},
 	{"local", "[--regions N] [--segment-duration D] [--failback] [--dynamodb-endpoint URL] [flags]", "run the whole system in this process, no AWS (line 1: JSON of its URLs)", runLocal},
+	{"deploy-plan", "[--stack-name NAME] CONTROL_REGION [REGION ...]", "print the sam deploy commands, in order, from the deployed stacks' outputs", runDeployPlan},
 }
 
 func main() {
