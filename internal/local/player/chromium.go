@@ -111,7 +111,7 @@ func (c *Chromium) start(ctx context.Context, bin, hlsJS, masterURL string) erro
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(c.userDir), chromedp.WindowSize(1260, 440))
+		chromedp.UserDataDir(c.userDir), chromedp.WindowSize(1260, 560))
 	c.stop = append(c.stop, cancelAlloc)
 	tab, cancelTab := chromedp.NewContext(allocCtx)
 	c.stop = append(c.stop, cancelTab)

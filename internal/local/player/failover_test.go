@@ -3,6 +3,7 @@ package player
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,7 +59,7 @@ func TestFailoverInChromium(t *testing.T) {
 							t.Logf("%s %s %s %s sn %d %s %d", e.At.Format("15:04:05.000"), e.Kind, e.Type, e.Region, e.SN, e.Details, e.Code)
 						}
 					}
-					savePNG(ctx, t, p, "player-"+d.String()+".png")
+					savePNG(ctx, t, p, fmt.Sprintf("player-%v-%s.png", d, sc.short))
 				})
 			}
 		})

@@ -156,7 +156,8 @@ func (ht handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // scenario is a failure of the region being watched.
 type scenario struct {
-	name string
+	name  string
+	short string // for file names
 	// fail breaks region r.
 	fail func(r *region)
 	// seamless: the system promises no rebuffer (the edge's 404 switches at once).
@@ -164,8 +165,8 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{name: "edge closes the region (404)", fail: func(r *region) { r.edge.closed.Store(true) }, seamless: true},
-	{name: "origin answers 503", fail: func(r *region) {
+	{name: "edge closes the region (404)", short: "404", fail: func(r *region) { r.edge.closed.Store(true) }, seamless: true},
+	{name: "origin answers 503", short: "503", fail: func(r *region) {
 		if err := r.edge.origin.SetState(liveorigin.Error); err != nil {
 			panic(err)
 		}
