@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -296,7 +297,7 @@ func (c *Client) run(ctx context.Context) {
 			continue
 		}
 		base, _ := url.Parse(playlistURL)
-		segs := m.Playlist.GetAllSegments()
+		segs := segmentsOf(body)
 		first := int64(m.MediaSequence)
 		if next < 0 {
 			next = first + int64(max(0, len(segs)-c.start))
@@ -338,4 +339,30 @@ func (c *Client) run(ctx context.Context) {
 		}
 		sleep(ctx, wait)
 	}
+}
+
+// mediaSegment is one segment of a media playlist, as the client fetches it.
+type mediaSegment struct {
+	URI      string
+	Duration float64 // seconds, from #EXTINF
+}
+
+// segmentsOf lists a media playlist's segments in order: each URI line after its #EXTINF. The
+// product's parser keeps only what staleness needs, so the client reads the list itself.
+func segmentsOf(body []byte) []mediaSegment {
+	var segs []mediaSegment
+	dur := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "#EXTINF:"):
+			v, _, _ := strings.Cut(strings.TrimPrefix(line, "#EXTINF:"), ",")
+			dur, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		case line == "" || strings.HasPrefix(line, "#"):
+		default:
+			segs = append(segs, mediaSegment{URI: line, Duration: dur})
+			dur = 0
+		}
+	}
+	return segs
 }
