@@ -87,7 +87,6 @@ var Parameters = map[string]string{
 var NotLocal = map[string]string{
 	"NotificationEmail":       "notifications are logged, no e-mail is sent",
 	"EdgeKeyValueStoreArn":    "one in-process KeyValueStore serves every region",
-	"StateStreamLabel":        "the edge sync reads the store's change feed",
 	"ControlRegion":           "one state store serves every region",
 	"StateReplicaRegions":     "one state store serves every region",
 	"EncoderMasterName":       "no encoder bucket: the S3 playlist functions do not run locally",
