@@ -56,8 +56,7 @@ const (
 	motoReopenArn  = "arn:aws:lambda:us-east-1:123456789012:function:cvs-reopen"
 )
 
-// syncBuffer collects a child process's output (asl_lambda_runtime_test.go), safe for concurrent
-// writes.
+// syncBuffer collects a child process's output, safe for writes while the test reads it.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -67,6 +66,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (s *syncBuffer) tail(n int) string {

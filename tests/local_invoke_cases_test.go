@@ -200,6 +200,7 @@ var pendingEvents = []string{
 	"sweeper-recheck.json",
 	"sweeper-sweep.json",
 	"sweeper-upload.json",
+	"tablestream-create.json",
 }
 
 // TestLocalInvoke runs every function's bootstrap under the test's Runtime API with its sample

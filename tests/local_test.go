@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,7 +48,7 @@ type localRun struct {
 	c       localContract
 	started time.Duration // from exec to line 1
 	exited  chan error
-	stderr  *bytes.Buffer
+	stderr  *syncBuffer
 
 	mu    sync.Mutex
 	lines []logLine
@@ -77,8 +76,8 @@ func startLocal(t *testing.T, bin string, args ...string) *localRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &localRun{t: t, cmd: cmd, exited: make(chan error, 1), stderr: &bytes.Buffer{}}
-	cmd.Stderr = &lockedWriter{w: r.stderr}
+	r := &localRun{t: t, cmd: cmd, exited: make(chan error, 1), stderr: &syncBuffer{}}
+	cmd.Stderr = r.stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -219,17 +218,6 @@ func (r *localRun) stop() time.Duration {
 		r.t.Fatal("cvsctl local still running 10 s after SIGINT")
 	}
 	return time.Since(start)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // TestLocalFailover starts `cvsctl local`, stalls the first region (the one a player of the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
 	"github.com/clustered-video-streams/cvs/internal/aws/cloudformation"
 )
@@ -91,7 +90,7 @@ that needs a stack not yet deployed says so.`)
 	if err != nil {
 		return fail(e, fmt.Errorf("load AWS configuration: %w", err))
 	}
-	steps, notes, err := deployPlan(ctx, cloudformation.New(awscfn.NewFromConfig(cfg)), *stack, pos[0], pos[1:])
+	steps, notes, err := deployPlan(ctx, cloudformation.NewFromConfig(cfg), *stack, pos[0], pos[1:])
 	if err != nil {
 		return fail(e, err)
 	}

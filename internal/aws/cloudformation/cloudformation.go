@@ -36,6 +36,10 @@ type Stacks struct {
 // New returns Stacks over c.
 func New(c Client) *Stacks { return &Stacks{Client: c} }
 
+// NewFromConfig returns Stacks over a client built from cfg, so a command needs no SDK
+// service import of its own.
+func NewFromConfig(cfg aws.Config) *Stacks { return New(awscfn.NewFromConfig(cfg)) }
+
 // Describe returns the stack name in region.
 func (s *Stacks) Describe(ctx context.Context, region, name string) (Stack, error) {
 	out, err := s.Client.DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String(name)},

@@ -103,6 +103,7 @@ func newRegion(ctx context.Context, s *shared, n int, originL, edgeL net.Listene
 		workflow.SubstCloseFunctionArn:     fn("close"),
 		workflow.SubstReopenFunctionArn:    fn("reopen"),
 		workflow.SubstNotificationTopicArn: notifications,
+		workflow.SubstPartition:            "aws",
 	}
 	handlers := map[string]asl.Handler{
 		asl.ResourceLambdaInvoke: asl.LambdaInvoke(map[string]asl.LambdaFunction{
