@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
+	"github.com/clustered-video-streams/cvs/internal/contract"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 )
 
 // The state machines' Retry and Catch match the error names the task Lambdas report, and the
@@ -36,17 +36,17 @@ func runtimeCase(kind string) (any, error) {
 	cause := errors.New("connection reset by peer")
 	switch kind {
 	case "invalid-input":
-		return nil, &workflow.InvalidInputError{What: "close input", Problems: []string{"cluster: is required", `note: "quoted" <tag> & more`}}
+		return nil, &contract.InvalidInputError{What: "close input", Problems: []string{"cluster: is required", `note: "quoted" <tag> & more`}}
 	case "origin-probe":
-		return nil, &workflow.OriginProbeError{URL: "https://origin.example.com/index.m3u8", Err: cause}
+		return nil, &contract.OriginProbeError{URL: "https://origin.example.com/index.m3u8", Err: cause}
 	case "not-found":
-		return nil, &workflow.InstanceNotFoundError{Cluster: "news", Domain: "d1.cloudfront.net"}
+		return nil, &contract.InstanceNotFoundError{Cluster: "news", Domain: "d1.cloudfront.net"}
 	case "state-store":
-		return nil, &workflow.StateStoreError{Op: "close", Err: cause}
+		return nil, &contract.StateStoreError{Op: "close", Err: cause}
 	case "wrapped":
-		return nil, fmt.Errorf("close news/d1: %w", &workflow.StateStoreError{Op: "close", Err: cause})
+		return nil, fmt.Errorf("close news/d1: %w", &contract.StateStoreError{Op: "close", Err: cause})
 	case "ok":
-		return workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed <now> & audited"}, nil
+		return contract.CloseOutput{Closed: true, Changed: true, Reason: "closed <now> & audited"}, nil
 	}
 	return nil, fmt.Errorf("unknown case %q", kind)
 }
@@ -152,10 +152,10 @@ func TestASLLambdaErrorsMatchTheRuntime(t *testing.T) {
 	}
 
 	wantType := map[string]string{
-		"invalid-input": workflow.ErrNameInvalidInput,
-		"origin-probe":  workflow.ErrNameOriginProbe,
-		"not-found":     workflow.ErrNameInstanceNotFound,
-		"state-store":   workflow.ErrNameStateStore,
+		"invalid-input": contract.ErrNameInvalidInput,
+		"origin-probe":  contract.ErrNameOriginProbe,
+		"not-found":     contract.ErrNameInstanceNotFound,
+		"state-store":   contract.ErrNameStateStore,
 		"wrapped":       "wrapError", // why task handlers must not wrap their errors
 	}
 	invoke := asl.LambdaInvoke(map[string]asl.LambdaFunction{"fn": lambda.NewHandler(runtimeHandler)})

@@ -22,10 +22,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // The moto cross-check runs the definitions in statemachines/ unchanged in two engines: moto 5's
@@ -124,11 +124,11 @@ func definitionFor(t *testing.T, file, topicArn string) []byte {
 	}
 	s := string(b)
 	for name, v := range map[string]string{
-		workflow.SubstConfirmFunctionArn:   motoConfirmArn,
-		workflow.SubstCloseFunctionArn:     motoCloseArn,
-		workflow.SubstReopenFunctionArn:    motoReopenArn,
-		workflow.SubstNotificationTopicArn: topicArn,
-		workflow.SubstPartition:            "aws",
+		contract.SubstConfirmFunctionArn:   motoConfirmArn,
+		contract.SubstCloseFunctionArn:     motoCloseArn,
+		contract.SubstReopenFunctionArn:    motoReopenArn,
+		contract.SubstNotificationTopicArn: topicArn,
+		contract.SubstPartition:            "aws",
 	} {
 		s = strings.ReplaceAll(s, "${"+name+"}", v)
 	}
@@ -299,7 +299,7 @@ func runMoto(t *testing.T, ctx context.Context, c motoClients, sc crossScenario,
 	return r, aws.ToString(sm.StateMachineArn)
 }
 
-// runInterpreter runs the scenario in internal/asl, with the same canned results and moto's SNS.
+// runInterpreter runs the scenario in internal/local/asl, with the same canned results and moto's SNS.
 func runInterpreter(t *testing.T, ctx context.Context, c motoClients, sc crossScenario, def []byte, smArn, queueURL, execName string, motoFailures []sfntypes.TaskFailedEventDetails) engineRun {
 	t.Helper()
 	var mu sync.Mutex
@@ -400,57 +400,57 @@ func TestASLAgreesWithMoto(t *testing.T) {
 	ctx := context.Background()
 
 	probed := time.Date(2025, 3, 1, 12, 0, 11, 0, time.UTC)
-	stale := workflow.DetectorEvent{
+	stale := contract.DetectorEvent{
 		Version: 1, Event: state.HealthStale, Cluster: "news", Domain: "d111111abcdef8.cloudfront.net", Region: "eu-west-1",
 		OriginPlaylistURL: "https://origin-eu.example.com/news/index.m3u8",
-		Playlists: []workflow.PlaylistDetail{{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale,
+		Playlists: []contract.PlaylistDetail{{URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale,
 			MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}},
 		DetectedAt: time.Date(2025, 3, 1, 12, 0, 9, 0, time.UTC), StaleForMS: 9000, Sequence: 42,
 	}
 	fresh := stale
 	fresh.Event, fresh.StaleForMS, fresh.Sequence = state.HealthFresh, 0, 43
-	failback := workflow.FailbackInput{DetectorEvent: fresh, HoldDownSeconds: 0}
-	stillStale := workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "media sequence 18234 unchanged for 11.0 s", ProbedAt: probed}
-	advancing := workflow.ConfirmOutput{Confirmed: false, Health: state.HealthFresh, Reason: "media sequence advanced to 18236", ProbedAt: probed}
-	freshNow := workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: "fresh since the event", ProbedAt: probed}
+	failback := contract.FailbackInput{DetectorEvent: fresh, HoldDownSeconds: 0}
+	stillStale := contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "media sequence 18234 unchanged for 11.0 s", ProbedAt: probed}
+	advancing := contract.ConfirmOutput{Confirmed: false, Health: state.HealthFresh, Reason: "media sequence advanced to 18236", ProbedAt: probed}
+	freshNow := contract.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: "fresh since the event", ProbedAt: probed}
 
 	scenarios := []crossScenario{
 		{name: "failover closes", definition: "failover.asl.json", input: stale,
-			results: []any{stillStale, workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}},
+			results: []any{stillStale, contract.CloseOutput{Closed: true, Changed: true, Reason: "closed"}},
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyClosed"}},
 		{name: "failover false alarm", definition: "failover.asl.json", input: stale,
 			results: []any{advancing},
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "NotifyFalseAlarm"}},
 		{name: "failover guard refusal", definition: "failover.asl.json", input: stale,
-			results: []any{stillStale, workflow.CloseOutput{Refused: true, Reason: "no other instance is open and healthy"}},
+			results: []any{stillStale, contract.CloseOutput{Refused: true, Reason: "no other instance is open and healthy"}},
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyRefused"}},
 		{name: "failover skipped", definition: "failover.asl.json", input: stale,
-			results: []any{stillStale, workflow.CloseOutput{Skipped: true, Reason: "detector event #42 is not newer than event #44"}},
+			results: []any{stillStale, contract.CloseOutput{Skipped: true, Reason: "detector event #42 is not newer than event #44"}},
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifySkipped"}},
 		{name: "failover already closed", definition: "failover.asl.json", input: stale,
-			results: []any{stillStale, workflow.CloseOutput{Closed: true, Reason: "already closed by an operator"}},
+			results: []any{stillStale, contract.CloseOutput{Closed: true, Reason: "already closed by an operator"}},
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyAlreadyClosed"}},
 		{name: "failover unexpected close result", definition: "failover.asl.json", input: stale,
-			results: []any{stillStale, workflow.CloseOutput{Reason: "?"}},
+			results: []any{stillStale, contract.CloseOutput{Reason: "?"}},
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "UnexpectedCloseResult", "CloseFailed", "NotifyFailure", "Failed"}},
 		{name: "failover task error caught and notified", definition: "failover.asl.json", input: stale, noFunctions: true,
 			states: []string{"CheckInput", "Confirm", "ConfirmFailed", "NotifyFailure", "Failed"}},
 		{name: "failover invalid input", definition: "failover.asl.json", input: map[string]any{"cluster": "news"},
 			states: []string{"CheckInput", "InvalidInput", "NotifyInvalidInput", "Failed"}},
 		{name: "failback reopens", definition: "failback.asl.json", input: failback,
-			results: []any{freshNow, workflow.ReopenOutput{Opened: true, Changed: true, Reason: "reopened"}},
+			results: []any{freshNow, contract.ReopenOutput{Opened: true, Changed: true, Reason: "reopened"}},
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "NotifyReopened"}},
 		{name: "failback origin not fresh", definition: "failback.asl.json", input: failback,
-			results: []any{workflow.ConfirmOutput{Confirmed: false, Health: state.HealthStale, Reason: "stale again", ProbedAt: probed}},
+			results: []any{contract.ConfirmOutput{Confirmed: false, Health: state.HealthStale, Reason: "stale again", ProbedAt: probed}},
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "NotifyNotFresh"}},
 		{name: "failback reopen refused", definition: "failback.asl.json", input: failback,
-			results: []any{freshNow, workflow.ReopenOutput{Refused: true, Reason: "closed by an operator"}},
+			results: []any{freshNow, contract.ReopenOutput{Refused: true, Reason: "closed by an operator"}},
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "NotifyReopenRefused"}},
 		{name: "failback reopen skipped", definition: "failback.asl.json", input: failback,
-			results: []any{freshNow, workflow.ReopenOutput{Skipped: true, Reason: "detector event #43 is not newer than event #46"}},
+			results: []any{freshNow, contract.ReopenOutput{Skipped: true, Reason: "detector event #43 is not newer than event #46"}},
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "NotifyReopenSkipped"}},
 		{name: "failback unexpected reopen result", definition: "failback.asl.json", input: failback,
-			results: []any{freshNow, workflow.ReopenOutput{Reason: "?"}},
+			results: []any{freshNow, contract.ReopenOutput{Reason: "?"}},
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "UnexpectedReopenResult", "ReopenFailed", "NotifyFailure", "Failed"}},
 		{name: "failback task error caught and notified", definition: "failback.asl.json", input: failback, noFunctions: true,
 			states: []string{"CheckInput", "HoldDown", "Reprobe", "ReprobeFailed", "NotifyFailure", "Failed"}},

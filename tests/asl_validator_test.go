@@ -11,19 +11,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // dummySubstitutions are what SAM's DefinitionSubstitutions would put in place of every
 // ${Name} the definitions use, with the shapes of real ARNs.
 var dummySubstitutions = map[string]string{
-	workflow.SubstConfirmFunctionArn:   "arn:aws:lambda:eu-west-1:123456789012:function:cvs-confirm",
-	workflow.SubstCloseFunctionArn:     "arn:aws:lambda:eu-west-1:123456789012:function:cvs-close",
-	workflow.SubstReopenFunctionArn:    "arn:aws:lambda:eu-west-1:123456789012:function:cvs-reopen",
-	workflow.SubstNotificationTopicArn: "arn:aws:sns:eu-west-1:123456789012:cvs-notifications",
-	workflow.SubstPartition:            "aws",
+	contract.SubstConfirmFunctionArn:   "arn:aws:lambda:eu-west-1:123456789012:function:cvs-confirm",
+	contract.SubstCloseFunctionArn:     "arn:aws:lambda:eu-west-1:123456789012:function:cvs-close",
+	contract.SubstReopenFunctionArn:    "arn:aws:lambda:eu-west-1:123456789012:function:cvs-reopen",
+	contract.SubstNotificationTopicArn: "arn:aws:sns:eu-west-1:123456789012:cvs-notifications",
+	contract.SubstPartition:            "aws",
 }
 
 var substitutionRE = regexp.MustCompile(`\$\{([^}]*)\}`)
@@ -147,7 +147,7 @@ func TestASLValidatorRejectsBrokenDefinitions(t *testing.T) {
 }
 
 func TestStateMachinesLoadInTheInterpreter(t *testing.T) {
-	// Every definition runs locally: internal/asl supports everything it uses, and its Task
+	// Every definition runs locally: internal/local/asl supports everything it uses, and its Task
 	// resources are the two integrations the local runtime provides.
 	noop := func(context.Context, json.RawMessage) (json.RawMessage, error) { return nil, nil }
 	handlers := map[string]asl.Handler{asl.ResourceLambdaInvoke: noop, asl.ResourceSNSPublish: noop}

@@ -21,10 +21,10 @@ import (
 
 	"github.com/clustered-video-streams/cvs/internal/api"
 	"github.com/clustered-video-streams/cvs/internal/api/apiclient"
-	"github.com/clustered-video-streams/cvs/internal/api/apigw"
 	"github.com/clustered-video-streams/cvs/internal/dashboard"
+	"github.com/clustered-video-streams/cvs/internal/local/apigw"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 

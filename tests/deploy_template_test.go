@@ -14,10 +14,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // resources calls fn for every resource of the template, by logical ID.
@@ -357,9 +357,9 @@ func TestTemplateUsesThePartition(t *testing.T) {
 	}
 	tmpl := foTemplate(t)
 	for _, sm := range []string{"FailoverStateMachine", "FailbackStateMachine"} {
-		v := child(foNode(t, tmpl, "Resources", sm, "Properties", "DefinitionSubstitutions"), workflow.SubstPartition)
+		v := child(foNode(t, tmpl, "Resources", sm, "Properties", "DefinitionSubstitutions"), contract.SubstPartition)
 		if v == nil || v.Tag != "!Ref" || v.Value != "AWS::Partition" {
-			t.Errorf("%s does not substitute %s with !Ref AWS::Partition", sm, workflow.SubstPartition)
+			t.Errorf("%s does not substitute %s with !Ref AWS::Partition", sm, contract.SubstPartition)
 		}
 	}
 	pattern := regexp.MustCompile(foNode(t, tmpl, "Parameters", "ControlRegion", "AllowedPattern").Value)

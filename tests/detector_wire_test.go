@@ -22,13 +22,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	awssns "github.com/clustered-video-streams/cvs/internal/aws/sns"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/topic"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // dwPublisher is the SNS adapter over the real client, noting when each sequence's Publish
@@ -42,7 +42,7 @@ type dwPublisher struct {
 func (p *dwPublisher) Publish(ctx context.Context, m topic.Message) (string, error) {
 	out, err := p.Publisher.Publish(ctx, m)
 	if err == nil {
-		var ev workflow.DetectorEvent
+		var ev contract.DetectorEvent
 		if json.Unmarshal([]byte(m.Body), &ev) == nil {
 			p.mu.Lock()
 			p.at[ev.Sequence] = time.Now()
@@ -196,7 +196,7 @@ func TestDetectorOnTheWire(t *testing.T) {
 
 	// Everything that reached the trigger's queue.
 	type received struct {
-		ev    workflow.DetectorEvent
+		ev    contract.DetectorEvent
 		attrs map[string]string
 	}
 	byDomain := map[string][]received{}
@@ -216,7 +216,7 @@ func TestDetectorOnTheWire(t *testing.T) {
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &envelope); err != nil {
 				t.Fatal(err)
 			}
-			ev, err := workflow.ParseDetectorEvent([]byte(envelope.Message))
+			ev, err := contract.ParseDetectorEvent([]byte(envelope.Message))
 			if err != nil {
 				t.Fatalf("message on the topic is no detector event: %v", err)
 			}

@@ -24,9 +24,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
-	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
-	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
+	"github.com/clustered-video-streams/cvs/internal/local/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"

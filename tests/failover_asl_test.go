@@ -21,17 +21,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/failover"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // These tests run the real statemachines/failover.asl.json and failback.asl.json through
-// internal/asl with the real task handlers in process (Confirm against an httptest origin whose
+// internal/local/asl with the real task handlers in process (Confirm against an httptest origin whose
 // playlists follow the interpreter's virtual clock, Close and Reopen against the memory store or
 // DynamoDB Local), and check each path end to end: the states taken, the retries and waits,
 // what operators are told, and what the state table holds afterwards.
@@ -160,9 +160,9 @@ func newFoWorld(t *testing.T, start time.Time, store func(now func() time.Time) 
 	closer := &failover.Closer{Store: w.store, HoldDown: foHoldDown, Now: w.clock.Now, Log: foQuiet}
 	reopener := &failover.Reopener{Store: w.store, Log: foQuiet}
 	invoke := asl.LambdaInvoke(map[string]asl.LambdaFunction{
-		foSubstitutions[workflow.SubstConfirmFunctionArn]: lambda.NewHandler(confirm.Confirm),
-		foSubstitutions[workflow.SubstCloseFunctionArn]:   lambda.NewHandler(closer.Close),
-		foSubstitutions[workflow.SubstReopenFunctionArn]:  lambda.NewHandler(reopener.Reopen),
+		foSubstitutions[contract.SubstConfirmFunctionArn]: lambda.NewHandler(confirm.Confirm),
+		foSubstitutions[contract.SubstCloseFunctionArn]:   lambda.NewHandler(closer.Close),
+		foSubstitutions[contract.SubstReopenFunctionArn]:  lambda.NewHandler(reopener.Reopen),
 	})
 	handlers := map[string]asl.Handler{
 		asl.ResourceLambdaInvoke: func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -233,11 +233,11 @@ func (w *foWorld) health(domain string, h state.Health) {
 // event is the sample detector event of events/trigger-<kind>.json, pointed at the test origin,
 // with the given sequence, detection time, last change and media sequence, and the live edge
 // the detector saw then: the newest of foMedia's 5 segments.
-func (w *foWorld) event(kind string, seq int64, detected, lastChange time.Time, msn uint64) workflow.DetectorEvent {
+func (w *foWorld) event(kind string, seq int64, detected, lastChange time.Time, msn uint64) contract.DetectorEvent {
 	w.t.Helper()
 	body := foSNSEvent(w.t, "trigger-"+kind).Records[0].SNS.Message
 	body = strings.ReplaceAll(body, "https://origin-eu.example.com", w.origin.URL)
-	e, err := workflow.ParseDetectorEvent([]byte(body))
+	e, err := contract.ParseDetectorEvent([]byte(body))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -247,28 +247,28 @@ func (w *foWorld) event(kind string, seq int64, detected, lastChange time.Time, 
 	}
 	for i := range e.Playlists {
 		e.Playlists[i].LastChange, e.Playlists[i].MediaSequence = lastChange, msn
-		e.Playlists[i].LiveEdge = &workflow.LiveEdge{Sequence: msn + 4, SegmentURI: fmt.Sprintf("seg%d.ts", msn+4)}
+		e.Playlists[i].LiveEdge = &contract.LiveEdge{Sequence: msn + 4, SegmentURI: fmt.Sprintf("seg%d.ts", msn+4)}
 	}
 	return e
 }
 
 // runFailover runs the failover workflow on e, as the trigger starts it.
-func (w *foWorld) runFailover(e workflow.DetectorEvent) *asl.Execution {
+func (w *foWorld) runFailover(e contract.DetectorEvent) *asl.Execution {
 	return w.run(w.failover, e, e)
 }
 
 // runFailback runs the failback workflow on e, as the trigger starts it.
-func (w *foWorld) runFailback(e workflow.DetectorEvent) *asl.Execution {
-	return w.run(w.failback, e, workflow.FailbackInput{DetectorEvent: e, HoldDownSeconds: int(foHoldDown / time.Second)})
+func (w *foWorld) runFailback(e contract.DetectorEvent) *asl.Execution {
+	return w.run(w.failback, e, contract.FailbackInput{DetectorEvent: e, HoldDownSeconds: int(foHoldDown / time.Second)})
 }
 
-func (w *foWorld) run(m *asl.Machine, e workflow.DetectorEvent, input any) *asl.Execution {
+func (w *foWorld) run(m *asl.Machine, e contract.DetectorEvent, input any) *asl.Execution {
 	w.t.Helper()
 	body, err := json.Marshal(input)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ex, err := m.Run(context.Background(), workflow.ExecutionName(e), body)
+	ex, err := m.Run(context.Background(), contract.ExecutionName(e), body)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -331,8 +331,8 @@ func (s foSnapshot) openChanges() []string {
 	return out
 }
 
-func foExecArn(machine string, e workflow.DetectorEvent) string {
-	return "arn:aws:states:us-east-1:123456789012:execution:" + machine + ":" + workflow.ExecutionName(e)
+func foExecArn(machine string, e contract.DetectorEvent) string {
+	return "arn:aws:states:us-east-1:123456789012:execution:" + machine + ":" + contract.ExecutionName(e)
 }
 
 // Sample times: the stale sample's playlists last changed at 12:00:00 at media sequence 18234;
@@ -361,7 +361,7 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 		prep   func(w *foWorld)
 		faults map[string][]*asl.TaskError
 		// event changes the stale event #42 before the run.
-		event func(e *workflow.DetectorEvent)
+		event func(e *contract.DetectorEvent)
 		want  want
 	}{
 		{name: "stalled origin: confirmed, closed, notified", origin: stalled, want: want{
@@ -393,8 +393,8 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 				outcome: "refused", summary: "no other instance of the cluster is open and healthy. Viewers on it may stall; an operator must act."}},
 		{name: "Lambda throttling is retried with backoff", origin: stalled,
 			faults: map[string][]*asl.TaskError{
-				foSubstitutions[workflow.SubstConfirmFunctionArn]: {{Name: "Lambda.TooManyRequestsException", Cause: "Rate Exceeded."}},
-				foSubstitutions[workflow.SubstCloseFunctionArn]:   {{Name: "Lambda.ServiceException", Cause: "Internal error"}, {Name: "Lambda.ServiceException", Cause: "Internal error"}},
+				foSubstitutions[contract.SubstConfirmFunctionArn]: {{Name: "Lambda.TooManyRequestsException", Cause: "Rate Exceeded."}},
+				foSubstitutions[contract.SubstCloseFunctionArn]:   {{Name: "Lambda.ServiceException", Cause: "Internal error"}, {Name: "Lambda.ServiceException", Cause: "Internal error"}},
 			}, want: want{
 				status: asl.StatusSucceeded, states: []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "NotifyClosed"},
 				retries: map[string]int{"Confirm": 1, "Close": 2}, sleeps: []time.Duration{time.Second, time.Second, 2 * time.Second},
@@ -402,8 +402,8 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 		{name: "task error: retried, caught, failure notified", origin: func(time.Time) (int, string) {
 			return 200, strings.Replace(foMedia(18234, false), "#EXT-X-VERSION:3\n", "#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n", 1)
 		}, faults: map[string][]*asl.TaskError{
-			foSubstitutions[workflow.SubstConfirmFunctionArn]: {{Name: "Lambda.ServiceException", Cause: "Internal error"}},
-		}, event: func(e *workflow.DetectorEvent) {
+			foSubstitutions[contract.SubstConfirmFunctionArn]: {{Name: "Lambda.ServiceException", Cause: "Internal error"}},
+		}, event: func(e *contract.DetectorEvent) {
 			// An event from before live_edge: its media sequence alone cannot judge an EVENT
 			// playlist, which Confirm reports as an OriginProbeError.
 			for i := range e.Playlists {
@@ -412,7 +412,7 @@ func TestFailoverWorkflowWithRealTasks(t *testing.T) {
 		}, want: want{
 			status: asl.StatusFailed, states: []string{"CheckInput", "Confirm", "ConfirmFailed", "NotifyFailure", "Failed"},
 			retries: map[string]int{"Confirm": 2}, sleeps: []time.Duration{time.Second, time.Second},
-			outcome: "failed", summary: "stopped at step Confirm with OriginProbeError", err: workflow.ErrNameOriginProbe}},
+			outcome: "failed", summary: "stopped at step Confirm with OriginProbeError", err: contract.ErrNameOriginProbe}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,8 +488,8 @@ func TestFailoverAgainstAnUnreachableStateTable(t *testing.T) {
 	}, nil)
 	w.origin.serve(foStalled(18234))
 	ex := w.runFailover(w.event("stale", 42, foDetected, foLastChange, 18234))
-	if ex.Status != asl.StatusFailed || ex.Error != workflow.ErrNameStateStore {
-		t.Errorf("execution %s %s (%s), want FAILED %s", ex.Status, ex.Error, ex.Cause, workflow.ErrNameStateStore)
+	if ex.Status != asl.StatusFailed || ex.Error != contract.ErrNameStateStore {
+		t.Errorf("execution %s %s (%s), want FAILED %s", ex.Status, ex.Error, ex.Cause, contract.ErrNameStateStore)
 	}
 	want := []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseFailed", "NotifyFailure", "Failed"}
 	if diff := cmp.Diff(want, ex.StateNames()); diff != "" {
@@ -499,8 +499,8 @@ func TestFailoverAgainstAnUnreachableStateTable(t *testing.T) {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
 	_, msg := w.notification()
-	if msg["outcome"] != "failed" || msg["step"] != "Close" || msg["error"] != workflow.ErrNameStateStore {
-		t.Errorf("notification %v, want a failure at Close with %s", msg, workflow.ErrNameStateStore)
+	if msg["outcome"] != "failed" || msg["step"] != "Close" || msg["error"] != contract.ErrNameStateStore {
+		t.Errorf("notification %v, want a failure at Close with %s", msg, contract.ErrNameStateStore)
 	}
 	if cause, _ := msg["cause"].(string); !strings.Contains(cause, "connection refused") {
 		t.Errorf("cause %q does not name the network error", cause)

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // TestFailoverNotifiesThroughMotoSNS runs the confirmed-closed path with the Notify task's
@@ -34,7 +34,7 @@ func TestFailoverNotifiesThroughMotoSNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := aws.ToString(topic.TopicArn), foSubstitutions[workflow.SubstNotificationTopicArn]; got != want {
+	if got, want := aws.ToString(topic.TopicArn), foSubstitutions[contract.SubstNotificationTopicArn]; got != want {
 		t.Fatalf("moto made topic %s, the substitutions name %s", got, want)
 	}
 	queue, err := sqsClient.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("cvs-operators")})

@@ -23,9 +23,9 @@ import (
 
 	awssfn "github.com/clustered-video-streams/cvs/internal/aws/sfn"
 	awssqs "github.com/clustered-video-streams/cvs/internal/aws/sqs"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // The trigger's wire test: the trigger handler calls moto_server's Step Functions API, where
@@ -37,11 +37,11 @@ const foRegion = "us-east-1"
 
 // foSubstitutions are the template's DefinitionSubstitutions, with made-up ARNs.
 var foSubstitutions = map[string]string{
-	workflow.SubstConfirmFunctionArn:   "arn:aws:lambda:us-east-1:123456789012:function:cvs-confirm",
-	workflow.SubstCloseFunctionArn:     "arn:aws:lambda:us-east-1:123456789012:function:cvs-close",
-	workflow.SubstReopenFunctionArn:    "arn:aws:lambda:us-east-1:123456789012:function:cvs-reopen",
-	workflow.SubstNotificationTopicArn: "arn:aws:sns:us-east-1:123456789012:cvs-notifications",
-	workflow.SubstPartition:            "aws",
+	contract.SubstConfirmFunctionArn:   "arn:aws:lambda:us-east-1:123456789012:function:cvs-confirm",
+	contract.SubstCloseFunctionArn:     "arn:aws:lambda:us-east-1:123456789012:function:cvs-close",
+	contract.SubstReopenFunctionArn:    "arn:aws:lambda:us-east-1:123456789012:function:cvs-reopen",
+	contract.SubstNotificationTopicArn: "arn:aws:sns:us-east-1:123456789012:cvs-notifications",
+	contract.SubstPartition:            "aws",
 }
 
 var foPlaceholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]*)\}`)
@@ -215,11 +215,11 @@ func TestTriggerStartsOneExecutionPerEvent(t *testing.T) {
 		return m
 	}
 	name := func(e events.SNSEvent) string {
-		ev, err := workflow.ParseDetectorEvent([]byte(e.Records[0].SNS.Message))
+		ev, err := contract.ParseDetectorEvent([]byte(e.Records[0].SNS.Message))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return workflow.ExecutionName(ev)
+		return contract.ExecutionName(ev)
 	}
 	stale, unreachable := foSNSEvent(t, "trigger-stale"), foSNSEvent(t, "trigger-unreachable")
 	fresh, malformed := foSNSEvent(t, "trigger-fresh"), foSNSEvent(t, "trigger-malformed")

@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // invokeWorld is one function's local stack: its state table on DynamoDB Local, moto_server
@@ -57,7 +57,7 @@ var invokeCases = []invokeCase{
 			testenv.FreshInstances(t, w.store, "news-channel", "eu-west-1", invD1, invD2)
 		},
 		events: []invokeEvent{{file: "close-confirmed.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
-			if out := decodeJSON[workflow.CloseOutput](t, res); !out.Closed || !out.Changed {
+			if out := decodeJSON[contract.CloseOutput](t, res); !out.Closed || !out.Changed {
 				t.Errorf("output %s, want closed by this invocation", res.Body)
 			}
 			w.wantOpen(t, "news-channel", invD1, false, ":execution:cvs-failover:")
@@ -67,13 +67,13 @@ var invokeCases = []invokeCase{
 		setup: func(t *testing.T, w *invokeWorld) {
 			testenv.FreshInstances(t, w.store, "news-channel", "eu-west-1", invD1, invD2)
 			by := "arn:aws:states:eu-west-1:123456789012:execution:cvs-failover:" +
-				workflow.ExecutionName(workflow.DetectorEvent{Cluster: "news-channel", Domain: invD1, Sequence: 42})
+				contract.ExecutionName(contract.DetectorEvent{Cluster: "news-channel", Domain: invD1, Sequence: 42})
 			if _, err := w.store.Close(w.ctx, "news-channel", invD1, state.Change{By: by, Reason: "event #42 confirmed"}); err != nil {
 				t.Fatal(err)
 			}
 		},
 		events: []invokeEvent{{file: "reopen-fresh.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
-			if out := decodeJSON[workflow.ReopenOutput](t, res); !out.Opened || !out.Changed {
+			if out := decodeJSON[contract.ReopenOutput](t, res); !out.Opened || !out.Changed {
 				t.Errorf("output %s, want opened by this invocation", res.Body)
 			}
 			w.wantOpen(t, "news-channel", invD1, true, ":execution:cvs-failback:")
@@ -169,7 +169,7 @@ var invokeCases = []invokeCase{
 			}
 		},
 		events: []invokeEvent{{file: "confirm-stale.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
-			if out := decodeJSON[workflow.ConfirmOutput](t, res); !out.Confirmed || out.Health != "stale" {
+			if out := decodeJSON[contract.ConfirmOutput](t, res); !out.Confirmed || out.Health != "stale" {
 				t.Errorf("output %s, want confirmed stale", res.Body)
 			}
 		}}},

@@ -13,10 +13,10 @@ import (
 	awss3 "github.com/clustered-video-streams/cvs/internal/aws/s3"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )

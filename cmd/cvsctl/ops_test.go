@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
-	"github.com/clustered-video-streams/cvs/internal/api/apigw"
+	"github.com/clustered-video-streams/cvs/internal/local/apigw"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 )
 
 const (

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 func TestBuildRefusesBadConfig(t *testing.T) {
@@ -49,7 +49,7 @@ func TestSampleEventClosesOnTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
-	var got workflow.CloseOutput
+	var got contract.CloseOutput
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
 	}

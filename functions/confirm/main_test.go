@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 func TestBuildNeedsTheTable(t *testing.T) {
@@ -83,7 +83,7 @@ func TestBuildJudgesByTheDetectorsSettings(t *testing.T) {
 			if err != nil {
 				t.Fatalf("invoke: %v", err)
 			}
-			var got workflow.ConfirmOutput
+			var got contract.ConfirmOutput
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +115,7 @@ func TestSampleEventProbesTheOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
-	var got workflow.ConfirmOutput
+	var got contract.ConfirmOutput
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
 	}

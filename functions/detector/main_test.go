@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 func TestBuildRefusesBadConfiguration(t *testing.T) {
@@ -114,7 +114,7 @@ func TestBuiltHandlerPublishesToSNS(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(got.Messages[0].Body)), &envelope); err != nil {
 		t.Fatal(err)
 	}
-	de, err := workflow.ParseDetectorEvent([]byte(envelope.Message))
+	de, err := contract.ParseDetectorEvent([]byte(envelope.Message))
 	if err != nil {
 		t.Fatalf("published message: %v", err)
 	}

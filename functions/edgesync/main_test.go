@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
-	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
+	"github.com/clustered-video-streams/cvs/internal/local/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )

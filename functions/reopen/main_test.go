@@ -9,9 +9,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 func TestBuildRefusesBadConfig(t *testing.T) {
@@ -46,7 +46,7 @@ func TestSampleEventReopensOnTheTable(t *testing.T) {
 	}
 	testenv.FreshInstances(t, store, "news-channel", "eu-west-1", "d111111abcdef8.cloudfront.net", "d222222abcdef8.cloudfront.net")
 	closedBy := "arn:aws:states:eu-west-1:123456789012:execution:cvs-failover:" +
-		workflow.ExecutionName(workflow.DetectorEvent{Cluster: "news-channel", Domain: "d111111abcdef8.cloudfront.net", Sequence: 42})
+		contract.ExecutionName(contract.DetectorEvent{Cluster: "news-channel", Domain: "d111111abcdef8.cloudfront.net", Sequence: 42})
 	if _, err := store.Close(ctx, "news-channel", "d111111abcdef8.cloudfront.net", state.Change{By: closedBy, Reason: "event #42 confirmed"}); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestSampleEventReopensOnTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
-	var got workflow.ReopenOutput
+	var got contract.ReopenOutput
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
 	}

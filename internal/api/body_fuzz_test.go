@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 )
 
 // bodyTypes are the request bodies the API decodes, by their route's name.

@@ -20,11 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/clustered-video-streams/cvs/internal/api"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )

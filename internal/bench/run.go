@@ -413,7 +413,7 @@ var nodeLine = regexp.MustCompile(`node (.+): (\d+) ns/request \((\d+) iteration
 // copilot measures the copilot per request in goja (the edge's runtime here) and in Node.
 func (r *Runner) copilot(ctx context.Context) {
 	const what = "copilot per request in goja, event built and result read"
-	rs, err := r.benchmarks(ctx, "./internal/edge", "BenchmarkCopilot/^(open_segment|closed_segment|unknown_domain|steering_manifest|handler_only)$", r.Benchtime)
+	rs, err := r.benchmarks(ctx, "./internal/local/edge", "BenchmarkCopilot/^(open_segment|closed_segment|unknown_domain|steering_manifest|handler_only)$", r.Benchtime)
 	if err != nil {
 		r.fail(what, err)
 		return
@@ -431,7 +431,7 @@ func (r *Runner) copilot(ctx context.Context) {
 
 	const whatNode = "copilot handler alone on a prebuilt event: goja / Node (goja over Node)"
 	r.progress("running the copilot in Node")
-	out, err := r.runTests(ctx, "./internal/edge", []string{"CVS_NODE_BENCH_ITERATIONS=200000"}, "-test.run=^TestCopilotInNodeMatchesGoja$", "-test.v", "-test.timeout=3m")
+	out, err := r.runTests(ctx, "./internal/local/edge", []string{"CVS_NODE_BENCH_ITERATIONS=200000"}, "-test.run=^TestCopilotInNodeMatchesGoja$", "-test.v", "-test.timeout=3m")
 	if err != nil {
 		r.fail(whatNode, err)
 		return

@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/topic"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // Registry is what the detector needs of the state store: the instances to watch, and a place
@@ -59,7 +59,7 @@ const (
 	DefaultMaxConcurrency   = 64
 	// DefaultMaxPlaylists is all an event can list: a ladder of 9 renditions in H.264, HEVC
 	// and HEVC HDR (27 variants) with a few audio languages and codecs fits, where 32 did not.
-	DefaultMaxPlaylists       = workflow.MaxPlaylists
+	DefaultMaxPlaylists       = contract.MaxPlaylists
 	DefaultColdTargetDuration = 6 * time.Second
 	DefaultRetryInterval      = 2 * time.Second
 	DefaultLeaseSlack         = 3 * time.Second
@@ -94,7 +94,7 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxConcurrency bounds the requests in flight across all instances.
 	MaxConcurrency int
-	// MaxPlaylists bounds the playlists polled per instance (at most workflow.MaxPlaylists, the
+	// MaxPlaylists bounds the playlists polled per instance (at most contract.MaxPlaylists, the
 	// default). Beyond it, the last ones are left out (every class keeps at least one), logged,
 	// and counted in the events' omitted_playlists.
 	MaxPlaylists int
@@ -167,8 +167,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConcurrency < 1 {
 		bad("max concurrency %d is below 1", c.MaxConcurrency)
 	}
-	if c.MaxPlaylists < 1 || c.MaxPlaylists > workflow.MaxPlaylists {
-		bad("max playlists %d is not in [1, %d]", c.MaxPlaylists, workflow.MaxPlaylists)
+	if c.MaxPlaylists < 1 || c.MaxPlaylists > contract.MaxPlaylists {
+		bad("max playlists %d is not in [1, %d]", c.MaxPlaylists, contract.MaxPlaylists)
 	}
 	if c.RunFor < 0 || c.Margin < 0 || c.ColdTargetDuration < 0 || c.RetryInterval < 0 || c.LeaseSlack < 0 {
 		bad("durations must not be negative")

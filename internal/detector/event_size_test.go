@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // bigViews are n playlists of an instance with URLs of about urlLen bytes and the longest live
@@ -27,21 +27,21 @@ func bigViews(n, urlLen int, stale map[int]bool) []playlistView {
 		}
 		views[i] = playlistView{URL: u, Class: c, Health: h, Reason: "test", StaleFor: 10 * time.Second,
 			MediaSequence: 18234, TargetDuration: 6 * time.Second, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
-			LiveEdge: &workflow.LiveEdge{Sequence: 18238, SegmentURI: strings.Repeat("s", workflow.MaxEdgeURILen),
-				PartURI: strings.Repeat("q", workflow.MaxEdgeURILen), DiscontinuitySequence: 3}}
+			LiveEdge: &contract.LiveEdge{Sequence: 18238, SegmentURI: strings.Repeat("s", contract.MaxEdgeURILen),
+				PartURI: strings.Repeat("q", contract.MaxEdgeURILen), DiscontinuitySequence: 3}}
 	}
 	return views
 }
 
 // TestEventsStayWithinTheLimit: an instance with the most playlists an event lists, all with
-// long URLs, still gives an event the trigger accepts (workflow.MaxEventBodyLen): it keeps the
+// long URLs, still gives an event the trigger accepts (contract.MaxEventBodyLen): it keeps the
 // failing playlists, then the others as long as they fit, and counts those left out.
 func TestEventsStayWithinTheLimit(t *testing.T) {
 	w := &watcher{inst: state.Instance{Cluster: "news", Domain: "d1.example.com", Region: "eu-west-1",
 		OriginPlaylistURL: "https://origin-eu.example.com/master.m3u8"}}
 	now := time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC)
 	every := map[int]bool{}
-	for i := range workflow.MaxPlaylists {
+	for i := range contract.MaxPlaylists {
 		every[i] = true
 	}
 	tests := []struct {
@@ -52,11 +52,11 @@ func TestEventsStayWithinTheLimit(t *testing.T) {
 		failing []int
 	}{
 		{"a stale instance of 64 playlists with 2 KiB URLs", state.HealthStale,
-			bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, map[int]bool{5: true, 40: true, 63: true}), -1, []int{5, 40, 63}},
-		{"every one of them stale", state.HealthStale, bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, every), -1, nil},
-		{"a fresh instance of 64 playlists with 2 KiB URLs", state.HealthFresh, bigViews(workflow.MaxPlaylists, workflow.MaxURLLen, nil), -1, nil},
+			bigViews(contract.MaxPlaylists, contract.MaxURLLen, map[int]bool{5: true, 40: true, 63: true}), -1, []int{5, 40, 63}},
+		{"every one of them stale", state.HealthStale, bigViews(contract.MaxPlaylists, contract.MaxURLLen, every), -1, nil},
+		{"a fresh instance of 64 playlists with 2 KiB URLs", state.HealthFresh, bigViews(contract.MaxPlaylists, contract.MaxURLLen, nil), -1, nil},
 		{"a stale instance of 64 playlists with short URLs lists them all", state.HealthStale,
-			bigViews(workflow.MaxPlaylists, 100, map[int]bool{7: true}), workflow.MaxPlaylists, []int{7}},
+			bigViews(contract.MaxPlaylists, 100, map[int]bool{7: true}), contract.MaxPlaylists, []int{7}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,10 +69,10 @@ func TestEventsStayWithinTheLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%d bytes, %d playlists listed, %d omitted", len(body), len(ev.Playlists), ev.OmittedPlaylists)
-			if len(body) > workflow.MaxEventBodyLen {
-				t.Fatalf("event is %d bytes, more than the %d the trigger accepts", len(body), workflow.MaxEventBodyLen)
+			if len(body) > contract.MaxEventBodyLen {
+				t.Fatalf("event is %d bytes, more than the %d the trigger accepts", len(body), contract.MaxEventBodyLen)
 			}
-			back, err := workflow.ParseDetectorEvent(body)
+			back, err := contract.ParseDetectorEvent(body)
 			if err != nil {
 				t.Fatalf("the trigger refuses the event: %v", err)
 			}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/strictjson"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // memoryVersion is the version of the memory document this package writes and reads.
@@ -53,7 +53,7 @@ type publishedRef struct {
 }
 
 type pendingEvent struct {
-	Event workflow.DetectorEvent `json:"event"`
+	Event contract.DetectorEvent `json:"event"`
 	// Reason is the verdict's reason, recorded with the health.
 	Reason   string `json:"reason,omitempty"`
 	Sent     bool   `json:"sent,omitempty"`

@@ -9,9 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/topic"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // publishTimeout bounds one SNS Publish call (the SDK retries transient errors within it).
@@ -102,15 +102,15 @@ func (w *watcher) deliver(ctx context.Context) error {
 // known yet are left out. Each playlist read at least once carries its tracker's live edge, so
 // that Confirm judges a fresh probe by the same rule as the tracker here, and its class, for the
 // tolerances. The event stays within what the trigger accepts (see fitPlaylists).
-func (w *watcher) event(kind state.Health, views []playlistView, v verdict, seq int64, now time.Time) (workflow.DetectorEvent, error) {
-	ev := workflow.DetectorEvent{
-		Version:           workflow.EventVersion,
+func (w *watcher) event(kind state.Health, views []playlistView, v verdict, seq int64, now time.Time) (contract.DetectorEvent, error) {
+	ev := contract.DetectorEvent{
+		Version:           contract.EventVersion,
 		Event:             kind,
 		Cluster:           w.inst.Cluster,
 		Domain:            w.inst.Domain,
 		Region:            w.inst.Region,
 		OriginPlaylistURL: w.inst.OriginPlaylistURL,
-		Playlists:         []workflow.PlaylistDetail{},
+		Playlists:         []contract.PlaylistDetail{},
 		DetectedAt:        now.UTC(),
 		Sequence:          seq,
 	}
@@ -120,12 +120,12 @@ func (w *watcher) event(kind state.Health, views []playlistView, v verdict, seq 
 			ev.StaleForMS = 1
 		}
 	}
-	var details []workflow.PlaylistDetail
+	var details []contract.PlaylistDetail
 	for _, p := range views {
 		if p.Health == state.HealthUnknown {
 			continue
 		}
-		d := workflow.PlaylistDetail{URL: p.URL, State: p.Health, MediaSequence: p.MediaSequence,
+		d := contract.PlaylistDetail{URL: p.URL, State: p.Health, MediaSequence: p.MediaSequence,
 			TargetDuration: int(math.Ceil(p.TargetDuration.Seconds())), LiveEdge: p.LiveEdge, Class: p.Class}
 		if !p.LastChange.IsZero() {
 			d.LastChange = p.LastChange.UTC()
@@ -137,13 +137,13 @@ func (w *watcher) event(kind state.Health, views []playlistView, v verdict, seq 
 	return ev, err
 }
 
-// fitPlaylists lists details in ev so that its JSON stays within workflow.MaxEventBodyLen and
-// workflow.MaxPlaylists, which the trigger enforces. The stale and unreachable playlists (what
+// fitPlaylists lists details in ev so that its JSON stays within contract.MaxEventBodyLen and
+// contract.MaxPlaylists, which the trigger enforces. The stale and unreachable playlists (what
 // the event is about) are kept first, then the others, each in the given order, as many as fit;
 // the kept ones are listed in the given order and OmittedPlaylists counts the rest. Any one
-// playlist fits (its URL is at most workflow.MaxURLLen, its live edge URIs at most
-// workflow.MaxEdgeURILen each).
-func fitPlaylists(ev *workflow.DetectorEvent, details []workflow.PlaylistDetail) error {
+// playlist fits (its URL is at most contract.MaxURLLen, its live edge URIs at most
+// contract.MaxEdgeURILen each).
+func fitPlaylists(ev *contract.DetectorEvent, details []contract.PlaylistDetail) error {
 	var order []int // indexes of details, failing first
 	for pass := range 2 {
 		for i, d := range details {
@@ -153,7 +153,7 @@ func fitPlaylists(ev *workflow.DetectorEvent, details []workflow.PlaylistDetail)
 		}
 	}
 	// The event without playlists, with the widest count it could carry.
-	ev.Playlists, ev.OmittedPlaylists = []workflow.PlaylistDetail{}, len(details)
+	ev.Playlists, ev.OmittedPlaylists = []contract.PlaylistDetail{}, len(details)
 	base, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode the event: %w", err)
@@ -164,7 +164,7 @@ func fitPlaylists(ev *workflow.DetectorEvent, details []workflow.PlaylistDetail)
 		if err != nil {
 			return fmt.Errorf("encode playlist %s: %w", details[i].URL, err)
 		}
-		if n == workflow.MaxPlaylists || size+len(b)+1 > workflow.MaxEventBodyLen {
+		if n == contract.MaxPlaylists || size+len(b)+1 > contract.MaxEventBodyLen {
 			continue // a shorter one later may still fit
 		}
 		kept[i], n, size = true, n+1, size+len(b)+1 // and a comma
@@ -180,7 +180,7 @@ func fitPlaylists(ev *workflow.DetectorEvent, details []workflow.PlaylistDetail)
 
 // publish sends the event to the region's topic with the message attributes subscribers filter
 // on: event, cluster and region.
-func (w *watcher) publish(ctx context.Context, ev workflow.DetectorEvent) error {
+func (w *watcher) publish(ctx context.Context, ev contract.DetectorEvent) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
@@ -196,7 +196,7 @@ func (w *watcher) publish(ctx context.Context, ev workflow.DetectorEvent) error 
 
 // EventMessage is the SNS message of a detector event whose JSON is body, with the attributes
 // subscribers filter on (design.md 4.2).
-func EventMessage(topicARN string, ev workflow.DetectorEvent, body []byte) topic.Message {
+func EventMessage(topicARN string, ev contract.DetectorEvent, body []byte) topic.Message {
 	return topic.Message{TopicARN: topicARN, Body: string(body), Attributes: map[string]string{
 		"event":   string(ev.Event),
 		"cluster": ev.Cluster,

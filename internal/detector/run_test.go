@@ -13,12 +13,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/topic"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 const (
@@ -198,13 +198,13 @@ func TestStaleEventContents(t *testing.T) {
 		}
 		// The live edge is the newest of the window's 6 segments, named <variant>-seg-<sequence>.ts
 		// by the test origin.
-		edge := func(name string, msn uint64) *workflow.LiveEdge {
-			return &workflow.LiveEdge{Sequence: msn + 5, SegmentURI: name + "-seg-" + strconv.FormatUint(msn+5, 10) + ".ts"}
+		edge := func(name string, msn uint64) *contract.LiveEdge {
+			return &contract.LiveEdge{Sequence: msn + 5, SegmentURI: name + "-seg-" + strconv.FormatUint(msn+5, 10) + ".ts"}
 		}
-		want := workflow.DetectorEvent{
+		want := contract.DetectorEvent{
 			Version: 1, Event: state.HealthStale, Cluster: "news", Domain: "d1.example.com", Region: testRegion,
 			OriginPlaylistURL: master,
-			Playlists: []workflow.PlaylistDetail{
+			Playlists: []contract.PlaylistDetail{
 				{URL: "http://origin-eu.test/v720.m3u8", State: state.HealthStale, MediaSequence: o.MediaSequence("v720", stallAt), TargetDuration: 2,
 					LiveEdge: edge("v720", o.MediaSequence("v720", stallAt)), Class: health.Video},
 				{URL: "http://origin-eu.test/v360.m3u8", State: state.HealthFresh, TargetDuration: 2, Class: health.Video},
@@ -212,7 +212,7 @@ func TestStaleEventContents(t *testing.T) {
 			},
 		}
 		got := stale
-		got.Playlists = append([]workflow.PlaylistDetail(nil), stale.Playlists...)
+		got.Playlists = append([]contract.PlaylistDetail(nil), stale.Playlists...)
 		// What depends on the moment of the polls: checked below.
 		for i, p := range got.Playlists {
 			if i > 0 {
@@ -279,7 +279,7 @@ func TestGapEventLiveEdge(t *testing.T) {
 		for _, p := range msgs[1].Event.Playlists {
 			name := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://origin-eu.test/"), ".m3u8")
 			seq := o.MediaSequence(name, lastMedia) + 5
-			want := &workflow.LiveEdge{Sequence: seq, SegmentURI: name + "-seg-" + strconv.FormatUint(seq, 10) + ".ts"}
+			want := &contract.LiveEdge{Sequence: seq, SegmentURI: name + "-seg-" + strconv.FormatUint(seq, 10) + ".ts"}
 			if diff := cmp.Diff(want, p.LiveEdge); diff != "" {
 				t.Errorf("%s live_edge (-want +got):\n%s", name, diff)
 			}
@@ -477,7 +477,7 @@ func TestPublishFailures(t *testing.T) {
 }
 
 func seqOf(t *testing.T, in topic.Message) int64 {
-	ev, err := workflow.ParseDetectorEvent([]byte(in.Body))
+	ev, err := contract.ParseDetectorEvent([]byte(in.Body))
 	if err != nil {
 		t.Fatalf("published message: %v", err)
 	}
@@ -544,9 +544,9 @@ func TestRepublishAfterAFailedSave(t *testing.T) {
 			t.Fatalf("events (-want +got):\n%s", diff)
 		}
 		first, again := msgs[1].Event, msgs[2].Event
-		if first.Sequence != again.Sequence || workflow.ExecutionName(first) != workflow.ExecutionName(again) {
+		if first.Sequence != again.Sequence || contract.ExecutionName(first) != contract.ExecutionName(again) {
 			t.Errorf("republished with sequence %d (execution %s), first %d (%s); want the same",
-				again.Sequence, workflow.ExecutionName(again), first.Sequence, workflow.ExecutionName(first))
+				again.Sequence, contract.ExecutionName(again), first.Sequence, contract.ExecutionName(first))
 		}
 	})
 }

@@ -3,9 +3,9 @@ package detector
 import (
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // playlistView is one playlist's conclusion as the verdict sees it.
@@ -27,7 +27,7 @@ type playlistView struct {
 	LastChange     time.Time
 	// LiveEdge is the tracker's live-edge evidence, sent in events so that Confirm judges the
 	// origin by the same rule; nil when the playlist was never read.
-	LiveEdge *workflow.LiveEdge
+	LiveEdge *contract.LiveEdge
 }
 
 // verdict is an instance's health as concluded from its playlists.

@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // masterMedia is memoryDoc.MasterHash when the origin URL is itself a media playlist.
@@ -642,7 +642,7 @@ func (w *watcher) views() []playlistView {
 				v.Down = s.LastObserved.Sub(p.firstFailure)
 			}
 		default:
-			v.LiveEdge = workflow.LiveEdgeOf(s)
+			v.LiveEdge = contract.LiveEdgeOf(s)
 			v.StaleFor = s.LastObserved.Sub(s.LastChange)
 			if s.Failures > 0 {
 				v.Down = s.LastObserved.Sub(s.LastGood)

@@ -1,6 +1,6 @@
 // Package edgesync mirrors the state table into the CloudFront KeyValueStore that the copilot
 // reads: for every changed cluster it writes each instance's entry and the cluster's steering
-// manifest (internal/edge/edgestate). It runs in every region, on that region's stream of the
+// manifest (internal/edgestate). It runs in every region, on that region's stream of the
 // global table, so several writers update one store at once: every write carries the store's
 // ETag, a conflict re-reads and retries with backoff, and an entry is never replaced by one
 // from an older version of its instance, so a lagging replica cannot undo a newer write.
@@ -19,8 +19,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgekv"
+	"github.com/clustered-video-streams/cvs/internal/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	awskvs "github.com/clustered-video-streams/cvs/internal/aws/kvs"
-	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
-	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
+	"github.com/clustered-video-streams/cvs/internal/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/local/kvsfake"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

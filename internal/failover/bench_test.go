@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/failover"
 	"github.com/clustered-video-streams/cvs/internal/state/statetest"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // BenchmarkConfirmStale measures one Confirm of the sample event (two playlists, fetched over
@@ -16,7 +16,7 @@ func BenchmarkConfirmStale(b *testing.B) {
 	o := newOrigin(b)
 	o.set(p720, playlist{body: media(18234, 5, 6)})
 	o.set(p360, playlist{body: media(18234, 5, 6)})
-	var in workflow.ConfirmInput
+	var in contract.ConfirmInput
 	loadEvent(b, "confirm-stale", o.URL, &in)
 	now := at(b, "2025-03-01T12:00:11Z")
 	c := newConfirmer(o, func() time.Time { return now }, nil)

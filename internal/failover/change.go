@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // CloseStore is what Close needs of the state store (state.Store has it).
@@ -47,10 +47,10 @@ type Closer struct {
 // healthy, an operator must act). Skips and refusals are results, never errors, and write
 // nothing. Errors are workflow's named errors,
 // returned unwrapped: *InvalidInputError, *InstanceNotFoundError, *StateStoreError.
-func (c *Closer) Close(ctx context.Context, in workflow.CloseInput) (workflow.CloseOutput, error) {
+func (c *Closer) Close(ctx context.Context, in contract.CloseInput) (contract.CloseOutput, error) {
 	if err := in.ValidateAt(now(c.Now)); err != nil {
 		logger(c.Log).Warn("close: invalid input", "cluster", in.Cluster, "domain", in.Domain, "err", err.Error())
-		return workflow.CloseOutput{}, err
+		return contract.CloseOutput{}, err
 	}
 	var conflict error
 	for range maxConflicts {
@@ -60,23 +60,23 @@ func (c *Closer) Close(ctx context.Context, in workflow.CloseInput) (workflow.Cl
 			continue
 		}
 		if err != nil {
-			return workflow.CloseOutput{}, err
+			return contract.CloseOutput{}, err
 		}
 		logger(c.Log).Info("close", "cluster", in.Cluster, "domain", in.Domain, "sequence", in.Sequence,
 			"closed", out.Closed, "changed", out.Changed, "refused", out.Refused, "reason", out.Reason, "by", in.ChangedBy)
 		return out, nil
 	}
-	return workflow.CloseOutput{}, &workflow.StateStoreError{Op: "close", Err: fmt.Errorf("close %s/%s: %d concurrent changes in a row: %w", in.Cluster, in.Domain, maxConflicts, conflict)}
+	return contract.CloseOutput{}, &contract.StateStoreError{Op: "close", Err: fmt.Errorf("close %s/%s: %d concurrent changes in a row: %w", in.Cluster, in.Domain, maxConflicts, conflict)}
 }
 
 // attempt is one read-decide-write round; a state.ErrVersionConflict means "read again".
-func (c *Closer) attempt(ctx context.Context, in workflow.CloseInput) (workflow.CloseOutput, error) {
+func (c *Closer) attempt(ctx context.Context, in contract.CloseInput) (contract.CloseOutput, error) {
 	inst, oc, err := readInstance(ctx, c.Store, in.Cluster, in.Domain)
 	if err != nil {
-		return workflow.CloseOutput{}, err
+		return contract.CloseOutput{}, err
 	}
 	if !inst.Open {
-		out := workflow.CloseOutput{Closed: true, Reason: "already closed"}
+		out := contract.CloseOutput{Closed: true, Reason: "already closed"}
 		if oc.latest != nil {
 			out.Reason = "already " + describe(oc.latest)
 			// A retry of this very execution (its first answer was lost) did close it.
@@ -97,20 +97,20 @@ func (c *Closer) attempt(ctx context.Context, in workflow.CloseInput) (workflow.
 	var guard *state.GuardError
 	switch {
 	case err == nil:
-		return workflow.CloseOutput{Closed: true, Changed: true, Reason: in.Reason}, nil
+		return contract.CloseOutput{Closed: true, Changed: true, Reason: in.Reason}, nil
 	case errors.As(err, &guard):
 		return refusedClose(guard.Error()), nil
 	default:
-		return workflow.CloseOutput{}, storeError("close", in.Cluster, in.Domain, err)
+		return contract.CloseOutput{}, storeError("close", in.Cluster, in.Domain, err)
 	}
 }
 
-func refusedClose(reason string) workflow.CloseOutput {
-	return workflow.CloseOutput{Refused: true, Reason: limitReason(reason)}
+func refusedClose(reason string) contract.CloseOutput {
+	return contract.CloseOutput{Refused: true, Reason: limitReason(reason)}
 }
 
-func skippedClose(reason string) workflow.CloseOutput {
-	return workflow.CloseOutput{Skipped: true, Reason: limitReason(reason)}
+func skippedClose(reason string) contract.CloseOutput {
+	return contract.CloseOutput{Skipped: true, Reason: limitReason(reason)}
 }
 
 // Reopener is the Reopen task of the failback workflow.
@@ -126,10 +126,10 @@ type Reopener struct {
 // it (Refused: automation never undoes an operator), or the event is not newer than the last
 // one a workflow acted upon (Skipped). Skips and refusals are results and write nothing. Errors are
 // workflow's named errors, returned unwrapped.
-func (r *Reopener) Reopen(ctx context.Context, in workflow.ReopenInput) (workflow.ReopenOutput, error) {
+func (r *Reopener) Reopen(ctx context.Context, in contract.ReopenInput) (contract.ReopenOutput, error) {
 	if err := in.ValidateAt(now(r.Now)); err != nil {
 		logger(r.Log).Warn("reopen: invalid input", "cluster", in.Cluster, "domain", in.Domain, "err", err.Error())
-		return workflow.ReopenOutput{}, err
+		return contract.ReopenOutput{}, err
 	}
 	var conflict error
 	for range maxConflicts {
@@ -139,22 +139,22 @@ func (r *Reopener) Reopen(ctx context.Context, in workflow.ReopenInput) (workflo
 			continue
 		}
 		if err != nil {
-			return workflow.ReopenOutput{}, err
+			return contract.ReopenOutput{}, err
 		}
 		logger(r.Log).Info("reopen", "cluster", in.Cluster, "domain", in.Domain, "sequence", in.Sequence,
 			"opened", out.Opened, "changed", out.Changed, "refused", out.Refused, "reason", out.Reason, "by", in.ChangedBy)
 		return out, nil
 	}
-	return workflow.ReopenOutput{}, &workflow.StateStoreError{Op: "reopen", Err: fmt.Errorf("reopen %s/%s: %d concurrent changes in a row: %w", in.Cluster, in.Domain, maxConflicts, conflict)}
+	return contract.ReopenOutput{}, &contract.StateStoreError{Op: "reopen", Err: fmt.Errorf("reopen %s/%s: %d concurrent changes in a row: %w", in.Cluster, in.Domain, maxConflicts, conflict)}
 }
 
-func (r *Reopener) attempt(ctx context.Context, in workflow.ReopenInput) (workflow.ReopenOutput, error) {
+func (r *Reopener) attempt(ctx context.Context, in contract.ReopenInput) (contract.ReopenOutput, error) {
 	inst, oc, err := readInstance(ctx, r.Store, in.Cluster, in.Domain)
 	if err != nil {
-		return workflow.ReopenOutput{}, err
+		return contract.ReopenOutput{}, err
 	}
 	if inst.Open {
-		out := workflow.ReopenOutput{Opened: true, Reason: "already open"}
+		out := contract.ReopenOutput{Opened: true, Reason: "already open"}
 		if oc.latest != nil {
 			out.Reason = "already " + describe(oc.latest)
 			out.Changed = oc.latest.By == in.ChangedBy && oc.latest.After == "true"
@@ -172,17 +172,17 @@ func (r *Reopener) attempt(ctx context.Context, in workflow.ReopenInput) (workfl
 	}
 	_, err = r.Store.Open(ctx, in.Cluster, in.Domain, state.Change{By: in.ChangedBy, Reason: in.Reason, ExpectedVersion: inst.Version})
 	if err != nil {
-		return workflow.ReopenOutput{}, storeError("reopen", in.Cluster, in.Domain, err)
+		return contract.ReopenOutput{}, storeError("reopen", in.Cluster, in.Domain, err)
 	}
-	return workflow.ReopenOutput{Opened: true, Changed: true, Reason: in.Reason}, nil
+	return contract.ReopenOutput{Opened: true, Changed: true, Reason: in.Reason}, nil
 }
 
-func refusedReopen(reason string) workflow.ReopenOutput {
-	return workflow.ReopenOutput{Refused: true, Reason: limitReason(reason)}
+func refusedReopen(reason string) contract.ReopenOutput {
+	return contract.ReopenOutput{Refused: true, Reason: limitReason(reason)}
 }
 
-func skippedReopen(reason string) workflow.ReopenOutput {
-	return workflow.ReopenOutput{Skipped: true, Reason: limitReason(reason)}
+func skippedReopen(reason string) contract.ReopenOutput {
+	return contract.ReopenOutput{Skipped: true, Reason: limitReason(reason)}
 }
 
 // instanceReader is what readInstance needs: CloseStore and ReopenStore both have it.
@@ -212,11 +212,11 @@ func storeError(op, cluster, domain string, err error) error {
 	case errors.Is(err, state.ErrVersionConflict):
 		return err
 	case errors.Is(err, state.ErrNotFound):
-		return &workflow.InstanceNotFoundError{Cluster: cluster, Domain: domain}
+		return &contract.InstanceNotFoundError{Cluster: cluster, Domain: domain}
 	case errors.As(err, &invalid):
-		return &workflow.InvalidInputError{What: op + " input", Problems: []string{invalid.Field + ": " + invalid.Problem}}
+		return &contract.InvalidInputError{What: op + " input", Problems: []string{invalid.Field + ": " + invalid.Problem}}
 	}
-	return &workflow.StateStoreError{Op: op, Err: fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)}
+	return &contract.StateStoreError{Op: op, Err: fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)}
 }
 
 func now(f func() time.Time) time.Time {

@@ -11,12 +11,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/failover"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/state/statetest"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 const (
@@ -53,17 +53,17 @@ func cluster2(t testing.TB, clk *statetest.Clock) *memory.Store {
 
 // execution is the ARN of the workflow execution for event seq of the samples' instance.
 func execution(machine string, seq int64) string {
-	name := workflow.ExecutionName(workflow.DetectorEvent{Cluster: cluster, Domain: ours, Sequence: seq})
+	name := contract.ExecutionName(contract.DetectorEvent{Cluster: cluster, Domain: ours, Sequence: seq})
 	return "arn:aws:states:eu-west-1:123456789012:execution:" + machine + ":" + name
 }
 
-func closeInput(seq int64) workflow.CloseInput {
-	return workflow.CloseInput{Cluster: cluster, Domain: ours, Reason: fmt.Sprintf("event #%d confirmed", seq),
+func closeInput(seq int64) contract.CloseInput {
+	return contract.CloseInput{Cluster: cluster, Domain: ours, Reason: fmt.Sprintf("event #%d confirmed", seq),
 		ChangedBy: execution("cvs-failover", seq), Sequence: seq}
 }
 
-func reopenInput(seq int64) workflow.ReopenInput {
-	return workflow.ReopenInput{Cluster: cluster, Domain: ours, Reason: fmt.Sprintf("event #%d fresh", seq),
+func reopenInput(seq int64) contract.ReopenInput {
+	return contract.ReopenInput{Cluster: cluster, Domain: ours, Reason: fmt.Sprintf("event #%d fresh", seq),
 		ChangedBy: execution("cvs-failback", seq), Sequence: seq}
 }
 
@@ -86,14 +86,14 @@ func openTrail(t testing.TB, s state.Store) []string {
 func TestCloseWithTheSampleEvent(t *testing.T) {
 	clk := statetest.NewClock(at(t, "2025-03-01T12:00:12Z"))
 	s := cluster2(t, clk)
-	var in workflow.CloseInput
+	var in contract.CloseInput
 	loadEvent(t, "close-confirmed", "", &in)
 	c := &failover.Closer{Store: s, HoldDown: holdMin, Now: clk.Now, Log: quiet}
 	got, err := c.Close(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(workflow.CloseOutput{Closed: true, Changed: true, Reason: in.Reason}, got); diff != "" {
+	if diff := cmp.Diff(contract.CloseOutput{Closed: true, Changed: true, Reason: in.Reason}, got); diff != "" {
 		t.Errorf("Close (-want +got):\n%s", diff)
 	}
 	inst, err := s.Instance(context.Background(), cluster, ours)
@@ -224,7 +224,7 @@ func TestClose(t *testing.T) {
 	}
 }
 
-func closeOutcome(o workflow.CloseOutput) string {
+func closeOutcome(o contract.CloseOutput) string {
 	switch {
 	case o.Refused && !o.Skipped && !o.Closed && !o.Changed:
 		return "refused: " + o.Reason
@@ -240,7 +240,7 @@ func closeOutcome(o workflow.CloseOutput) string {
 	return fmt.Sprintf("inconsistent %+v", o)
 }
 
-func reopenOutcome(o workflow.ReopenOutput) string {
+func reopenOutcome(o contract.ReopenOutput) string {
 	switch {
 	case o.Refused && !o.Skipped && !o.Opened && !o.Changed:
 		return "refused: " + o.Reason
@@ -319,21 +319,21 @@ func TestChangeErrorsAreNamed(t *testing.T) {
 		msg    string
 	}{
 		{"invalid close input", nil, false, func() any { in := closeInput(42); in.ChangedBy = ""; return in },
-			workflow.ErrNameInvalidInput, "changed_by: is required"},
+			contract.ErrNameInvalidInput, "changed_by: is required"},
 		{"invalid reopen input", nil, true, func() any { in := reopenInput(43); in.Sequence = 0; return in },
-			workflow.ErrNameInvalidInput, "sequence: is 0"},
+			contract.ErrNameInvalidInput, "sequence: is 0"},
 		{"unknown instance", nil, false, func() any { in := closeInput(42); in.Domain = "d999.cloudfront.net"; return in },
-			workflow.ErrNameInstanceNotFound, "d999.cloudfront.net is not registered"},
+			contract.ErrNameInstanceNotFound, "d999.cloudfront.net is not registered"},
 		{"a domain the store refuses", nil, false, func() any { in := closeInput(42); in.Domain = "bad#domain"; return in },
-			workflow.ErrNameInvalidInput, "domain: want a host name"},
+			contract.ErrNameInvalidInput, "domain: want a host name"},
 		{"reading fails", func(s *memory.Store) *failingStore { return &failingStore{Store: s, instanceErr: throttled} }, false,
-			func() any { return closeInput(42) }, workflow.ErrNameStateStore, "rate exceeded"},
+			func() any { return closeInput(42) }, contract.ErrNameStateStore, "rate exceeded"},
 		{"reading the trail fails", func(s *memory.Store) *failingStore { return &failingStore{Store: s, historyErr: throttled} }, true,
-			func() any { return reopenInput(43) }, workflow.ErrNameStateStore, "rate exceeded"},
+			func() any { return reopenInput(43) }, contract.ErrNameStateStore, "rate exceeded"},
 		{"the control region is down", func(s *memory.Store) *failingStore { return &failingStore{Store: s, closeErr: unavailable} }, false,
-			func() any { return closeInput(42) }, workflow.ErrNameStateStore, "control region us-east-1 is unavailable"},
+			func() any { return closeInput(42) }, contract.ErrNameStateStore, "control region us-east-1 is unavailable"},
 		{"concurrent writes every time", func(s *memory.Store) *failingStore { return &failingStore{Store: s, conflicts: 3} }, false,
-			func() any { return closeInput(42) }, workflow.ErrNameStateStore, "3 concurrent changes in a row"},
+			func() any { return closeInput(42) }, contract.ErrNameStateStore, "3 concurrent changes in a row"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,9 +354,9 @@ func TestChangeErrorsAreNamed(t *testing.T) {
 			var err error
 			var out any
 			if tt.reopen {
-				out, err = (&failover.Reopener{Store: s, Log: quiet}).Reopen(context.Background(), tt.in().(workflow.ReopenInput))
+				out, err = (&failover.Reopener{Store: s, Log: quiet}).Reopen(context.Background(), tt.in().(contract.ReopenInput))
 			} else {
-				out, err = (&failover.Closer{Store: s, Now: clk.Now, Log: quiet}).Close(context.Background(), tt.in().(workflow.CloseInput))
+				out, err = (&failover.Closer{Store: s, Now: clk.Now, Log: quiet}).Close(context.Background(), tt.in().(contract.CloseInput))
 			}
 			if err == nil {
 				t.Fatalf("got %+v, want error %s", out, tt.want)
@@ -411,7 +411,7 @@ func TestASequenceFromTheFutureBlocksNothing(t *testing.T) {
 	}
 	refused := func(what string, err error, before int64) {
 		t.Helper()
-		var ie *workflow.InvalidInputError
+		var ie *contract.InvalidInputError
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "ahead of now") {
 			t.Fatalf("%s = %v, want an *InvalidInputError about the sequence", what, err)
 		}
@@ -430,7 +430,7 @@ func TestASequenceFromTheFutureBlocksNothing(t *testing.T) {
 	_, err := closer.Close(ctx, closeInput(math.MaxInt64))
 	refused("Close with sequence 9223372036854775807", err, v)
 	v = version()
-	_, err = closer.Close(ctx, closeInput(clk.Now().Add(workflow.MaxSequenceAhead+time.Millisecond).UnixMilli()))
+	_, err = closer.Close(ctx, closeInput(clk.Now().Add(contract.MaxSequenceAhead+time.Millisecond).UnixMilli()))
 	refused("Close with a sequence 5 minutes and 1 ms ahead", err, v)
 
 	clk.Advance(time.Second)

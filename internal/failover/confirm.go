@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/metric"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // Fetcher GETs a playlist (*origin.Fetcher is one). Confirm asks for origin.CacheBust.
@@ -26,11 +26,11 @@ type Fetcher interface {
 // DefaultProbeConcurrency is how many playlists Confirm fetches at once by default: all an
 // event can list, so that an origin that hangs costs one fetch timeout, not one per round,
 // within the task's time limit.
-const DefaultProbeConcurrency = workflow.MaxPlaylists
+const DefaultProbeConcurrency = contract.MaxPlaylists
 
 // MaxClockSkew is how far this task's clock may lag the detector's: a probe that seems to come
 // before the event's detected_at by at most this much counts as made at detected_at. A larger
-// lag is an *workflow.OriginProbeError.
+// lag is an *contract.OriginProbeError.
 const MaxClockSkew = 5 * time.Second
 
 // Confirmer is the Confirm task: it does not trust the detector's verdict but probes the origin
@@ -83,35 +83,35 @@ type probe struct {
 // covers them: the detector, which watches every playlist, records the instance stale or
 // unreachable when one of them fails beyond the tolerance.
 //
-// An unreachable origin is a verdict; *workflow.OriginProbeError means no verdict could be
+// An unreachable origin is a verdict; *contract.OriginProbeError means no verdict could be
 // reached: the task ran out of time, or, in stale mode, the playlists that cannot be judged
 // (see evidence) could decide it. Errors are workflow's named errors, returned unwrapped.
-func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (workflow.ConfirmOutput, error) {
+func (c *Confirmer) Confirm(ctx context.Context, in contract.ConfirmInput) (contract.ConfirmOutput, error) {
 	if err := in.Validate(); err != nil {
-		return workflow.ConfirmOutput{}, err
+		return contract.ConfirmOutput{}, err
 	}
 	pol, err := c.Policy.WithDefaults()
 	if err != nil {
-		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: in.Event.OriginPlaylistURL, Err: fmt.Errorf("confirm settings: %w", err)}
+		return contract.ConfirmOutput{}, &contract.OriginProbeError{URL: in.Event.OriginPlaylistURL, Err: fmt.Errorf("confirm settings: %w", err)}
 	}
 	probes, err := c.probeAll(ctx, in.Mode, in.Event, pol)
 	if err != nil {
-		return workflow.ConfirmOutput{}, err
+		return contract.ConfirmOutput{}, err
 	}
-	var out workflow.ConfirmOutput
-	if in.Mode == workflow.ConfirmStale {
+	var out contract.ConfirmOutput
+	if in.Mode == contract.ConfirmStale {
 		if out, err = verdictStale(probes, pol.Tolerance()); err != nil {
-			return workflow.ConfirmOutput{}, err
+			return contract.ConfirmOutput{}, err
 		}
 	} else {
 		out = verdictFresh(probes, pol.Tolerance())
 		if out.Confirmed {
 			relapse, err := c.relapse(ctx, in.Event)
 			if err != nil {
-				return workflow.ConfirmOutput{}, err
+				return contract.ConfirmOutput{}, err
 			}
 			if relapse != nil {
-				out = workflow.ConfirmOutput{Health: state.Health(relapse.After), Reason: fmt.Sprintf(
+				out = contract.ConfirmOutput{Health: state.Health(relapse.After), Reason: fmt.Sprintf(
 					"the origin answers fresh now, but its recorded health went %s at %s (%s) after the fresh event",
 					relapse.After, relapse.At.UTC().Format(time.RFC3339), relapse.Reason)}
 			}
@@ -128,21 +128,21 @@ func (c *Confirmer) Confirm(ctx context.Context, in workflow.ConfirmInput) (work
 // a playlist has ended or restarted. When unjudged playlists leave the rule undecided, no
 // verdict is reached: an *OriginProbeError (not closing is the safe side, and operators are
 // told to check, where a false alarm would tell them all is well).
-func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput, error) {
+func verdictStale(probes []probe, tol health.Tolerance) (contract.ConfirmOutput, error) {
 	for _, p := range probes {
 		switch {
 		case p.health == state.HealthEnded:
-			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}, nil
+			return contract.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}, nil
 		case p.restart:
 			// The tracker counts a restart as progress only once it advances, which one probe
 			// cannot see; a restart is never a reason to close, so the origin counts as fresh.
-			return workflow.ConfirmOutput{Health: state.HealthFresh, Reason: p.url + ": " + p.reason}, nil
+			return contract.ConfirmOutput{Health: state.HealthFresh, Reason: p.url + ": " + p.reason}, nil
 		}
 	}
 	v := health.Decide(playlists(probes, false), tol)
 	switch v.Health {
 	case state.HealthStale, state.HealthUnreachable:
-		return workflow.ConfirmOutput{Confirmed: true, Health: v.Health, Reason: v.Reason}, nil
+		return contract.ConfirmOutput{Confirmed: true, Health: v.Health, Reason: v.Reason}, nil
 	case state.HealthUnknown:
 		var unjudged []string
 		first := ""
@@ -152,26 +152,26 @@ func verdictStale(probes []probe, tol health.Tolerance) (workflow.ConfirmOutput,
 				first = cmp.Or(first, p.url)
 			}
 		}
-		return workflow.ConfirmOutput{}, &workflow.OriginProbeError{URL: first, Err: fmt.Errorf(
+		return contract.ConfirmOutput{}, &contract.OriginProbeError{URL: first, Err: fmt.Errorf(
 			"%d playlist(s) cannot be judged and could decide the verdict (%s): %s; not closing",
 			len(unjudged), v.Reason, strings.Join(unjudged, "; "))}
 	}
-	return workflow.ConfirmOutput{Health: v.Health, Reason: v.Reason + ": " + joinProbes(probes)}, nil
+	return contract.ConfirmOutput{Health: v.Health, Reason: v.Reason + ": " + joinProbes(probes)}, nil
 }
 
 // verdictFresh: confirmed when no playlist has ended and the instance is fresh by
 // health.Decide, every playlist that could not be read counting as unreachable.
-func verdictFresh(probes []probe, tol health.Tolerance) workflow.ConfirmOutput {
+func verdictFresh(probes []probe, tol health.Tolerance) contract.ConfirmOutput {
 	for _, p := range probes {
 		if p.health == state.HealthEnded {
-			return workflow.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}
+			return contract.ConfirmOutput{Health: state.HealthEnded, Reason: p.url + ": " + p.reason}
 		}
 	}
 	v := health.Decide(playlists(probes, true), tol)
 	if v.Health != state.HealthFresh {
-		return workflow.ConfirmOutput{Health: v.Health, Reason: v.Reason}
+		return contract.ConfirmOutput{Health: v.Health, Reason: v.Reason}
 	}
-	return workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: v.Reason + ": " + joinProbes(probes)}
+	return contract.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: v.Reason + ": " + joinProbes(probes)}
 }
 
 // playlists are the probes as health.Decide sees them; an unjudged probe's health is unknown.
@@ -208,9 +208,9 @@ func joinProbes(probes []probe) string {
 
 // relapse returns the first stale or unreachable health record of the instance at or after
 // the event's detected_at, or nil.
-func (c *Confirmer) relapse(ctx context.Context, e workflow.DetectorEvent) (*state.AuditRecord, error) {
+func (c *Confirmer) relapse(ctx context.Context, e contract.DetectorEvent) (*state.AuditRecord, error) {
 	if c.History == nil {
-		return nil, &workflow.StateStoreError{Op: "read", Err: errors.New("confirm in fresh mode needs the state table's audit trail, and none is configured")}
+		return nil, &contract.StateStoreError{Op: "read", Err: errors.New("confirm in fresh mode needs the state table's audit trail, and none is configured")}
 	}
 	q := state.HistoryQuery{Cluster: e.Cluster, Domain: e.Domain, Limit: historyPage}
 	var found *state.AuditRecord
@@ -238,7 +238,7 @@ func (c *Confirmer) relapse(ctx context.Context, e workflow.DetectorEvent) (*sta
 }
 
 // probeAll probes the event's playlists, at most Concurrency at a time, in event order.
-func (c *Confirmer) probeAll(ctx context.Context, mode workflow.ConfirmMode, e workflow.DetectorEvent, pol health.Policy) ([]probe, error) {
+func (c *Confirmer) probeAll(ctx context.Context, mode contract.ConfirmMode, e contract.DetectorEvent, pol health.Policy) ([]probe, error) {
 	n := c.Concurrency
 	if n <= 0 {
 		n = DefaultProbeConcurrency
@@ -260,7 +260,7 @@ func (c *Confirmer) probeAll(ctx context.Context, mode workflow.ConfirmMode, e w
 	// (it is not retried).
 	var first error
 	for _, err := range errs {
-		var invalid *workflow.InvalidInputError
+		var invalid *contract.InvalidInputError
 		if errors.As(err, &invalid) {
 			return nil, invalid
 		}
@@ -276,14 +276,14 @@ func (c *Confirmer) probeAll(ctx context.Context, mode workflow.ConfirmMode, e w
 
 // probe fetches one playlist, cache-busted, and judges it with a tracker restored from the
 // event's evidence.
-func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.PlaylistDetail, pol health.Policy) (probe, error) {
+func (c *Confirmer) probe(ctx context.Context, mode contract.ConfirmMode, e contract.DetectorEvent, p contract.PlaylistDetail, pol health.Policy) (probe, error) {
 	class := p.Class
 	if class == "" {
 		class = health.Video // an event from before class: the detector's rule for unknown content
 	}
 	if hls.HasVariableReference(p.URL) {
 		// Its 404 would confirm a failure that is not the origin's.
-		return probe{}, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
+		return probe{}, &contract.InvalidInputError{What: "confirm input", Problems: []string{
 			fmt.Sprintf("event.playlists %s: holds an EXT-X-DEFINE variable reference ({$name}), which is never polled", p.URL)}}
 	}
 	resp, err := c.Fetcher.Get(ctx, p.URL, origin.CacheBust())
@@ -293,7 +293,7 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	}
 	if ctx.Err() != nil {
 		// Our own deadline ran out: that says nothing about the origin.
-		return probe{}, &workflow.OriginProbeError{URL: p.URL, Err: ctx.Err()}
+		return probe{}, &contract.OriginProbeError{URL: p.URL, Err: ctx.Err()}
 	}
 	obs := hls.Observation{At: at}
 	var media *hls.Media
@@ -325,7 +325,7 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 	}
 	tr, err := hls.RestoreTracker(pol.Tracker, st)
 	if err != nil {
-		return probe{}, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
+		return probe{}, &contract.InvalidInputError{What: "confirm input", Problems: []string{
 			fmt.Sprintf("event.playlists %s: evidence does not restore a tracker: %v", p.URL, err)}}
 	}
 	r := tr.Observe(obs)
@@ -333,7 +333,7 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 		metric.TooLarge(logger(c.Log), at, p.URL, pol.Tracker.MaxBody, "confirm: playlist over the size limit left unjudged (neither stale nor unreachable)")
 	}
 	if errors.Is(r.Err, hls.ErrOutOfOrder) {
-		return probe{}, &workflow.OriginProbeError{URL: p.URL, Err: fmt.Errorf("probe time %s is more than %s before the event's detected_at %s (clock skew?): %w",
+		return probe{}, &contract.OriginProbeError{URL: p.URL, Err: fmt.Errorf("probe time %s is more than %s before the event's detected_at %s (clock skew?): %w",
 			at.UTC().Format(time.RFC3339Nano), MaxClockSkew, e.DetectedAt.UTC().Format(time.RFC3339Nano), r.Err)}
 	}
 	return probe{url: p.URL, class: class, health: r.Health, reason: r.Reason, good: r.Err == nil, restart: r.Restart}, nil
@@ -357,10 +357,10 @@ func (c *Confirmer) probe(ctx context.Context, mode workflow.ConfirmMode, e work
 // because a false alarm must never close a distribution. In fresh mode its own live edge is
 // taken as the event's, so it counts as no progress since the event: the failback's safe side
 // (the distribution is not reopened).
-func evidence(mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.PlaylistDetail, probe *hls.Media, pol health.Policy) (hls.TrackerState, bool, error) {
+func evidence(mode contract.ConfirmMode, e contract.DetectorEvent, p contract.PlaylistDetail, probe *hls.Media, pol health.Policy) (hls.TrackerState, bool, error) {
 	fresh, err := hls.NewTracker(pol.Tracker)
 	if err != nil {
-		return hls.TrackerState{}, false, &workflow.OriginProbeError{URL: p.URL, Err: err}
+		return hls.TrackerState{}, false, &contract.OriginProbeError{URL: p.URL, Err: err}
 	}
 	st := hls.TrackerState{Version: fresh.Snapshot().Version, LastObserved: e.DetectedAt}
 	minFailures := pol.Tracker.MinFailures
@@ -374,7 +374,7 @@ func evidence(mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.Pl
 		lastChange = e.DetectedAt.Add(-time.Duration(e.StaleForMS) * time.Millisecond)
 	}
 	if lastChange.After(e.DetectedAt) {
-		return st, false, &workflow.InvalidInputError{What: "confirm input", Problems: []string{
+		return st, false, &contract.InvalidInputError{What: "confirm input", Problems: []string{
 			fmt.Sprintf("event.playlists %s: last_change %s is after detected_at %s", p.URL,
 				lastChange.UTC().Format(time.RFC3339Nano), e.DetectedAt.UTC().Format(time.RFC3339Nano))}}
 	}
@@ -393,7 +393,7 @@ func evidence(mode workflow.ConfirmMode, e workflow.DetectorEvent, p workflow.Pl
 	case p.LiveEdge != nil:
 		p.LiveEdge.ApplyTo(&st)
 	case probe != nil && probe.MediaSequence == p.MediaSequence && !probe.Ended:
-		if mode == workflow.ConfirmStale {
+		if mode == contract.ConfirmStale {
 			return st, false, nil
 		}
 		st.DiscontinuitySequence = probe.DiscontinuitySequence

@@ -9,14 +9,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/failover"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 const (
@@ -44,60 +44,60 @@ func TestConfirmStale(t *testing.T) {
 		name    string
 		event   string
 		answers map[string]playlist // unset paths answer 404
-		want    workflow.ConfirmOutput
+		want    contract.ConfirmOutput
 		reason  []string // substrings of the reason
 	}{
 		{"stalled origin is still stale", "confirm-stale",
 			map[string]playlist{p720: stalled, p360: stalled},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"720p.m3u8 stale: no progress for 11.2s, over 9s", "360p.m3u8 stale: no progress for 10.7s"}},
 		{"a window that moved is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: {body: media(18235, 5, 6)}},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"2 of 2 playlist(s) fresh", "720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
 		{"one playlist advanced, the other is still stale", "confirm-stale",
 			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: stalled},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"360p.m3u8 stale"}},
 		{"a single 404 leaves a stale playlist stale", "confirm-stale",
 			map[string]playlist{},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"failure 1", "HTTP status 404"}},
 		{"an ended stream is never failed over", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 5, 6, "ended")}, p360: stalled},
-			workflow.ConfirmOutput{Health: state.HealthEnded},
+			contract.ConfirmOutput{Health: state.HealthEnded},
 			[]string{"#EXT-X-ENDLIST"}},
 		{"a restart that resets the media sequence is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(0, 3, 6)}, p360: stalled},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"restart: media sequence went back from 18234 to 0"}},
 		{"an HTML error page answered 200 is a failure, not progress", "confirm-stale",
 			map[string]playlist{p720: {body: "<html>503</html>"}, p360: {body: "<html>503</html>"}},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"not a media playlist"}},
 		{"an EVENT playlist that grew is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 7, 6, "event")}, p360: {body: media(18234, 6, 6, "event")}},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18240", "360p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
 		{"an EVENT playlist that did not grow is confirmed", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 5, 6, "event")}, p360: {body: media(18234, 5, 6, "event")}},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"720p.m3u8 stale: no progress for 11.2s"}},
 		{"a growing window that resumed is a false alarm", "confirm-stale",
 			map[string]playlist{p720: {body: media(18234, 7, 6)}, p360: {body: media(18234, 7, 6)}},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18240"}},
 		{"GAP segments at the live edge are no progress", "confirm-stale",
 			map[string]playlist{p720: {body: withGaps(media(18234, 5, 6), 18239, 2)}, p360: {body: withGaps(media(18234, 5, 6), 18239, 2)}},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"720p.m3u8 stale: no progress for 11.2s", "2 GAP segment(s) at the live edge"}},
 		{"a playlist declaring TD 2 with 10 s segments is judged by its segments", "confirm-stale",
 			map[string]playlist{p720: td2, p360: td2},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"720p.m3u8: fresh: no progress for 11.2s, within 15s"}},
 		{"a new token on the same segments is no progress", "confirm-stale",
 			map[string]playlist{p720: {body: strings.ReplaceAll(stalled.body, ".ts\n", ".ts?token=b\n")}, p360: stalled},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"720p.m3u8 stale: no progress for 11.2s"}},
 
 		// An event without live_edge (from before the field, or URIs too long to carry) is
@@ -106,32 +106,32 @@ func TestConfirmStale(t *testing.T) {
 		// TestConfirmWithoutLiveEdgeNeverClosesOnAGuess.)
 		{"without the live edge, a window that moved is a false alarm", "confirm-stale-no-live-edge",
 			map[string]playlist{p720: {body: media(18235, 5, 6)}, p360: {body: media(18235, 5, 6)}},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"720p.m3u8: fresh: new segment at the live edge, media sequence 18239"}},
 		{"without the live edge, a restart is a false alarm", "confirm-stale-no-live-edge",
 			map[string]playlist{p720: {body: media(0, 3, 6)}, p360: stalled},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"restart: media sequence went back from 18234 to 0"}},
 		{"without the live edge, an ended stream is a false alarm", "confirm-stale-no-live-edge",
 			map[string]playlist{p720: {body: media(18234, 5, 6, "ended")}, p360: {body: media(18234, 5, 6, "ended")}},
-			workflow.ConfirmOutput{Health: state.HealthEnded},
+			contract.ConfirmOutput{Health: state.HealthEnded},
 			[]string{"#EXT-X-ENDLIST"}},
 		{"without the live edge, a failing origin is still stale", "confirm-stale-no-live-edge",
 			map[string]playlist{},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"failure 1", "HTTP status 404"}},
 
 		{"unreachable origin that still fails is confirmed", "confirm-unreachable",
 			map[string]playlist{p720: {status: 503}, p360: {status: 503}},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthUnreachable},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthUnreachable},
 			[]string{"3 consecutive failures", "HTTP status 503"}},
 		{"unreachable origin that answers stalled is still failing", "confirm-unreachable",
 			map[string]playlist{p720: stalled, p360: stalled},
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale},
 			[]string{"no progress for"}},
 		{"unreachable origin that answers and advanced is a false alarm", "confirm-unreachable",
 			map[string]playlist{p720: {body: media(18236, 5, 6)}, p360: {body: media(18236, 5, 6)}},
-			workflow.ConfirmOutput{Health: state.HealthFresh},
+			contract.ConfirmOutput{Health: state.HealthFresh},
 			[]string{"new segment at the live edge"}},
 	}
 	for _, tt := range tests {
@@ -140,7 +140,7 @@ func TestConfirmStale(t *testing.T) {
 			for path, p := range tt.answers {
 				o.set(path, p)
 			}
-			var in workflow.ConfirmInput
+			var in contract.ConfirmInput
 			loadEvent(t, tt.event, o.URL, &in)
 			now := at(t, probeAt)
 			if tt.event == "confirm-unreachable" {
@@ -174,14 +174,14 @@ func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
 	probeAt := "2025-03-01T12:00:11.2Z"
 	grown := playlist{body: media(18234, 7, 6)} // 2 segments more than at detection, same window start
 	stalled := playlist{body: media(18234, 5, 6)}
-	withEdgeFor720 := func(in *workflow.ConfirmInput) {
-		in.Event.Playlists[0].LiveEdge = &workflow.LiveEdge{Sequence: 18238, SegmentURI: "seg18238.ts"}
+	withEdgeFor720 := func(in *contract.ConfirmInput) {
+		in.Event.Playlists[0].LiveEdge = &contract.LiveEdge{Sequence: 18238, SegmentURI: "seg18238.ts"}
 	}
 	tests := []struct {
 		name    string
 		answers map[string]playlist
-		edit    func(in *workflow.ConfirmInput)
-		want    workflow.ConfirmOutput // when no error is wanted
+		edit    func(in *contract.ConfirmInput)
+		want    contract.ConfirmOutput // when no error is wanted
 		err     string                 // substring of an OriginProbeError
 	}{
 		{name: "a window that grew in place after the event is not taken for a stall",
@@ -198,7 +198,7 @@ func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
 			err:     "360p.m3u8"},
 		{name: "one judged stale decides with the other unjudged",
 			answers: map[string]playlist{p720: stalled, p360: grown}, edit: withEdgeFor720,
-			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}},
+			want: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale}},
 		{name: "one judged resumed with the other unjudged could go either way",
 			answers: map[string]playlist{p720: grown, p360: stalled}, edit: withEdgeFor720,
 			err: "360p.m3u8"},
@@ -209,7 +209,7 @@ func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
 			for path, p := range tt.answers {
 				o.set(path, p)
 			}
-			var in workflow.ConfirmInput
+			var in contract.ConfirmInput
 			loadEvent(t, "confirm-stale-no-live-edge", o.URL, &in)
 			if tt.edit != nil {
 				tt.edit(&in)
@@ -220,8 +220,8 @@ func TestConfirmWithoutLiveEdgeNeverClosesOnAGuess(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Confirm = %+v, want an OriginProbeError saying %q", got, tt.err)
 				}
-				if name := asl.LambdaErrorType(err); name != workflow.ErrNameOriginProbe || !strings.Contains(err.Error(), tt.err) {
-					t.Errorf("error %s %q, want %s saying %q", name, err, workflow.ErrNameOriginProbe, tt.err)
+				if name := asl.LambdaErrorType(err); name != contract.ErrNameOriginProbe || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %s %q, want %s saying %q", name, err, contract.ErrNameOriginProbe, tt.err)
 				}
 				return
 			}
@@ -245,8 +245,8 @@ const originURL = "<origin>"
 func TestConfirmAppliesThePolicy(t *testing.T) {
 	stalled := playlist{body: media(18234, 5, 6)}
 	advanced := playlist{body: media(18235, 5, 6)}
-	audio360 := func(in *workflow.ConfirmInput) { in.Event.Playlists[1].Class = health.Audio }
-	noClass := func(in *workflow.ConfirmInput) {
+	audio360 := func(in *contract.ConfirmInput) { in.Event.Playlists[1].Class = health.Audio }
+	noClass := func(in *contract.ConfirmInput) {
 		for i := range in.Event.Playlists {
 			in.Event.Playlists[i].Class = ""
 		}
@@ -254,42 +254,42 @@ func TestConfirmAppliesThePolicy(t *testing.T) {
 	tests := []struct {
 		name    string
 		event   string
-		edit    func(in *workflow.ConfirmInput)
+		edit    func(in *contract.ConfirmInput)
 		policy  health.Policy
 		probeAt string
 		answers map[string]playlist
-		want    workflow.ConfirmOutput
+		want    contract.ConfirmOutput
 		reason  string
 	}{
 		{name: "one stale video variant within the video tolerance is not confirmed", event: "confirm-stale",
 			policy: health.Policy{VideoTolerance: 1}, answers: map[string]playlist{p720: stalled, p360: advanced},
-			want: workflow.ConfirmOutput{Health: state.HealthFresh}, reason: "1 of 2 playlist(s) fresh, 1 stale or unreachable within the tolerance"},
+			want: contract.ConfirmOutput{Health: state.HealthFresh}, reason: "1 of 2 playlist(s) fresh, 1 stale or unreachable within the tolerance"},
 		{name: "two stale video variants are beyond it", event: "confirm-stale",
 			policy: health.Policy{VideoTolerance: 1}, answers: map[string]playlist{p720: stalled, p360: stalled},
-			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "720p.m3u8 stale"},
+			want: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "720p.m3u8 stale"},
 		{name: "a stale audio rendition within the audio tolerance is not confirmed", event: "confirm-stale", edit: audio360,
 			policy: health.Policy{AudioTolerance: 1}, answers: map[string]playlist{p720: advanced, p360: stalled},
-			want: workflow.ConfirmOutput{Health: state.HealthFresh}, reason: "within the tolerance"},
+			want: contract.ConfirmOutput{Health: state.HealthFresh}, reason: "within the tolerance"},
 		{name: "the audio tolerance does not cover video", event: "confirm-stale", edit: audio360,
 			policy: health.Policy{AudioTolerance: 1}, answers: map[string]playlist{p720: stalled, p360: advanced},
-			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "video " + originURL + p720 + " stale"},
+			want: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "video " + originURL + p720 + " stale"},
 		{name: "an event without classes counts every playlist as video", event: "confirm-stale", edit: noClass,
 			policy: health.Policy{AudioTolerance: 1}, answers: map[string]playlist{p720: advanced, p360: stalled},
-			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "video " + originURL + p360 + " stale"},
+			want: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "video " + originURL + p360 + " stale"},
 		{name: "a larger staleness multiplier is not stale yet", event: "confirm-stale",
 			policy: health.Policy{Tracker: hls.TrackerConfig{Multiplier: 2}}, answers: map[string]playlist{p720: stalled, p360: stalled},
-			want: workflow.ConfirmOutput{Health: state.HealthFresh}, reason: "no progress for 11.2s, within 12s"},
+			want: contract.ConfirmOutput{Health: state.HealthFresh}, reason: "no progress for 11.2s, within 12s"},
 		{name: "a failing stale origin stays stale after one failure by default", event: "confirm-stale",
 			probeAt: "2025-03-01T12:00:20Z", answers: map[string]playlist{p720: {status: 503}, p360: {status: 503}},
-			want: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "failure 1, last good observation 10.8s ago, still stale"},
+			want: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale}, reason: "failure 1, last good observation 10.8s ago, still stale"},
 		{name: "with one failure enough it is unreachable", event: "confirm-stale",
 			policy: health.Policy{Tracker: hls.TrackerConfig{MinFailures: 1}}, probeAt: "2025-03-01T12:00:20Z",
 			answers: map[string]playlist{p720: {status: 503}, p360: {status: 503}},
-			want:    workflow.ConfirmOutput{Confirmed: true, Health: state.HealthUnreachable}, reason: "1 consecutive failures, no good observation for 10.8s"},
+			want:    contract.ConfirmOutput{Confirmed: true, Health: state.HealthUnreachable}, reason: "1 consecutive failures, no good observation for 10.8s"},
 		{name: "in fresh mode, a failing playlist within the tolerance is fresh", event: "confirm-fresh",
 			policy: health.Policy{VideoTolerance: 1}, probeAt: "2025-03-01T12:10:00Z",
 			answers: map[string]playlist{p720: {body: media(18330, 5, 6)}},
-			want:    workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, reason: "1 of 2 playlist(s) fresh, 1 stale or unreachable within the tolerance"},
+			want:    contract.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, reason: "1 of 2 playlist(s) fresh, 1 stale or unreachable within the tolerance"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,7 +297,7 @@ func TestConfirmAppliesThePolicy(t *testing.T) {
 			for path, p := range tt.answers {
 				o.set(path, p)
 			}
-			var in workflow.ConfirmInput
+			var in contract.ConfirmInput
 			loadEvent(t, tt.event, o.URL, &in)
 			if tt.edit != nil {
 				tt.edit(&in)
@@ -327,11 +327,11 @@ func TestConfirmAppliesThePolicy(t *testing.T) {
 	}
 	t.Run("a policy the tracker refuses is no verdict", func(t *testing.T) {
 		o := newOrigin(t)
-		var in workflow.ConfirmInput
+		var in contract.ConfirmInput
 		loadEvent(t, "confirm-stale", o.URL, &in)
 		c := newConfirmer(o, nil, nil)
 		c.Policy = health.Policy{VideoTolerance: -1}
-		if _, err := c.Confirm(context.Background(), in); asl.LambdaErrorType(err) != workflow.ErrNameOriginProbe || !strings.Contains(err.Error(), "tolerances") {
+		if _, err := c.Confirm(context.Background(), in); asl.LambdaErrorType(err) != contract.ErrNameOriginProbe || !strings.Contains(err.Error(), "tolerances") {
 			t.Errorf("Confirm error %v, want an OriginProbeError naming the tolerances", err)
 		}
 	})
@@ -341,7 +341,7 @@ func TestConfirmProbesBypassCaches(t *testing.T) {
 	o := newOrigin(t)
 	o.set(p720, playlist{body: media(18234, 5, 6)})
 	o.set(p360, playlist{body: media(18234, 5, 6)})
-	var in workflow.ConfirmInput
+	var in contract.ConfirmInput
 	loadEvent(t, "confirm-stale", o.URL, &in)
 	now := at(t, "2025-03-01T12:00:11Z")
 	if _, err := newConfirmer(o, func() time.Time { return now }, nil).Confirm(context.Background(), in); err != nil {
@@ -370,22 +370,22 @@ func TestConfirmFresh(t *testing.T) {
 		name    string
 		answers map[string]playlist
 		health  []state.Health // recorded after the event, in order, a second apart
-		want    workflow.ConfirmOutput
+		want    contract.ConfirmOutput
 		reason  string
 	}{
 		{"origin that kept advancing is fresh", map[string]playlist{p720: advanced, p360: advanced}, nil,
-			workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "new segment at the live edge, media sequence 18334"},
+			contract.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "new segment at the live edge, media sequence 18334"},
 		{"origin that stalled during the hold-down is not", map[string]playlist{p720: advanced, p360: {body: media(18280, 5, 6)}}, nil,
-			workflow.ConfirmOutput{Health: state.HealthStale}, "360p.m3u8 stale: no progress for 5m1.5s"},
+			contract.ConfirmOutput{Health: state.HealthStale}, "360p.m3u8 stale: no progress for 5m1.5s"},
 		{"a failing playlist is not fresh, even once", map[string]playlist{p720: advanced}, nil,
-			workflow.ConfirmOutput{Health: state.HealthUnreachable}, "360p.m3u8 unreachable: not read: failure 1"},
+			contract.ConfirmOutput{Health: state.HealthUnreachable}, "360p.m3u8 unreachable: not read: failure 1"},
 		{"an ended stream is not reopened", map[string]playlist{p720: advanced, p360: {body: media(18330, 5, 6, "ended")}}, nil,
-			workflow.ConfirmOutput{Health: state.HealthEnded}, "#EXT-X-ENDLIST"},
+			contract.ConfirmOutput{Health: state.HealthEnded}, "#EXT-X-ENDLIST"},
 		{"a relapse recorded during the hold-down is not fresh", map[string]playlist{p720: advanced, p360: advanced},
 			[]state.Health{state.HealthStale, state.HealthFresh},
-			workflow.ConfirmOutput{Health: state.HealthStale}, "recorded health went stale at 2025-03-01T12:06:00Z"},
+			contract.ConfirmOutput{Health: state.HealthStale}, "recorded health went stale at 2025-03-01T12:06:00Z"},
 		{"health changes before the event do not count", map[string]playlist{p720: advanced, p360: advanced},
-			nil, workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "fresh"},
+			nil, contract.ConfirmOutput{Confirmed: true, Health: state.HealthFresh}, "fresh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,7 +393,7 @@ func TestConfirmFresh(t *testing.T) {
 			for path, p := range tt.answers {
 				o.set(path, p)
 			}
-			var in workflow.ConfirmInput
+			var in contract.ConfirmInput
 			loadEvent(t, "confirm-fresh", o.URL, &in)
 			// The store's trail: stale before the event, fresh at it, then the case's records.
 			clock := at(t, "2025-03-01T12:00:00Z")
@@ -434,8 +434,8 @@ func TestConfirmErrorsAreNamed(t *testing.T) {
 	o.set(p360, playlist{body: media(18234, 5, 6)})
 	now := at(t, "2025-03-01T12:00:11Z")
 	c := newConfirmer(o, func() time.Time { return now }, nil)
-	load := func(name string) workflow.ConfirmInput {
-		var in workflow.ConfirmInput
+	load := func(name string) contract.ConfirmInput {
+		var in contract.ConfirmInput
 		loadEvent(t, name, o.URL, &in)
 		return in
 	}
@@ -444,39 +444,39 @@ func TestConfirmErrorsAreNamed(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  context.Context
-		in   workflow.ConfirmInput
+		in   contract.ConfirmInput
 		c    *failover.Confirmer
 		want string // the error name Step Functions sees
 		msg  string
 	}{
 		{"an EVENT playlist cannot be judged without the live edge", context.Background(), load("confirm-stale-no-live-edge"), c,
-			workflow.ErrNameOriginProbe, "no live-edge evidence to compare"},
+			contract.ErrNameOriginProbe, "no live-edge evidence to compare"},
 		{"the task's own deadline says nothing about the origin", cancelled, load("confirm-stale"), c,
-			workflow.ErrNameOriginProbe, "context canceled"},
-		{"a fresh event in stale mode", context.Background(), func() workflow.ConfirmInput {
+			contract.ErrNameOriginProbe, "context canceled"},
+		{"a fresh event in stale mode", context.Background(), func() contract.ConfirmInput {
 			in := load("confirm-fresh")
-			in.Mode = workflow.ConfirmStale
+			in.Mode = contract.ConfirmStale
 			return in
-		}(), c, workflow.ErrNameInvalidInput, "stale mode confirms stale or unreachable events only"},
-		{"last change after detection", context.Background(), func() workflow.ConfirmInput {
+		}(), c, contract.ErrNameInvalidInput, "stale mode confirms stale or unreachable events only"},
+		{"last change after detection", context.Background(), func() contract.ConfirmInput {
 			in := load("confirm-stale")
 			in.Event.Playlists[1].LastChange = in.Event.DetectedAt.Add(time.Second)
 			return in
-		}(), c, workflow.ErrNameInvalidInput, "is after detected_at"},
-		{"probing before the event was detected", context.Background(), func() workflow.ConfirmInput {
+		}(), c, contract.ErrNameInvalidInput, "is after detected_at"},
+		{"probing before the event was detected", context.Background(), func() contract.ConfirmInput {
 			in := load("confirm-stale")
 			in.Event.Playlists = in.Event.Playlists[1:] // the one that is not an EVENT playlist
 			return in
 		}(), newConfirmer(o, func() time.Time { return at(t, "2025-03-01T12:00:04Z") }, nil),
-			workflow.ErrNameOriginProbe, "clock skew"},
-		{"fresh mode without the audit trail", context.Background(), func() workflow.ConfirmInput {
+			contract.ErrNameOriginProbe, "clock skew"},
+		{"fresh mode without the audit trail", context.Background(), func() contract.ConfirmInput {
 			in := load("confirm-fresh")
 			for i := range in.Event.Playlists {
 				in.Event.Playlists[i].URL = o.URL + p360
 			}
 			return in
 		}(), newConfirmer(o, func() time.Time { return at(t, "2025-03-01T12:05:01Z") }, nil),
-			workflow.ErrNameStateStore, "audit trail"},
+			contract.ErrNameStateStore, "audit trail"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -499,7 +499,7 @@ func TestConfirmToleratesASmallClockSkew(t *testing.T) {
 	o := newOrigin(t)
 	o.set(p720, playlist{body: media(18234, 5, 6)})
 	o.set(p360, playlist{body: media(18235, 5, 6)})
-	var in workflow.ConfirmInput
+	var in contract.ConfirmInput
 	loadEvent(t, "confirm-stale", o.URL, &in)
 	got, err := newConfirmer(o, func() time.Time { return at(t, "2025-03-01T12:00:08Z") }, nil).Confirm(context.Background(), in)
 	if err != nil {
@@ -513,9 +513,9 @@ func TestConfirmToleratesASmallClockSkew(t *testing.T) {
 func TestConfirmUnreachableMaster(t *testing.T) {
 	// An origin never read: its entry is the master playlist, with no target duration.
 	o := newOrigin(t)
-	var in workflow.ConfirmInput
+	var in contract.ConfirmInput
 	loadEvent(t, "confirm-unreachable", o.URL, &in)
-	in.Event.Playlists = []workflow.PlaylistDetail{{URL: in.Event.OriginPlaylistURL, State: state.HealthUnreachable}}
+	in.Event.Playlists = []contract.PlaylistDetail{{URL: in.Event.OriginPlaylistURL, State: state.HealthUnreachable}}
 	now := at(t, "2025-03-01T12:00:14Z")
 	c := newConfirmer(o, func() time.Time { return now }, nil)
 

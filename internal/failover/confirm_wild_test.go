@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/origin"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // TestConfirmLeavesAnOversizedPlaylistUnjudged: a probe whose body is over the size limit is a
@@ -32,7 +32,7 @@ func TestConfirmLeavesAnOversizedPlaylistUnjudged(t *testing.T) {
 			o := newOrigin(t)
 			o.set(p720, long)
 			o.set(p360, long)
-			var in workflow.ConfirmInput
+			var in contract.ConfirmInput
 			loadEvent(t, "confirm-stale", o.URL, &in)
 			now := at(t, "2025-03-01T12:00:11.2Z")
 			var logs bytes.Buffer
@@ -41,7 +41,7 @@ func TestConfirmLeavesAnOversizedPlaylistUnjudged(t *testing.T) {
 			c.Policy = health.Policy{Tracker: hls.TrackerConfig{MaxBody: 300}}
 			c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 			out, err := c.Confirm(context.Background(), in)
-			if asl.LambdaErrorType(err) != workflow.ErrNameOriginProbe || !strings.Contains(err.Error(), "body larger than 300 bytes") {
+			if asl.LambdaErrorType(err) != contract.ErrNameOriginProbe || !strings.Contains(err.Error(), "body larger than 300 bytes") {
 				t.Fatalf("Confirm = %+v, %v; want an OriginProbeError naming the size limit", out, err)
 			}
 			if got := strings.Count(logs.String(), `"PlaylistTooLarge":1`); got != 2 {
@@ -59,13 +59,13 @@ func TestConfirmNeverPollsAVariableReference(t *testing.T) {
 		t.Run(ref, func(t *testing.T) {
 			o := newOrigin(t)
 			o.set(p360, playlist{body: media(18234, 5, 6)})
-			var in workflow.ConfirmInput
+			var in contract.ConfirmInput
 			loadEvent(t, "confirm-stale", o.URL, &in)
 			in.Event.Playlists[0].URL = o.URL + "/news/" + ref + "/720p.m3u8"
 			now := at(t, "2025-03-01T12:00:11.2Z")
 			c := newConfirmer(o, func() time.Time { return now }, nil)
 			out, err := c.Confirm(context.Background(), in)
-			if asl.LambdaErrorType(err) != workflow.ErrNameInvalidInput || !strings.Contains(err.Error(), "EXT-X-DEFINE") {
+			if asl.LambdaErrorType(err) != contract.ErrNameInvalidInput || !strings.Contains(err.Error(), "EXT-X-DEFINE") {
 				t.Fatalf("Confirm = %+v, %v; want an InvalidInputError naming EXT-X-DEFINE", out, err)
 			}
 			for _, r := range o.seen() {

@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // HistoryReader reads an instance's audit trail, newest first (state.Store has it).
@@ -78,7 +78,7 @@ func readOpenChanges(ctx context.Context, h HistoryReader, cluster, domain strin
 }
 
 // eventSequence returns the detector event sequence of a workflow execution that changed the
-// instance: by must be a Step Functions execution ARN whose name is workflow.ExecutionName of an
+// instance: by must be a Step Functions execution ARN whose name is contract.ExecutionName of an
 // event of this instance. Anything else (an operator, a renamed execution) is not automated.
 func eventSequence(cluster, domain, by string) (int64, bool) {
 	name, ok := executionName(by)
@@ -93,8 +93,8 @@ func eventSequence(cluster, domain, by string) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	e := workflow.DetectorEvent{Cluster: cluster, Domain: domain, Sequence: seq}
-	if workflow.ExecutionName(e) != name {
+	e := contract.DetectorEvent{Cluster: cluster, Domain: domain, Sequence: seq}
+	if contract.ExecutionName(e) != name {
 		return 0, false
 	}
 	return seq, true

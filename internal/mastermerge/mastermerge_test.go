@@ -30,13 +30,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/clustered-video-streams/cvs/internal/edge"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/local/edge"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 )
@@ -44,7 +44,7 @@ import (
 const cluster = "live-1"
 
 // fixture is a cluster of two regions, each an origin (httptest) behind a regional distribution
-// that runs the real copilot (internal/edge, goja) on the state store, the two regions' master
+// that runs the real copilot (internal/local/edge, goja) on the state store, the two regions' master
 // buckets and a master distribution on moto, and the Service on them.
 type fixture struct {
 	svc     *mastermerge.Service

@@ -22,10 +22,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/execution"
 	"github.com/clustered-video-streams/cvs/internal/queue"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // Handler is the trigger Lambda's handler. Build it with New.
@@ -55,7 +55,7 @@ type Config struct {
 	// neither: without them such messages are only logged.
 	DeadLetters        queue.Sender
 	DeadLetterQueueURL string
-	// Now is the clock that event sequences are checked against (workflow.MaxSequenceAhead)
+	// Now is the clock that event sequences are checked against (contract.MaxSequenceAhead)
 	// and that stamps dead-letter records; nil means time.Now.
 	Now func() time.Time
 	// Log receives one line per message; nil means slog.Default().
@@ -70,8 +70,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.FailoverArn == "" {
 		return nil, errors.New("trigger: no failover state machine ARN")
 	}
-	if cfg.HoldDown < 0 || cfg.HoldDown > workflow.MaxHoldDown || cfg.HoldDown%time.Second != 0 {
-		return nil, fmt.Errorf("trigger: hold-down %s is not a whole number of seconds from 0 to %s", cfg.HoldDown, workflow.MaxHoldDown)
+	if cfg.HoldDown < 0 || cfg.HoldDown > contract.MaxHoldDown || cfg.HoldDown%time.Second != 0 {
+		return nil, fmt.Errorf("trigger: hold-down %s is not a whole number of seconds from 0 to %s", cfg.HoldDown, contract.MaxHoldDown)
 	}
 	if (cfg.DeadLetters == nil) != (cfg.DeadLetterQueueURL == "") {
 		return nil, errors.New("trigger: a dead-letter queue needs both its client and its URL")
@@ -128,7 +128,7 @@ func (h *Handler) Handle(ctx context.Context, e events.SNSEvent) error {
 // HandleRecord handles one SNS record and says what it did.
 func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Outcome, error) {
 	log := h.log.With("message_id", r.SNS.MessageID, "topic", r.SNS.TopicArn)
-	ev, err := workflow.ParseDetectorEventAt([]byte(r.SNS.Message), h.now())
+	ev, err := contract.ParseDetectorEventAt([]byte(r.SNS.Message), h.now())
 	if err != nil {
 		return h.drop(ctx, log, r, err), nil
 	}
@@ -140,10 +140,10 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 	var arn string
 	var input any
 	switch {
-	case workflow.StartsFailover(ev.Event):
+	case contract.StartsFailover(ev.Event):
 		arn, input = h.failoverArn, ev
 	case ev.Event == state.HealthFresh && h.failbackArn != "":
-		arn, input = h.failbackArn, workflow.FailbackInput{DetectorEvent: ev, HoldDownSeconds: h.holdDown}
+		arn, input = h.failbackArn, contract.FailbackInput{DetectorEvent: ev, HoldDownSeconds: h.holdDown}
 	default:
 		why := "an ended stream needs no failover"
 		if ev.Event == state.HealthFresh {
@@ -154,9 +154,9 @@ func (h *Handler) HandleRecord(ctx context.Context, r events.SNSEventRecord) (Ou
 	}
 	body, err := json.Marshal(input)
 	if err != nil { // a validated event always encodes; were it not to, a retry would fail alike
-		return h.drop(ctx, log, r, &workflow.InvalidInputError{What: "detector event", Problems: []string{"cannot be encoded: " + err.Error()}}), nil
+		return h.drop(ctx, log, r, &contract.InvalidInputError{What: "detector event", Problems: []string{"cannot be encoded: " + err.Error()}}), nil
 	}
-	name := workflow.ExecutionName(ev)
+	name := contract.ExecutionName(ev)
 	out, err := h.sfn.Start(ctx, arn, name, body)
 	var refused *execution.RefusedError
 	switch {

@@ -24,11 +24,11 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	awssfn "github.com/clustered-video-streams/cvs/internal/aws/sfn"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/execution"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // noStarts fails the test if the trigger tries to start anything. (Starting executions is
@@ -306,7 +306,7 @@ func TestExecutionInputIsTheValidatedEvent(t *testing.T) {
 			r := sample(t, name)
 			// Blanks and a null a loose reader would pass on as they are.
 			r.SNS.Message = strings.Replace(r.SNS.Message, `"cluster":`, "\n  \"omitted_playlists\": null, \"cluster\" :", 1)
-			want, err := workflow.ParseDetectorEvent([]byte(r.SNS.Message))
+			want, err := contract.ParseDetectorEvent([]byte(r.SNS.Message))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,9 +325,9 @@ func TestExecutionInputIsTheValidatedEvent(t *testing.T) {
 			if input == r.SNS.Message {
 				t.Fatal("the execution input is the message as published")
 			}
-			var got workflow.DetectorEvent
+			var got contract.DetectorEvent
 			if want.Event == state.HealthFresh {
-				var fb workflow.FailbackInput
+				var fb contract.FailbackInput
 				if err := json.Unmarshal([]byte(input), &fb); err != nil {
 					t.Fatalf("failback input %s: %v", input, err)
 				}
@@ -343,7 +343,7 @@ func TestExecutionInputIsTheValidatedEvent(t *testing.T) {
 				if input != string(canonical) {
 					t.Errorf("execution input\n%s\nwant the validated event encoded again\n%s", input, canonical)
 				}
-				if got, err = workflow.ParseDetectorEvent([]byte(input)); err != nil {
+				if got, err = contract.ParseDetectorEvent([]byte(input)); err != nil {
 					t.Fatalf("the execution input does not parse: %v", err)
 				}
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/aws/kvs"
 	"github.com/clustered-video-streams/cvs/internal/edgekv"
 	"github.com/clustered-video-streams/cvs/internal/edgekv/edgekvtest"
-	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
+	"github.com/clustered-video-streams/cvs/internal/local/kvsfake"
 )
 
 // TestContract runs the store contract on the adapter against the wire-level fake, which

@@ -7,13 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/topic"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // Topic is an in-process SNS topic for the detector's simulated-time tests (moto_server
 // cannot run inside a synctest bubble; the wire tests use it). It keeps every message
-// published, decoded with workflow.ParseDetectorEvent, so a malformed one fails the test that
+// published, decoded with contract.ParseDetectorEvent, so a malformed one fails the test that
 // reads it. Fail, when set, decides whether the n-th call (from 1) fails.
 type Topic struct {
 	Fail func(n int, m topic.Message) error
@@ -25,7 +25,7 @@ type Topic struct {
 
 // Message is one published message.
 type Message struct {
-	Event      workflow.DetectorEvent
+	Event      contract.DetectorEvent
 	Attributes map[string]string
 	At         time.Time // when it was published
 	Err        error     // why the body is not a valid detector event
@@ -43,7 +43,7 @@ func (t *Topic) Publish(ctx context.Context, in topic.Message) (string, error) {
 		}
 	}
 	m := Message{Attributes: maps.Clone(in.Attributes), At: time.Now()}
-	m.Event, m.Err = workflow.ParseDetectorEvent([]byte(in.Body))
+	m.Event, m.Err = contract.ParseDetectorEvent([]byte(in.Body))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.messages = append(t.messages, m)

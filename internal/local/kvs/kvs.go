@@ -11,8 +11,8 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/clustered-video-streams/cvs/internal/edge"
 	"github.com/clustered-video-streams/cvs/internal/edgekv"
+	"github.com/clustered-video-streams/cvs/internal/local/edge"
 )
 
 var _ edgekv.Store = (*Store)(nil)

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
 	"github.com/clustered-video-streams/cvs/internal/invoke"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 )
 
 var _ invoke.Invoker = (*Functions)(nil)

@@ -12,13 +12,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/detector"
-	"github.com/clustered-video-streams/cvs/internal/edge"
 	"github.com/clustered-video-streams/cvs/internal/execution"
 	"github.com/clustered-video-streams/cvs/internal/failover"
 	"github.com/clustered-video-streams/cvs/internal/health"
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
+	"github.com/clustered-video-streams/cvs/internal/local/edge"
 	"github.com/clustered-video-streams/cvs/internal/local/kvs"
 	"github.com/clustered-video-streams/cvs/internal/local/liveorigin"
 	"github.com/clustered-video-streams/cvs/internal/local/media"
@@ -27,7 +28,6 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/trigger"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // account is the AWS account of every local ARN.
@@ -99,11 +99,11 @@ func newRegion(ctx context.Context, s *shared, n int, originL, edgeL net.Listene
 	reopener := &failover.Reopener{Store: s.store, Log: log}
 	fn := func(f string) string { return arn("lambda", "function:", "cvs-"+f) }
 	subst := map[string]string{
-		workflow.SubstConfirmFunctionArn:   fn("confirm"),
-		workflow.SubstCloseFunctionArn:     fn("close"),
-		workflow.SubstReopenFunctionArn:    fn("reopen"),
-		workflow.SubstNotificationTopicArn: notifications,
-		workflow.SubstPartition:            "aws",
+		contract.SubstConfirmFunctionArn:   fn("confirm"),
+		contract.SubstCloseFunctionArn:     fn("close"),
+		contract.SubstReopenFunctionArn:    fn("reopen"),
+		contract.SubstNotificationTopicArn: notifications,
+		contract.SubstPartition:            "aws",
 	}
 	handlers := map[string]asl.Handler{
 		asl.ResourceLambdaInvoke: asl.LambdaInvoke(map[string]asl.LambdaFunction{
@@ -141,7 +141,7 @@ func newRegion(ctx context.Context, s *shared, n int, originL, edgeL net.Listene
 		return nil, nil, err
 	}
 	if _, err := s.broker.Subscribe(detectorTopic, sns.Subscription{Name: "log", Handler: func(_ context.Context, d sns.Delivery) error {
-		ev, err := workflow.ParseDetectorEvent([]byte(d.Body))
+		ev, err := contract.ParseDetectorEvent([]byte(d.Body))
 		if err != nil {
 			log.Warn("event published: unreadable", "message_id", d.MessageID, "err", err)
 			return nil

@@ -16,17 +16,17 @@ import (
 	"github.com/clustered-video-streams/cvs/internal/api/apiclient"
 	"github.com/clustered-video-streams/cvs/internal/blob"
 	"github.com/clustered-video-streams/cvs/internal/detector"
-	"github.com/clustered-video-streams/cvs/internal/edge"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
 	"github.com/clustered-video-streams/cvs/internal/local/cloudfront"
+	"github.com/clustered-video-streams/cvs/internal/local/edge"
 	"github.com/clustered-video-streams/cvs/internal/local/kvs"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/local/s3"
 	"github.com/clustered-video-streams/cvs/internal/local/sns"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge"
 	"github.com/clustered-video-streams/cvs/internal/origin"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 )
 
 // cluster is the one clustered stream a local run serves.

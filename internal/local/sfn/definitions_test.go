@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/execution"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/local/sfn"
 	localsns "github.com/clustered-video-streams/cvs/internal/local/sns"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // TestRunsTheRealFailoverDefinition starts statemachines/failover.asl.json on the twin with an
@@ -40,10 +40,10 @@ func TestRunsTheRealFailoverDefinition(t *testing.T) {
 	const arn = "arn:aws:states:us-east-1:123456789012:stateMachine:cvs-failover"
 	err = s.AddDefinition(arn, def, asl.Options{
 		Substitutions: map[string]string{
-			workflow.SubstConfirmFunctionArn:   "cvs-confirm",
-			workflow.SubstCloseFunctionArn:     "cvs-close",
-			workflow.SubstNotificationTopicArn: notifications,
-			workflow.SubstPartition:            "aws",
+			contract.SubstConfirmFunctionArn:   "cvs-confirm",
+			contract.SubstCloseFunctionArn:     "cvs-close",
+			contract.SubstNotificationTopicArn: notifications,
+			contract.SubstPartition:            "aws",
 		},
 		Handlers: map[string]asl.Handler{
 			asl.ResourceLambdaInvoke: asl.LambdaInvoke(nil), // never reached with this input

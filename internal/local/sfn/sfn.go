@@ -1,5 +1,5 @@
 // Package sfn is the in-process twin of Step Functions for local runs and tests: it runs the
-// real statemachines/*.asl.json with internal/asl and answers a reused execution name as the
+// real statemachines/*.asl.json with internal/local/asl and answers a reused execution name as the
 // service does.
 package sfn
 
@@ -13,8 +13,8 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
 	"github.com/clustered-video-streams/cvs/internal/execution"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/topic"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
 	"github.com/clustered-video-streams/cvs/internal/execution/executiontest"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/local/sfn"
 )
 

@@ -1,4 +1,4 @@
-package workflow
+package contract
 
 import (
 	"encoding/json"

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
 

@@ -1,6 +1,6 @@
-// Package workflow holds the wire contracts between the detector, the trigger and the failover
+// Package contract holds the wire contracts between the detector, the trigger and the failover
 // and failback state machines: the detector event, each task's input, output and error names.
-package workflow
+package contract
 
 import (
 	"crypto/sha256"

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
+	"github.com/clustered-video-streams/cvs/internal/contract"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 )
 
 type valueError struct{ msg string }
@@ -35,19 +35,19 @@ func TestLambdaInvoke(t *testing.T) {
 		{"no Payload sends {}", func(ctx context.Context, in map[string]any) (int, error) { return len(in), nil },
 			`{"FunctionName":"` + arn + `"}`, `{"ExecutedVersion":"$LATEST","Payload":0,"StatusCode":200}`, nil},
 		{"named pointer error", func(ctx context.Context, in any) (any, error) {
-			return nil, &workflow.OriginProbeError{URL: "https://o/x.m3u8", Err: errors.New("EOF")}
+			return nil, &contract.OriginProbeError{URL: "https://o/x.m3u8", Err: errors.New("EOF")}
 		}, `{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "OriginProbeError", Cause: `{"errorMessage":"probe https://o/x.m3u8: EOF","errorType":"OriginProbeError"}`}},
 		{"named value error", func(ctx context.Context, in any) (any, error) { return nil, valueError{"v <bad> & worse"} },
 			`{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "valueError", Cause: `{"errorMessage":"v \u003cbad\u003e \u0026 worse","errorType":"valueError"}`}},
 		{"wrapped error loses its name", func(ctx context.Context, in any) (any, error) {
-			return nil, fmt.Errorf("close: %w", &workflow.StateStoreError{Op: "close", Err: errors.New("x")})
+			return nil, fmt.Errorf("close: %w", &contract.StateStoreError{Op: "close", Err: errors.New("x")})
 		}, `{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "wrapError", Cause: `{"errorMessage":"close: state store close: x","errorType":"wrapError"}`}},
 		{"errors.New", func(ctx context.Context, in any) (any, error) { return nil, errors.New("plain") },
 			`{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "errorString", Cause: `{"errorMessage":"plain","errorType":"errorString"}`}},
 		{"InvokeResponse_Error sets its own type", func(ctx context.Context, in any) (any, error) {
 			return nil, messages.InvokeResponse_Error{Message: "custom", Type: "Custom.Type"}
 		}, `{"FunctionName":"` + arn + `"}`, "", &asl.TaskError{Name: "Custom.Type", Cause: `{"errorMessage":"custom","errorType":"Custom.Type"}`}},
-		{"task input that does not decode is invalid input, in JSON's terms", func(ctx context.Context, in workflow.CloseInput) (any, error) { return nil, nil },
+		{"task input that does not decode is invalid input, in JSON's terms", func(ctx context.Context, in contract.CloseInput) (any, error) { return nil, nil },
 			`{"FunctionName":"` + arn + `","Payload":{"sequence":"x"}}`, "", &asl.TaskError{Name: "InvalidInputError",
 				Cause: `{"errorMessage":"invalid close input: field \"sequence\": must be an integer of at most 64 bits, not a string","errorType":"InvalidInputError"}`}},
 		{"panic", func(ctx context.Context, in any) (any, error) { panic("oops") },
@@ -87,10 +87,10 @@ func TestLambdaErrorTypeOfWorkflowErrors(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&workflow.InvalidInputError{}, workflow.ErrNameInvalidInput},
-		{&workflow.OriginProbeError{}, workflow.ErrNameOriginProbe},
-		{&workflow.InstanceNotFoundError{}, workflow.ErrNameInstanceNotFound},
-		{&workflow.StateStoreError{}, workflow.ErrNameStateStore},
+		{&contract.InvalidInputError{}, contract.ErrNameInvalidInput},
+		{&contract.OriginProbeError{}, contract.ErrNameOriginProbe},
+		{&contract.InstanceNotFoundError{}, contract.ErrNameInstanceNotFound},
+		{&contract.StateStoreError{}, contract.ErrNameStateStore},
 	} {
 		if got := asl.LambdaErrorType(tt.err); got != tt.want {
 			t.Errorf("LambdaErrorType(%T) = %q, want %q", tt.err, got, tt.want)

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/contract"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // These tests run the real definitions in statemachines/ through the interpreter, with the task
@@ -35,15 +35,15 @@ const (
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC)
 
-func staleEvent() workflow.DetectorEvent {
-	return workflow.DetectorEvent{
+func staleEvent() contract.DetectorEvent {
+	return contract.DetectorEvent{
 		Version:           1,
 		Event:             state.HealthStale,
 		Cluster:           "news",
 		Domain:            "d111111abcdef8.cloudfront.net",
 		Region:            "eu-west-1",
 		OriginPlaylistURL: "https://origin-eu.example.com/news/index.m3u8",
-		Playlists: []workflow.PlaylistDetail{{
+		Playlists: []contract.PlaylistDetail{{
 			URL: "https://origin-eu.example.com/news/720p.m3u8", State: state.HealthStale,
 			MediaSequence: 18234, TargetDuration: 6, LastChange: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
 		}},
@@ -53,7 +53,7 @@ func staleEvent() workflow.DetectorEvent {
 	}
 }
 
-func freshEvent() workflow.DetectorEvent {
+func freshEvent() contract.DetectorEvent {
 	e := staleEvent()
 	e.Event, e.StaleForMS, e.Sequence = state.HealthFresh, 0, 43
 	e.Playlists[0].State = state.HealthFresh
@@ -118,14 +118,14 @@ func function[In interface{ Validate() error }](h *harness, arn string) asl.Lamb
 
 func (h *harness) load(t testing.TB, file string) *asl.Machine {
 	t.Helper()
-	def, err := os.ReadFile(filepath.Join("..", "..", "statemachines", file))
+	def, err := os.ReadFile(filepath.Join(repoRoot, "statemachines", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	functions := map[string]asl.LambdaFunction{
-		confirmArn: function[workflow.ConfirmInput](h, confirmArn),
-		closeArn:   function[workflow.CloseInput](h, closeArn),
-		reopenArn:  function[workflow.ReopenInput](h, reopenArn),
+		confirmArn: function[contract.ConfirmInput](h, confirmArn),
+		closeArn:   function[contract.CloseInput](h, closeArn),
+		reopenArn:  function[contract.ReopenInput](h, reopenArn),
 	}
 	for arn := range functions {
 		if h.scripts[arn] == nil {
@@ -135,11 +135,11 @@ func (h *harness) load(t testing.TB, file string) *asl.Machine {
 	invoke := asl.LambdaInvoke(functions)
 	m, err := asl.Load(def, asl.Options{
 		Substitutions: map[string]string{
-			workflow.SubstConfirmFunctionArn:   confirmArn,
-			workflow.SubstCloseFunctionArn:     closeArn,
-			workflow.SubstReopenFunctionArn:    reopenArn,
-			workflow.SubstNotificationTopicArn: topicArn,
-			workflow.SubstPartition:            "aws",
+			contract.SubstConfirmFunctionArn:   confirmArn,
+			contract.SubstCloseFunctionArn:     closeArn,
+			contract.SubstReopenFunctionArn:    reopenArn,
+			contract.SubstNotificationTopicArn: topicArn,
+			contract.SubstPartition:            "aws",
 		},
 		Handlers: map[string]asl.Handler{
 			asl.ResourceLambdaInvoke: func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -294,16 +294,16 @@ func TestFailoverPaths(t *testing.T) {
 	ev := staleEvent()
 	in := asMap(t, ev)
 	probed := time.Date(2025, 3, 1, 12, 0, 11, 0, time.UTC)
-	stillStale := workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "media sequence 18234 unchanged for 11.0 s (target duration 6 s)", ProbedAt: probed}
-	advancing := workflow.ConfirmOutput{Confirmed: false, Health: state.HealthFresh, Reason: "media sequence advanced to 18236", ProbedAt: probed}
-	closed := workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed; 2 other instances open and healthy"}
-	refused := workflow.CloseOutput{Refused: true, Reason: "refused to close news/d111111abcdef8.cloudfront.net: no other instance of the cluster is open and healthy"}
-	already := workflow.CloseOutput{Closed: true, Reason: "already closed by arn:aws:iam::123456789012:user/ops at 2025-03-01T11:58:00Z"}
-	skipped := workflow.CloseOutput{Skipped: true, Reason: "detector event #42 is not newer than event #44, whose workflow closed at 2025-03-01T12:00:30Z by arn:aws:states:eu-west-1:123456789012:execution:failover:x: a duplicate or out-of-order event changes nothing"}
+	stillStale := contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "media sequence 18234 unchanged for 11.0 s (target duration 6 s)", ProbedAt: probed}
+	advancing := contract.ConfirmOutput{Confirmed: false, Health: state.HealthFresh, Reason: "media sequence advanced to 18236", ProbedAt: probed}
+	closed := contract.CloseOutput{Closed: true, Changed: true, Reason: "closed; 2 other instances open and healthy"}
+	refused := contract.CloseOutput{Refused: true, Reason: "refused to close news/d111111abcdef8.cloudfront.net: no other instance of the cluster is open and healthy"}
+	already := contract.CloseOutput{Closed: true, Reason: "already closed by arn:aws:iam::123456789012:user/ops at 2025-03-01T11:58:00Z"}
+	skipped := contract.CloseOutput{Skipped: true, Reason: "detector event #42 is not newer than event #44, whose workflow closed at 2025-03-01T12:00:30Z by arn:aws:states:eu-west-1:123456789012:execution:failover:x: a duplicate or out-of-order event changes nothing"}
 	throttled := &asl.TaskError{Name: "Lambda.TooManyRequestsException", Cause: "Rate Exceeded. (Service: AWSLambda; Status Code: 429)"}
 	serviceDown := &asl.TaskError{Name: "Lambda.ServiceException", Cause: "Internal error (Service: AWSLambda; Status Code: 500)"}
-	probeErr := &workflow.OriginProbeError{URL: ev.OriginPlaylistURL, Err: errors.New("response larger than 1 MiB")}
-	storeErr := &workflow.StateStoreError{Op: "close", Err: errors.New("ProvisionedThroughputExceededException")}
+	probeErr := &contract.OriginProbeError{URL: ev.OriginPlaylistURL, Err: errors.New("response larger than 1 MiB")}
+	storeErr := &contract.StateStoreError{Op: "close", Err: errors.New("ProvisionedThroughputExceededException")}
 	confirmResult := asMap(t, stillStale)
 	attrs := map[string]string{"cluster": "news", "region": "eu-west-1"}
 	common := map[string]any{
@@ -424,8 +424,8 @@ func TestFailoverPaths(t *testing.T) {
 			retries: map[string]int{"Confirm": 1},
 			sleeps:  []time.Duration{time.Second},
 			subject: "CVS failover failed, action needed", attrs: with2(attrs, "outcome", "failed"),
-			message: failedMsg("Confirm", workflow.ErrNameOriginProbe, lambdaCause(probeErr, "OriginProbeError")),
-			err:     workflow.ErrNameOriginProbe, cause: lambdaCause(probeErr, "OriginProbeError"),
+			message: failedMsg("Confirm", contract.ErrNameOriginProbe, lambdaCause(probeErr, "OriginProbeError")),
+			err:     contract.ErrNameOriginProbe, cause: lambdaCause(probeErr, "OriginProbeError"),
 		},
 	}, {
 		name:    "state store error on close retried twice, then notify and fail",
@@ -437,8 +437,8 @@ func TestFailoverPaths(t *testing.T) {
 			retries: map[string]int{"Close": 2},
 			sleeps:  []time.Duration{time.Second, 2 * time.Second},
 			subject: "CVS failover failed, action needed", attrs: with2(attrs, "outcome", "failed"),
-			message: failedMsg("Close", workflow.ErrNameStateStore, lambdaCause(storeErr, "StateStoreError")),
-			err:     workflow.ErrNameStateStore, cause: lambdaCause(storeErr, "StateStoreError"),
+			message: failedMsg("Close", contract.ErrNameStateStore, lambdaCause(storeErr, "StateStoreError")),
+			err:     contract.ErrNameStateStore, cause: lambdaCause(storeErr, "StateStoreError"),
 		},
 	}, {
 		name:    "invalid event refused by Confirm: not retried",
@@ -448,13 +448,13 @@ func TestFailoverPaths(t *testing.T) {
 			status:  asl.StatusFailed,
 			states:  []string{"CheckInput", "Confirm", "ConfirmFailed", "NotifyFailure", "Failed"},
 			subject: "CVS failover failed, action needed", attrs: with2(attrs, "outcome", "failed"),
-			message: failedMsg("Confirm", workflow.ErrNameInvalidInput, `{"errorMessage":"invalid confirm input: event.playlists: is empty, want at least one","errorType":"InvalidInputError"}`),
-			err:     workflow.ErrNameInvalidInput, cause: `{"errorMessage":"invalid confirm input: event.playlists: is empty, want at least one","errorType":"InvalidInputError"}`,
+			message: failedMsg("Confirm", contract.ErrNameInvalidInput, `{"errorMessage":"invalid confirm input: event.playlists: is empty, want at least one","errorType":"InvalidInputError"}`),
+			err:     contract.ErrNameInvalidInput, cause: `{"errorMessage":"invalid confirm input: event.playlists: is empty, want at least one","errorType":"InvalidInputError"}`,
 		},
 	}, {
 		name:    "Close returns none of closed, skipped and refused",
 		input:   ev,
-		scripts: map[string][]step{confirmArn: {{result: stillStale}}, closeArn: {{result: workflow.CloseOutput{Reason: "?"}}}},
+		scripts: map[string][]step{confirmArn: {{result: stillStale}}, closeArn: {{result: contract.CloseOutput{Reason: "?"}}}},
 		want: expect{
 			status:  asl.StatusFailed,
 			states:  []string{"CheckInput", "Confirm", "IsConfirmed", "Close", "CloseOutcome", "UnexpectedCloseResult", "CloseFailed", "NotifyFailure", "Failed"},
@@ -524,22 +524,22 @@ func TestFailoverPaths(t *testing.T) {
 			// Every Confirm call got this event in stale mode; every Close call the confirmed
 			// reason and this execution as the one making the change.
 			for _, raw := range h.inputs[confirmArn] {
-				var got workflow.ConfirmInput
+				var got contract.ConfirmInput
 				if err := json.Unmarshal(raw, &got); err != nil {
 					t.Fatal(err)
 				}
-				want := workflow.ConfirmInput{Mode: workflow.ConfirmStale}
+				want := contract.ConfirmInput{Mode: contract.ConfirmStale}
 				_ = json.Unmarshal(mustJSON(t, tt.input), &want.Event)
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("Confirm input (-want +got):\n%s", diff)
 				}
 			}
 			for _, raw := range h.inputs[closeArn] {
-				var got workflow.CloseInput
+				var got contract.CloseInput
 				if err := json.Unmarshal(raw, &got); err != nil {
 					t.Fatal(err)
 				}
-				want := workflow.CloseInput{Cluster: "news", Domain: ev.Domain, Reason: closeReason, ChangedBy: execArn, Sequence: 42}
+				want := contract.CloseInput{Cluster: "news", Domain: ev.Domain, Reason: closeReason, ChangedBy: execArn, Sequence: 42}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("Close input (-want +got):\n%s", diff)
 				}
@@ -559,26 +559,26 @@ func with2(m map[string]string, k, v string) map[string]string {
 func TestFailoverTaskTimeoutIsRetried(t *testing.T) {
 	// The first Confirm invocation hangs past the state's 20 s TimeoutSeconds: States.Timeout,
 	// retried after 1 s; the second answers.
-	stillStale := workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}
-	h := newHarness(map[string][]step{closeArn: {{result: workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}}})
+	stillStale := contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}
+	h := newHarness(map[string][]step{closeArn: {{result: contract.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}}})
 	var calls int
-	hang := lambda.NewHandler(func(ctx context.Context, in workflow.ConfirmInput) (workflow.ConfirmOutput, error) {
+	hang := lambda.NewHandler(func(ctx context.Context, in contract.ConfirmInput) (contract.ConfirmOutput, error) {
 		calls++ // invocations are sequential
 		if calls == 1 {
 			h.clock.Advance(21 * time.Second)
 			<-ctx.Done() // cancelled when the interpreter gives up on it
-			return workflow.ConfirmOutput{}, ctx.Err()
+			return contract.ConfirmOutput{}, ctx.Err()
 		}
 		return stillStale, nil
 	})
-	def, err := os.ReadFile(filepath.Join("..", "..", "statemachines", "failover.asl.json"))
+	def, err := os.ReadFile(filepath.Join(repoRoot, "statemachines", "failover.asl.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := asl.Load(def, asl.Options{
 		Substitutions: map[string]string{"ConfirmFunctionArn": confirmArn, "CloseFunctionArn": closeArn, "NotificationTopicArn": topicArn, "Partition": "aws"},
 		Handlers: map[string]asl.Handler{
-			asl.ResourceLambdaInvoke: asl.LambdaInvoke(map[string]asl.LambdaFunction{confirmArn: hang, closeArn: function[workflow.CloseInput](h, closeArn)}),
+			asl.ResourceLambdaInvoke: asl.LambdaInvoke(map[string]asl.LambdaFunction{confirmArn: hang, closeArn: function[contract.CloseInput](h, closeArn)}),
 			asl.ResourceSNSPublish: asl.SNSPublish(func(ctx context.Context, msg asl.SNSMessage) (string, error) {
 				h.notes = append(h.notes, msg)
 				return "m", nil
@@ -618,8 +618,8 @@ func TestFailoverNotificationFailure(t *testing.T) {
 	// The topic is gone: SNS.NotFoundException is not retried, nobody can be told, and the
 	// execution fails with the SNS error although the distribution was closed.
 	h := newHarness(map[string][]step{
-		confirmArn: {{result: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
-		closeArn:   {{result: workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
+		confirmArn: {{result: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
+		closeArn:   {{result: contract.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
 	})
 	notFound := &asl.TaskError{Name: "SNS.NotFoundException", Cause: "Topic does not exist"}
 	h.snsErrs = []error{notFound}
@@ -646,14 +646,14 @@ func TestFailbackPaths(t *testing.T) {
 	const execName = "news_d111111abcdef8-cloudfront-net_43_test"
 	execArn := "arn:aws:states:eu-west-1:123456789012:execution:failback:" + execName
 	ev := freshEvent()
-	input := workflow.FailbackInput{DetectorEvent: ev, HoldDownSeconds: 300}
+	input := contract.FailbackInput{DetectorEvent: ev, HoldDownSeconds: 300}
 	in := asMap(t, input)
 	probed := t0.Add(5 * time.Minute)
-	fresh := workflow.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: "advancing, and fresh since 2025-03-01T12:00:09Z", ProbedAt: probed}
-	notFresh := workflow.ConfirmOutput{Confirmed: false, Health: state.HealthStale, Reason: "went stale again at 12:03:10 during the hold-down", ProbedAt: probed}
-	opened := workflow.ReopenOutput{Opened: true, Changed: true, Reason: "reopened"}
-	refused := workflow.ReopenOutput{Refused: true, Reason: "closed by arn:aws:iam::123456789012:user/ops, not by the failover workflow"}
-	skipped := workflow.ReopenOutput{Skipped: true, Reason: "detector event #43 is not newer than event #46, whose workflow closed at 2025-03-01T12:15:01Z by arn:aws:states:eu-west-1:123456789012:execution:failover:x: a duplicate or out-of-order event changes nothing"}
+	fresh := contract.ConfirmOutput{Confirmed: true, Health: state.HealthFresh, Reason: "advancing, and fresh since 2025-03-01T12:00:09Z", ProbedAt: probed}
+	notFresh := contract.ConfirmOutput{Confirmed: false, Health: state.HealthStale, Reason: "went stale again at 12:03:10 during the hold-down", ProbedAt: probed}
+	opened := contract.ReopenOutput{Opened: true, Changed: true, Reason: "reopened"}
+	refused := contract.ReopenOutput{Refused: true, Reason: "closed by arn:aws:iam::123456789012:user/ops, not by the failover workflow"}
+	skipped := contract.ReopenOutput{Skipped: true, Reason: "detector event #43 is not newer than event #46, whose workflow closed at 2025-03-01T12:15:01Z by arn:aws:states:eu-west-1:123456789012:execution:failover:x: a duplicate or out-of-order event changes nothing"}
 	attrs := map[string]string{"cluster": "news", "region": "eu-west-1"}
 	common := map[string]any{
 		"cluster": "news", "domain": ev.Domain, "region": "eu-west-1",
@@ -722,7 +722,7 @@ func TestFailbackPaths(t *testing.T) {
 	}, {
 		name:    "already open",
 		input:   input,
-		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: workflow.ReopenOutput{Opened: true, Reason: "already open"}}}},
+		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: contract.ReopenOutput{Opened: true, Reason: "already open"}}}},
 		want: expect{
 			status:  asl.StatusSucceeded,
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "NotifyAlreadyOpen"},
@@ -736,7 +736,7 @@ func TestFailbackPaths(t *testing.T) {
 	}, {
 		name:    "reopen store error: retried twice, notify and fail",
 		input:   input,
-		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{err: &workflow.StateStoreError{Op: "reopen", Err: errors.New("timeout")}}}},
+		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{err: &contract.StateStoreError{Op: "reopen", Err: errors.New("timeout")}}}},
 		want: expect{
 			status:  asl.StatusFailed,
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenFailed", "NotifyFailure", "Failed"},
@@ -750,7 +750,7 @@ func TestFailbackPaths(t *testing.T) {
 		},
 	}, {
 		name:    "stale event given to failback: Confirm refuses it",
-		input:   workflow.FailbackInput{DetectorEvent: staleEvent(), HoldDownSeconds: 0},
+		input:   contract.FailbackInput{DetectorEvent: staleEvent(), HoldDownSeconds: 0},
 		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: opened}}},
 		want: expect{
 			status:  asl.StatusFailed,
@@ -765,7 +765,7 @@ func TestFailbackPaths(t *testing.T) {
 	}, {
 		name:    "Reopen returns none of opened, skipped and refused",
 		input:   input,
-		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: workflow.ReopenOutput{Reason: "?"}}}},
+		scripts: map[string][]step{confirmArn: {{result: fresh}}, reopenArn: {{result: contract.ReopenOutput{Reason: "?"}}}},
 		want: expect{
 			status:  asl.StatusFailed,
 			states:  []string{"CheckInput", "HoldDown", "Reprobe", "StillFresh", "Reopen", "ReopenOutcome", "UnexpectedReopenResult", "ReopenFailed", "NotifyFailure", "Failed"},
@@ -805,21 +805,21 @@ func TestFailbackPaths(t *testing.T) {
 			}
 			check(t, h, ex, tt.want)
 			for _, raw := range h.inputs[reopenArn] {
-				var got workflow.ReopenInput
+				var got contract.ReopenInput
 				if err := json.Unmarshal(raw, &got); err != nil {
 					t.Fatal(err)
 				}
-				want := workflow.ReopenInput{Cluster: "news", Domain: ev.Domain, Reason: reopenReason, ChangedBy: execArn, Sequence: 43}
+				want := contract.ReopenInput{Cluster: "news", Domain: ev.Domain, Reason: reopenReason, ChangedBy: execArn, Sequence: 43}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("Reopen input (-want +got):\n%s", diff)
 				}
 			}
 			for _, raw := range h.inputs[confirmArn] {
-				var got workflow.ConfirmInput
+				var got contract.ConfirmInput
 				if err := json.Unmarshal(raw, &got); err != nil {
 					t.Fatal(err)
 				}
-				if got.Mode != workflow.ConfirmFresh {
+				if got.Mode != contract.ConfirmFresh {
 					t.Errorf("Reprobe asked Confirm in mode %q, want fresh", got.Mode)
 				}
 			}
@@ -832,13 +832,13 @@ func TestFailbackPaths(t *testing.T) {
 // selects must be in the JSON of the task's output type even at its zero value.
 func TestTaskOutputsHaveEveryFieldTheDefinitionsSelect(t *testing.T) {
 	outputs := map[string]any{
-		"${" + workflow.SubstConfirmFunctionArn + "}": workflow.ConfirmOutput{},
-		"${" + workflow.SubstCloseFunctionArn + "}":   workflow.CloseOutput{},
-		"${" + workflow.SubstReopenFunctionArn + "}":  workflow.ReopenOutput{},
+		"${" + contract.SubstConfirmFunctionArn + "}": contract.ConfirmOutput{},
+		"${" + contract.SubstCloseFunctionArn + "}":   contract.CloseOutput{},
+		"${" + contract.SubstReopenFunctionArn + "}":  contract.ReopenOutput{},
 	}
 	payloadField := regexp.MustCompile(`^\$\.Payload\.([a-z_]+)$`)
 	for _, file := range []string{"failover.asl.json", "failback.asl.json"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "statemachines", file))
+		b, err := os.ReadFile(filepath.Join(repoRoot, "statemachines", file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -854,7 +854,7 @@ func TestTaskOutputsHaveEveryFieldTheDefinitionsSelect(t *testing.T) {
 		}
 		checked := 0
 		for name, st := range def.States {
-			if strings.ReplaceAll(st.Resource, "${"+workflow.SubstPartition+"}", "aws") != asl.ResourceLambdaInvoke {
+			if strings.ReplaceAll(st.Resource, "${"+contract.SubstPartition+"}", "aws") != asl.ResourceLambdaInvoke {
 				continue
 			}
 			out, ok := outputs[st.Parameters.FunctionName]
@@ -886,8 +886,8 @@ func TestDefinitionsAreSmall(t *testing.T) {
 	// Task results are trimmed by ResultSelector: the state data of the longest path stays small
 	// (Step Functions allows 256 KiB; this keeps it well under 4 KiB for a one-playlist event).
 	h := newHarness(map[string][]step{
-		confirmArn: {{result: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
-		closeArn:   {{result: workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
+		confirmArn: {{result: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
+		closeArn:   {{result: contract.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
 	})
 	ex, err := h.load(t, "failover.asl.json").Run(context.Background(), "size", mustJSON(t, staleEvent()))
 	if err != nil {
@@ -904,7 +904,7 @@ func TestDefinitionsAreSmall(t *testing.T) {
 }
 
 func BenchmarkLoadFailover(b *testing.B) {
-	def, err := os.ReadFile(filepath.Join("..", "..", "statemachines", "failover.asl.json"))
+	def, err := os.ReadFile(filepath.Join(repoRoot, "statemachines", "failover.asl.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -923,8 +923,8 @@ func BenchmarkLoadFailover(b *testing.B) {
 // integrations: the interpreter's overhead in the local runtime's failover timeline.
 func BenchmarkRunFailoverClosed(b *testing.B) {
 	h := newHarness(map[string][]step{
-		confirmArn: {{result: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
-		closeArn:   {{result: workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
+		confirmArn: {{result: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
+		closeArn:   {{result: contract.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
 	})
 	m := h.load(b, "failover.asl.json")
 	input := mustJSON(b, staleEvent())
@@ -942,8 +942,8 @@ func TestConcurrentExecutions(t *testing.T) {
 	// One loaded machine runs many executions at once (the local runtime gets events from
 	// several regions); -race checks that they share nothing mutable.
 	h := newHarness(map[string][]step{
-		confirmArn: {{result: workflow.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
-		closeArn:   {{result: workflow.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
+		confirmArn: {{result: contract.ConfirmOutput{Confirmed: true, Health: state.HealthStale, Reason: "unchanged", ProbedAt: t0}}},
+		closeArn:   {{result: contract.CloseOutput{Closed: true, Changed: true, Reason: "closed"}}},
 	})
 	m := h.load(t, "failover.asl.json")
 	const n = 8
@@ -955,7 +955,7 @@ func TestConcurrentExecutions(t *testing.T) {
 			defer wg.Done()
 			ev := staleEvent()
 			ev.Sequence = int64(100 + i)
-			ex, err := m.Run(context.Background(), workflow.ExecutionName(ev), mustJSON(t, ev))
+			ex, err := m.Run(context.Background(), contract.ExecutionName(ev), mustJSON(t, ev))
 			if err != nil {
 				t.Error(err)
 				return
@@ -977,3 +977,6 @@ func TestConcurrentExecutions(t *testing.T) {
 		t.Errorf("%d notifications, want %d", got, n)
 	}
 }
+
+// repoRoot is the repository root, three folders up from this package.
+var repoRoot = filepath.Join("..", "..", "..")

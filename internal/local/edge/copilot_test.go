@@ -14,7 +14,7 @@ import (
 	"github.com/dop251/goja"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 )
 

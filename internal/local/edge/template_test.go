@@ -59,7 +59,7 @@ func TestTemplateHoldsTheCopilotFile(t *testing.T) {
 		t.Fatalf("CopilotFunction has no FunctionCode")
 	}
 	if code.Value != js {
-		t.Fatalf("template.yaml's CopilotFunction FunctionCode (%d bytes) differs from %s (%d bytes) at byte %d; run go test ./internal/edge -run TestTemplateHoldsTheCopilotFile -update-template",
+		t.Fatalf("template.yaml's CopilotFunction FunctionCode (%d bytes) differs from %s (%d bytes) at byte %d; run go test ./internal/local/edge -run TestTemplateHoldsTheCopilotFile -update-template",
 			len(code.Value), CopilotPath, len(js), firstDifference(code.Value, js))
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 )
 
 // echo is a Task handler that returns its input.

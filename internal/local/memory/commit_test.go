@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 )
 
 // TestOnCommit: every write that changes an instance reaches the feed once, in commit order,

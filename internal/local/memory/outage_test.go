@@ -11,12 +11,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/clustered-video-streams/cvs/internal/contract"
 	"github.com/clustered-video-streams/cvs/internal/detector"
 	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
-	"github.com/clustered-video-streams/cvs/internal/state/memory"
 	"github.com/clustered-video-streams/cvs/internal/topic"
-	"github.com/clustered-video-streams/cvs/internal/workflow"
 )
 
 // outage makes the memory stores refuse the detector's writes (health records and memory saves)
@@ -124,7 +124,7 @@ func TestDetectorThroughAControlRegionOutage(t *testing.T) {
 				onPublish := tc.cue(o, stallAt)
 				topic := &detectortest.Topic{Fail: func(_ int, in topic.Message) error {
 					if onPublish != nil {
-						ev, err := workflow.ParseDetectorEvent([]byte(in.Body))
+						ev, err := contract.ParseDetectorEvent([]byte(in.Body))
 						if err != nil {
 							t.Errorf("malformed event: %v", err)
 						}

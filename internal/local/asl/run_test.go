@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/clustered-video-streams/cvs/internal/asl"
+	"github.com/clustered-video-streams/cvs/internal/local/asl"
 )
 
 // runDef loads and runs a definition on the virtual clock, failing the test on load errors.
