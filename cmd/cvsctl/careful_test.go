@@ -92,6 +92,21 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{"merge: empty source", []string{"merge", src, ""}, "an argument is empty"},
 		{"history: cursor with a blank", []string{"history", "--endpoint", "%S", "--cursor", "abc def", "live-1"}, "--cursor"},
 		{"dashboard: listen address that is not loopback", []string{"dashboard", "--endpoint", "%S", "--listen", "0.0.0.0:0"}, "--listen"},
+		{"status: cluster with a blank", []string{"status", "--endpoint", "%S", "live 1"}, "cluster"},
+		{"history: cluster with a slash", []string{"history", "--endpoint", "%S", "live/1"}, "cluster"},
+		{"master: cluster with a blank", []string{"master", "--endpoint", "%S", "live 1"}, "cluster"},
+		{"close: cluster with a blank", []string{"close", "--endpoint", "%S", "--reason", "x", "live 1", d}, "cluster"},
+		{"close: domain with a slash", []string{"close", "--endpoint", "%S", "--reason", "x", "live-1", d + "/x"}, "domain"},
+		{"open: domain that is not a distribution", []string{"open", "--endpoint", "%S", "--reason", "x", "live-1", "NOTADOMAIN"}, "domain"},
+		{"history: domain with a blank", []string{"history", "--endpoint", "%S", "--domain", "d1 x", "live-1"}, "domain"},
+		{"register: domain that is not a distribution", []string{"register", "--endpoint", "%S", "--region", "eu-west-1", "--origin", "https://o.example.com/i.m3u8",
+			"--distribution", "https://d.example.com/i.m3u8", "live-1", "example.com"}, "domain"},
+		{"register: malformed region", []string{"register", "--endpoint", "%S", "--region", "Ireland", "--origin", "https://o.example.com/i.m3u8",
+			"--distribution", "https://d.example.com/i.m3u8", "live-1", d}, "--region"},
+		{"close: reason of a combining mark only", []string{"close", "--endpoint", "%S", "--reason", "\u0301", "live-1", d}, "--reason"},
+		{"close: reason with a control character", []string{"close", "--endpoint", "%S", "--reason", "ok\x01", "live-1", d}, "--reason"},
+		{"open: reason holding U+FFFD", []string{"open", "--endpoint", "%S", "--reason", "back \ufffd", "live-1", d}, "--reason"},
+		{"open: reason over 500 bytes", []string{"open", "--endpoint", "%S", "--reason", strings.Repeat("x", 501), "live-1", d}, "--reason"},
 	}
 	expand := strings.NewReplacer("%S", srv.URL, "%H", strings.TrimPrefix(srv.URL, "http://")).Replace
 	for _, tc := range tests {

@@ -24,6 +24,9 @@ The guard refuses (exit 3) when no other instance of the cluster is open and hea
 	if !ok {
 		return code
 	}
+	if err := checkKey(pos[0], pos[1]); err != nil {
+		return fail(e, err)
+	}
 	if err := checkReason(*reason); err != nil {
 		return fail(e, err)
 	}

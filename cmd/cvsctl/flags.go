@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/clustered-video-streams/cvs/internal/api"
 )
 
 // Flag values that refuse, while the command line is parsed, what could not work: a usage error
@@ -120,18 +120,35 @@ func checkURL(s string) error {
 	return nil
 }
 
-// checkReason accepts an audit reason: valid UTF-8 with at least one visible character (a
-// zero-width space or a bidi override alone says nothing).
+// checkReason accepts an audit reason by the API's rule (see api.ValidateReason).
 func checkReason(reason string) error {
-	if !utf8.ValidString(reason) {
-		return &usageError{"--reason is not valid UTF-8"}
+	if err := api.ValidateReason(reason); err != nil {
+		return &usageError{"--" + apiMessage(err)} // the API's message starts with "reason"
 	}
-	for _, r := range reason {
-		if unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
-			return nil
+	return nil
+}
+
+// checkKey accepts a cluster name and, when given, an instance domain by the API's rules, so
+// that a mistyped argument fails before any request.
+func checkKey(cluster string, domain ...string) error {
+	if err := api.ValidateCluster(cluster); err != nil {
+		return &usageError{apiMessage(err)}
+	}
+	for _, d := range domain {
+		if err := api.ValidateDomain(d); err != nil {
+			return &usageError{apiMessage(err)}
 		}
 	}
-	return &usageError{"--reason is required: say why, it goes into the audit trail"}
+	return nil
+}
+
+// apiMessage is the message of an API rule's error, without its code.
+func apiMessage(err error) string {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
+	return err.Error()
 }
 
 // isSet reports whether the command line set the flag.

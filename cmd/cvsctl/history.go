@@ -34,6 +34,13 @@ stderr (or use --all).`)
 	if isSet(fs, "domain") && *domain == "" {
 		return fail(e, &usageError{"--domain is empty: leave it out for every instance"})
 	}
+	keys := []string{}
+	if *domain != "" {
+		keys = append(keys, *domain)
+	}
+	if err := checkKey(pos[0], keys...); err != nil {
+		return fail(e, err)
+	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	c, err := f.client(ctx, e)

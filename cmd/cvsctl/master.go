@@ -25,6 +25,9 @@ region (exit 1).`)
 	if !ok {
 		return code
 	}
+	if err := checkKey(pos[0]); err != nil {
+		return fail(e, err)
+	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	c, err := f.client(ctx, e)

@@ -20,6 +20,9 @@ unreachable the API refuses (503) unless --force.`)
 	if !ok {
 		return code
 	}
+	if err := checkKey(pos[0], pos[1]); err != nil {
+		return fail(e, err)
+	}
 	if err := checkReason(*reason); err != nil {
 		return fail(e, err)
 	}

@@ -152,7 +152,7 @@ func TestOperatorCommandsSigned(t *testing.T) {
 		{name: "register a new instance", args: []string{"register", "--region", "ap-southeast-2", "--origin", "https://o.example.com/x.m3u8",
 			"--distribution", "https://live.example.com/x.m3u8", "live-2", "d333333abcdef8.cloudfront.net"}, wantStdout: `^registered live-2/d333333abcdef8\.cloudfront\.net: now open, health unknown, version 1`},
 		{name: "register with a bad region", args: []string{"register", "--region", "Sydney", "--origin", "https://o.example.com/x.m3u8",
-			"--distribution", "https://live.example.com/x.m3u8", "live-2", "d333333abcdef8.cloudfront.net"}, wantCode: exitFailure, wantStderr: `invalid_request.*region`},
+			"--distribution", "https://live.example.com/x.m3u8", "live-2", "d333333abcdef8.cloudfront.net"}, wantCode: exitUsage, wantStderr: `-region: want an AWS region`},
 		{name: "close without a reason", args: []string{"close", "live-1", opsD1}, wantCode: exitUsage, wantStderr: `--reason is required`},
 		{name: "close with one argument", args: []string{"close", "--reason", "x", "live-1"}, wantCode: exitUsage, wantStderr: `wrong number of arguments`},
 		{name: "history with a limit out of range", args: []string{"history", "--limit", "0", "live-1"}, wantCode: exitUsage},

@@ -10,7 +10,7 @@ func runRegister(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "register")
 	f := addAPIFlags(fs)
 	var req api.RegisterRequest
-	fs.StringVar(&req.Region, "region", "", "the AWS region the instance runs in, e.g. eu-west-1 (required)")
+	fs.Var(regionFlag{&req.Region}, "region", "the AWS region the instance runs in, e.g. eu-west-1 (required)")
 	fs.Var(urlFlag{&req.OriginPlaylistURL}, "origin", "the origin's playlist URL the detector polls (https; required)")
 	fs.Var(urlFlag{&req.DistributionPlaylistURL}, "distribution", "the playlist URL through this distribution (https; a custom domain is fine; required)")
 	fs.StringVar(&req.Reason, "reason", "", "why (recorded in the audit trail; default \"registered\")")
@@ -22,6 +22,9 @@ sees. A new instance starts open, health unknown, until the detector reports on 
 	pos, code, ok := parseCommand(e, fs, args, 2, 2)
 	if !ok {
 		return code
+	}
+	if err := checkKey(pos[0], pos[1]); err != nil {
+		return fail(e, err)
 	}
 	if err := required(fs, "region", "origin", "distribution"); err != nil {
 		return fail(e, err)

@@ -23,6 +23,11 @@ who made it and why.`)
 	if !ok {
 		return code
 	}
+	if len(pos) == 1 {
+		if err := checkKey(pos[0]); err != nil {
+			return fail(e, err)
+		}
+	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	c, err := f.client(ctx, e)

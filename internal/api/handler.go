@@ -1,7 +1,6 @@
-// Package api is the manual-override HTTP API: clusters, their instances, open and close with a
-// reason, registration and the audit trail, as JSON over a net/http ServeMux. The same handler
-// runs in Lambda behind an HTTP API (through aws-lambda-go-api-proxy), in the local runtime and
-// in tests. It also serves the embedded operator dashboard.
+// Package api is the manual-override HTTP API (clusters, instances, open and close with a reason,
+// registration, the audit trail) and the embedded operator dashboard, as one net/http handler that
+// runs in Lambda behind an HTTP API, in the local runtime and in tests.
 package api
 
 import (

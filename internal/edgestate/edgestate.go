@@ -1,6 +1,6 @@
 // Package edgestate is the contract between the state table and the copilot at the edge: the
-// CloudFront KeyValueStore keys and values (design.md 4.4) and the HLS content steering
-// manifest. edgesync writes these entries; copilot.js reads them. It does no IO.
+// CloudFront KeyValueStore keys and values (design.md 4.4) and the HLS content steering manifest
+// that edgesync writes and copilot.js reads.
 package edgestate
 
 import (

@@ -1,13 +1,6 @@
 // Package edgesync mirrors the state table into the CloudFront KeyValueStore that the copilot
-// reads: for every changed cluster it writes each instance's entry and the cluster's steering
-// manifest (internal/edgestate). It runs in every region, on that region's stream of the
-// global table, so several writers update one store at once: every write carries the store's
-// ETag, a conflict re-reads and retries with backoff, and an entry is never replaced by one
-// from an older version of its instance, so a lagging replica cannot undo a newer write.
-// Stream records that change nothing the edge reads (a MODIFY that keeps the version: the
-// detector saving its memory) cause no sync at all. Because the stream path writes only what
-// changes, a Reconciler run on a schedule repairs whatever drifted (see Reconciler); both
-// decide their writes with the same code and write in batches within the UpdateKeys limits.
+// reads, from each region's table stream and from a scheduled Reconciler that repairs drift,
+// never replacing an entry with one from an older version of its instance.
 package edgesync
 
 import (

@@ -1,15 +1,6 @@
-// Package failover holds the task handlers of the failover and failback state machines: Confirm
-// (a fresh, cache-busting probe of the origin judged by the same tracker rules as the detector),
-// Close (the guarded close of an instance's distribution) and Reopen (failback). Each takes a
-// workflow task input and returns its output, or one of workflow's named errors unwrapped, so
-// the state machines' Retry and Catch match it by name. The same handlers run in Lambda, in the
-// local runtime and in tests.
-//
-// Close and Reopen keep design.md invariant 3 with the audit trail: a task acts only on an event
-// newer than the last one a workflow acted upon for the instance (duplicate and out-of-order
-// events change nothing twice), and Close skips while the instance was reopened less than the
-// hold-down ago (a flapping origin is closed at most once per hold-down window). Those skips are
-// routine results (Skipped), told apart from the refusals an operator must act on (Refused).
+// Package failover holds the task handlers of the failover and failback state machines, Confirm,
+// Close and Reopen: each takes a workflow task input and returns its output, or one of workflow's
+// named errors unwrapped so that the state machines' Retry and Catch match it by name.
 package failover
 
 import (

@@ -1,20 +1,6 @@
 // Package lambdaenv is the wiring every Lambda function's main shares: the AWS configuration,
-// the state table's store as TABLE_NAME and CONTROL_REGION name it, the JSON logger that
-// CloudWatch reads from stdout, whole-second settings, and the end of a start that failed.
-//
-// # Which functions fall back to the local replica
-//
-// Every write is decided in the control region's replica of the state table; when that region
-// is unreachable, the dynamo store falls back to this region's replica only for reads and for an
-// operator's forced closes and opens (audited as such), and refuses every other write (see the
-// dynamo package). The functions that must keep working through a control-region outage take
-// that fallback (LocalFallback): the API (forced overrides, reads), the detector (reads: its
-// health records and memory saves wait for the control region) and the edge sync (reads, so a
-// forced close reaches the edge). The failover and failback tasks do not
-// (ControlOnly): an automated close never falls back anyway, and a failback reopen decided on a
-// lagging replica could undo a close an operator just made in the control region, when
-// waiting for the control region costs only time. The merge function only reads instances, in
-// its own region (template.yaml gives it no CONTROL_REGION).
+// the state table's store as TABLE_NAME and CONTROL_REGION name it (with or without the local
+// fallback), the JSON logger CloudWatch reads, whole-second settings and the end of a failed start.
 package lambdaenv
 
 import (
@@ -51,7 +37,7 @@ func Logger(w io.Writer) *slog.Logger {
 }
 
 // Fallback says whether a state store may use this region's replica when the control region's
-// is unreachable; the package doc says which functions do.
+// is unreachable; README "The state table and the control region" says which functions do.
 type Fallback bool
 
 // Fallback values.

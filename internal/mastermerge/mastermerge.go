@@ -1,9 +1,6 @@
-// Package mastermerge regenerates a cluster's merged multi-region master playlist (seed 002 done
-// by a machine): it reads every stream instance's master from its origin, lists it under the
-// instance's distribution (closed instances too, so players use them again once they reopen),
-// merges them losslessly into HLS redundant streams (optionally with content steering), writes
-// the same object to every region's master playlist bucket and invalidates it on the master
-// distribution. A failed fetch leaves the previous master in place and says which source failed.
+// Package mastermerge regenerates a cluster's merged multi-region master playlist from every
+// instance's origin master and publishes it to every region's master bucket and the master
+// distribution; a failed fetch leaves the previous master in place.
 package mastermerge
 
 import (

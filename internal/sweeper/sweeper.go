@@ -1,13 +1,6 @@
-// Package sweeper deletes stale live media playlists from a versioned S3 origin so that CloudFront
-// and players get 404 and switch to a redundant stream (seed 004, without sleeping): each upload
-// of a media playlist schedules one check at its staleness deadline through a delayed SQS
-// message; at the check, a playlist still unchanged is deleted, which in a versioned bucket only
-// adds a delete marker. A scheduled backstop sweep catches playlists whose upload events were
-// missed. Master playlists, ended playlists (#EXT-X-ENDLIST), segments and anything outside the
-// configured prefixes are never deleted, and neither is the last live copy of a rendition: a
-// stale playlist goes only while the same name under another prefix is fresh and ahead of it, so
-// players have somewhere better to switch to; otherwise it stays (a stall, which ends when an encoder returns, beats
-// a 404 everywhere) and is checked again.
+// Package sweeper deletes stale live media playlists from a versioned S3 origin so that players
+// get 404 and switch to the redundant copy, but never the last live copy of a rendition (README
+// "S3 playlist functions").
 package sweeper
 
 import (

@@ -1,14 +1,6 @@
-// Package trigger turns detector events (SNS messages) into Step Functions executions: stale and
-// unreachable events start the failover workflow, fresh events the failback workflow when
-// failback is enabled. Execution names derive from the event, so duplicate deliveries start one
-// execution, whose input is the validated event encoded again, never the message as published.
-//
-// Nothing is lost silently. A transient failure to start an execution (throttling, a service
-// or network error) is returned, so Lambda retries the delivery and, once its retries are
-// spent, hands it to the function's on-failure destination (the dead-letter queue). What no
-// retry would mend, a malformed message or an execution Step Functions refuses for good (a
-// missing state machine, refused input, denied access), is not returned: it is logged and put
-// on that same dead-letter queue at once, in the shape of Lambda's own records.
+// Package trigger starts a failover or failback execution for each detector event SNS delivers,
+// named after the event so that a repeated delivery starts one; what no retry would mend is
+// dead-lettered at once, and only transient failures are returned for Lambda to retry.
 package trigger
 
 import (

@@ -1,8 +1,6 @@
 // Package apigw is a loopback stand-in for an API Gateway HTTP API with IAM authorization, for
-// tests of the API's clients (no local API Gateway exists): it checks each request's SigV4
-// signature (service execute-api) against known credentials, refuses what API Gateway would
-// refuse with 403, and invokes the Lambda handler with the payload 2.0 event API Gateway would
-// send, the caller's identity in requestContext.authorizer.iam.
+// tests of the API's clients: it checks each request's SigV4 signature and invokes the Lambda
+// handler with the payload 2.0 event API Gateway would send.
 package apigw
 
 import (

@@ -1,14 +1,5 @@
-// Package asl runs Amazon States Language state machines (JSONPath, Standard) in process, for
-// local runs and tests of the definitions in statemachines/. It interprets exactly the subset
-// those definitions use and rejects anything else when the definition is loaded, naming the
-// state and field, so a definition never does something here that it would not do in AWS.
-//
-// Supported: Task (Resource mapped to an in-process Handler; Parameters, ResultSelector,
-// ResultPath, InputPath, OutputPath, TimeoutSeconds, Retry, Catch), Pass (Result or
-// Parameters), Choice (And, BooleanEquals, IsPresent), Wait (Seconds, SecondsPath), Succeed and
-// Fail (Error, Cause, ErrorPath, CausePath). Paths are "$", "$.a.b" and context paths
-// "$$.Execution.Id" and the like; the only intrinsic function is States.Format. Time (Wait,
-// retry intervals, task timeouts) goes through an injected Clock.
+// Package asl runs the Amazon States Language definitions of statemachines/ in process, for local
+// runs and tests: it interprets exactly the subset they use and refuses anything else at Load.
 package asl
 
 import (
@@ -111,7 +102,12 @@ type Machine struct {
 var substRE = regexp.MustCompile(`\$\{([^}]*)\}`)
 
 // Load parses and checks a definition, applies substitutions, and binds Task resources to
-// handlers. Everything the interpreter does not support is an error here, not at run time.
+// handlers. Everything the interpreter does not support is an error here, naming the state and
+// field, not at run time. Supported: Task (Parameters, ResultSelector, ResultPath, InputPath,
+// OutputPath, TimeoutSeconds, Retry, Catch), Pass (Result or Parameters), Choice (And,
+// BooleanEquals, IsPresent), Wait (Seconds, SecondsPath), Succeed and Fail (Error, Cause,
+// ErrorPath, CausePath); paths "$", "$.a.b" and context paths such as "$$.Execution.Id"; the one
+// intrinsic function States.Format.
 func Load(definition []byte, opts Options) (*Machine, error) {
 	dec := json.NewDecoder(bytes.NewReader(definition))
 	dec.UseNumber()

@@ -1,13 +1,6 @@
-// Package kvsfake is a wire-level stand-in for the CloudFront KeyValueStore API, for tests.
-// No local implementation of that service exists (not from AWS, not in moto), so this speaks
-// its REST-JSON protocol on an httptest server, with the service's semantics where edgesync
-// depends on them: every write must carry the store's current ETag (If-Match) and a stale one
-// gets ConflictException; every request must be SigV4A-signed (the service accepts nothing
-// else), which it checks in the request's shape (algorithm, scope, signed headers, region
-// set), not cryptographically. It serves DescribeKeyValueStore, GetKey, ListKeys and
-// UpdateKeys, with the service's limits on a ListKeys page (MaxResults 1-50) and on one
-// UpdateKeys request (50 keys or a 3 MB payload, whichever comes first), and counts the
-// requests it answers by operation.
+// Package kvsfake is a wire-level stand-in for the CloudFront KeyValueStore API on an httptest
+// server, for tests (no local implementation of the service exists), with the ETag, SigV4A and
+// size-limit semantics edgesync depends on.
 package kvsfake
 
 import (
@@ -189,7 +182,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkRequest returns what is wrong with a request's signature or addressing, or "".
+// checkRequest returns what is wrong with a request's signature or addressing, or "". It checks
+// the SigV4A shape (algorithm, scope, signed headers, region set), not the signature itself.
 func checkRequest(r *http.Request) string {
 	auth := r.Header.Get("Authorization")
 	alg, rest, _ := strings.Cut(auth, " ")

@@ -1,6 +1,5 @@
-// Package memory is an in-process state.Store for tests and the local runtime. One mutex
-// serializes every call, which makes the close guard trivially safe under concurrency. It keeps
-// the whole audit trail (no expiry).
+// Package memory is an in-process state.Store for tests and the local runtime, with one mutex
+// serializing every call and the whole audit trail kept (no expiry).
 package memory
 
 import (

@@ -1,45 +1,7 @@
-// Package dynamo is the state.Store on a DynamoDB table: one table, usually a global table with
-// a replica in every region of the product, shared by many clusters. Every write is one
-// TransactWriteItems: the instance change conditioned on its version, its audit record, and for
-// a guarded close a ConditionCheck that a peer is open and fresh and that its detector vouched
-// for it recently (detector_at, the heartbeat that health records and detector memory saves
-// stamp; see state.Instance.HealthyAt).
-//
-// # Control region
-//
-// Global tables replicate between regions last-writer-wins, about a second late, and a
-// transaction is atomic only in the region that runs it. Two regions each closing their own
-// instance after checking the other's replica could both win, and leave the cluster with
-// nothing open. So every write goes to one configured control region's replica (the Control
-// client); there, DynamoDB's serializable transactions make two closers that each check the
-// other unable to both commit. Reads go there too, so a write is decided on what the control
-// region holds.
-//
-// # When the control region is unreachable
-//
-// Unreachable means network errors, timeouts (ControlTimeout) and 5xx answers; conditional
-// failures, throttling and validation errors are answers, not unavailability. Reads (Instance,
-// Instances, Clusters, History, LoadDetector) then fall back to the Local client, this region's
-// replica: they decide nothing, and a slightly stale answer beats none.
-//
-// Writes do not fall back, because replication copies whole items: any write of an instance
-// item in the local replica, even a health record that never touches distro_open, carries the
-// distro_open it read there, and if it replicates after a close committed in the control region
-// it silently undoes the close, with no audit record saying so. So registrations, health
-// records, the detector's memory (SaveDetector), and automated closes and opens fail with
-// *state.ControlRegionUnavailableError and write nothing. The one exception is an operator's
-// explicit choice: a Close or Open with Change.Force falls back to the local replica, and its
-// audit record says force=true and fallback=true. Such a write can still race a write in the
-// control region, and last-writer-wins keeps only one of them; both audit records stay, and
-// the operator asked for exactly that.
-//
-// What the callers do with the refusal: the failover and failback tasks report it as
-// StateStoreError, which their state machines retry twice (after 1 s and 2 s); then the Catch
-// notifies the operators that the close or reopen failed and the execution fails, with nothing
-// changed. Nothing retries it after that; only a new detector event (a new transition) starts
-// another execution. The detector logs it and tries again: a transition it could not claim is claimed at a later poll
-// (nothing is published unclaimed), a health record after its RetryInterval, a lease at its
-// next run.
+// Package dynamo is the state.Store on a DynamoDB global table, which decides every read and
+// write in one control region's replica so that two guarded closes can never both win. When that
+// region is unreachable, only reads and an operator's forced closes and opens fall back to this
+// region's replica (README "The state table and the control region").
 package dynamo
 
 import (
