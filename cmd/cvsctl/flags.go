@@ -98,6 +98,24 @@ func (f urlFlag) Set(s string) error {
 	return nil
 }
 
+// playlistURLFlag is a URL the API stores to publish in a master (register's origin and
+// distribution, master's steering URI): refused by the API's own rule before any request.
+type playlistURLFlag struct{ u *string }
+
+func (f playlistURLFlag) String() string { return urlFlag(f).String() }
+
+func (f playlistURLFlag) Set(s string) error {
+	if err := api.ValidatePlaylistURL("the URL", s); err != nil {
+		var e *api.Error
+		if errors.As(err, &e) {
+			return errors.New(e.Message)
+		}
+		return err
+	}
+	*f.u = s
+	return nil
+}
+
 // checkURL accepts an absolute http or https URL with a host, of printable ASCII without quotes
 // or blanks (it ends up in a quoted attribute of a playlist), and without user info (it would
 // be published to every player).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -28,7 +29,9 @@ stderr (or use --all).`)
 	if *limit < 1 || *limit > state.MaxHistoryLimit {
 		return fail(e, &usageError{fmt.Sprintf("--limit must be from 1 to %d", state.MaxHistoryLimit)})
 	}
-	if strings.ContainsFunc(*cursor, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+	cursorSet := false
+	fs.Visit(func(f *flag.Flag) { cursorSet = cursorSet || f.Name == "cursor" })
+	if (cursorSet && *cursor == "") || strings.ContainsFunc(*cursor, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		return fail(e, &usageError{"--cursor is not one that history printed"})
 	}
 	if isSet(fs, "domain") && *domain == "" {

@@ -14,7 +14,7 @@ func runMaster(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "master")
 	f := addAPIFlags(fs)
 	var steering string
-	fs.Var(urlFlag{&steering}, "steering-uri", "add HLS content steering with this steering server URI (absolute http(s)); each region becomes a pathway")
+	fs.Var(playlistURLFlag{&steering}, "steering-uri", "add HLS content steering with this steering server URI (absolute http(s)); each region becomes a pathway")
 	fs.Usage = usageFunc(fs, "[flags] CLUSTER", `
 Regenerates CLUSTER's merged master playlist through the API: fetches every region's master
 through its distribution, merges them into redundant streams, writes the result to every

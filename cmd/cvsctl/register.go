@@ -11,8 +11,8 @@ func runRegister(ctx context.Context, e *env, args []string) int {
 	f := addAPIFlags(fs)
 	var req api.RegisterRequest
 	fs.Var(regionFlag{&req.Region}, "region", "the AWS region the instance runs in, e.g. eu-west-1 (required)")
-	fs.Var(urlFlag{&req.OriginPlaylistURL}, "origin", "the origin's playlist URL the detector polls (https; required)")
-	fs.Var(urlFlag{&req.DistributionPlaylistURL}, "distribution", "the playlist URL through this distribution (https; a custom domain is fine; required)")
+	fs.Var(playlistURLFlag{&req.OriginPlaylistURL}, "origin", "the origin's playlist URL the detector polls (https; required)")
+	fs.Var(playlistURLFlag{&req.DistributionPlaylistURL}, "distribution", "the playlist URL through this distribution (https; a custom domain is fine; required)")
 	fs.StringVar(&req.Reason, "reason", "", "why (recorded in the audit trail; default \"registered\")")
 	fs.Var(versionFlag{&req.ExpectedVersion}, "if-version", "update only if the instance is still at this version (0: any)")
 	fs.Usage = usageFunc(fs, "[flags] CLUSTER DOMAIN", `

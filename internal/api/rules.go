@@ -10,3 +10,7 @@ func ValidateDomain(domain string) error { return validDomain(domain, true) }
 
 // ValidateReason checks a required operator's reason by the API's rule.
 func ValidateReason(reason string) error { return validReason(reason, true) }
+
+// ValidatePlaylistURL checks a URL that goes into a master playlist (origin, distribution or
+// steering URI) by the API's rule; field names it in the message.
+func ValidatePlaylistURL(field, raw string) error { return validPlaylistURL(field, raw) }
