@@ -29,15 +29,24 @@ const (
 	Missing State = "missing"
 	// Ended: the playlists stop advancing and end with #EXT-X-ENDLIST.
 	Ended State = "ended"
+	// Late: every other segment (the odd-numbered ones) is listed a quarter of a segment
+	// duration after its usual time, so the playlists go 1.25 segment durations without a new
+	// segment, later than usual but within 1.5 x target duration.
+	Late State = "late"
+	// Restart: the encoder restarted: the media sequence starts again at 0 with the newest
+	// segment listed at the switch, and advances with the clock from there.
+	Restart State = "restart"
+	// ErrorOnce: the next media playlist request is answered 503, then the encoder is Running.
+	ErrorOnce State = "error-once"
 )
 
 // ParseState returns the state named s.
 func ParseState(s string) (State, error) {
 	switch st := State(s); st {
-	case Running, Stalled, Error, Missing, Ended:
+	case Running, Stalled, Error, Missing, Ended, Late, Restart, ErrorOnce:
 		return st, nil
 	}
-	return "", fmt.Errorf("encoder state %q: want running, stalled, error, missing or ended", s)
+	return "", fmt.Errorf("encoder state %q: want running, stalled, error, missing, ended, late, restart or error-once", s)
 }
 
 // Defaults for a zero Config.
@@ -89,7 +98,8 @@ type Origin struct {
 
 	mu     sync.Mutex
 	state  State
-	frozen int64 // the newest listed segment while Stalled or Ended; -1: none yet
+	frozen int64 // the newest listed segment while Stalled or Ended, the floor while Late; -1: none yet
+	base   int64 // while Restart: the segment listed with media sequence 0
 	status Status
 }
 
@@ -128,15 +138,24 @@ func New(cfg Config) (*Origin, error) {
 }
 
 // SetState switches the encoder. Entering Stalled or Ended from another state freezes the
-// playlists at the newest segment then listed; Running lists the segments of the clock again.
+// playlists at the newest segment then listed; Running lists the segments of the clock again;
+// Restart numbers from 0 again at the newest segment then listed.
 func (o *Origin) SetState(s State) error {
 	if _, err := ParseState(string(s)); err != nil {
 		return err
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if frozen(s) && !frozen(o.state) {
-		o.frozen = o.clockEdge(o.now())
+	now := o.now()
+	listed := o.edgeLocked(now)
+	switch {
+	case frozen(s) && !frozen(o.state):
+		o.frozen = listed
+	case s == Late:
+		// Never list fewer segments than before the switch.
+		o.frozen = listed
+	case s == Restart:
+		o.base = max(0, listed)
 	}
 	o.state = s
 	o.status.State = s
@@ -160,14 +179,45 @@ func (o *Origin) clockEdge(t time.Time) int64 {
 	return int64(t.Sub(o.epoch)/o.d) - 1
 }
 
-// edge returns the state and the newest segment listed at t.
-func (o *Origin) edge(t time.Time) (State, int64) {
+// lateEdge returns the newest segment finished at t when odd-numbered segments are listed a
+// quarter of a segment duration late.
+func (o *Origin) lateEdge(t time.Time) int64 {
+	n := o.clockEdge(t)
+	if n >= 0 && n%2 == 1 && t.Before(o.epoch.Add(time.Duration(n+1)*o.d+o.d/4)) {
+		n--
+	}
+	return n
+}
+
+// edgeLocked returns the newest segment listed at t. The caller holds o.mu.
+func (o *Origin) edgeLocked(t time.Time) int64 {
+	switch {
+	case frozen(o.state):
+		return o.frozen
+	case o.state == Late:
+		return max(o.frozen, o.lateEdge(t))
+	}
+	return o.clockEdge(t)
+}
+
+// edge returns the state, the newest segment listed at t and the segment numbered 0 (0 unless
+// Restart). A request for a media playlist (playlist true) uses up ErrorOnce.
+func (o *Origin) edge(t time.Time, playlist bool) (State, int64, int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if frozen(o.state) {
-		return o.state, o.frozen
+	s, base := o.state, int64(0)
+	switch s {
+	case ErrorOnce:
+		if !playlist {
+			s = Running
+			break
+		}
+		o.state, o.status.State = Running, Running
+		return Error, o.clockEdge(t), 0
+	case Restart:
+		base = o.base
 	}
-	return o.state, o.clockEdge(t)
+	return s, o.edgeLocked(t), base
 }
 
 func (o *Origin) buildMaster() []byte {
@@ -183,10 +233,11 @@ func (o *Origin) buildMaster() []byte {
 	return []byte(b.String())
 }
 
-func (o *Origin) mediaPlaylist(track int, name string, state State, edge int64) []byte {
-	first := max(0, edge-int64(o.window)+1)
+// mediaPlaylist lists the segments up to edge, numbered from base (media sequence 0).
+func (o *Origin) mediaPlaylist(track int, name string, state State, edge, base int64) []byte {
+	first := max(base, edge-int64(o.window)+1)
 	var b strings.Builder
-	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n", int(o.d/time.Second), first)
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n", int(o.d/time.Second), first-base)
 	for n := first; n <= edge; n++ {
 		if n == first {
 			pdt := o.epoch.Add(o.stream.Start(track, uint64(n))).UTC()
@@ -217,7 +268,8 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusMethodNotAllowed)
 		return
 	}
-	state, edge := o.edge(o.now())
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	state, edge, base := o.edge(o.now(), strings.HasSuffix(p, ".m3u8") && p != "master.m3u8")
 	switch state {
 	case Error:
 		fail(w, http.StatusServiceUnavailable)
@@ -226,7 +278,6 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound)
 		return
 	}
-	p := strings.TrimPrefix(r.URL.Path, "/")
 	if p == "master.m3u8" {
 		write(w, r, "application/vnd.apple.mpegurl", "max-age=1", o.master)
 		return
@@ -237,10 +288,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusNotFound)
 			return
 		}
-		body := o.mediaPlaylist(track, name, state, edge)
+		body := o.mediaPlaylist(track, name, state, edge, base)
 		o.mu.Lock()
-		if edge >= 0 {
-			o.status.LastSequence, o.status.Served = uint64(edge), true
+		if edge >= base {
+			o.status.LastSequence, o.status.Served = uint64(edge-base), true
 		}
 		o.mu.Unlock()
 		write(w, r, "application/vnd.apple.mpegurl", "max-age=1", body)
