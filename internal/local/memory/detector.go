@@ -55,6 +55,12 @@ func (m *DetectorMemory) SaveDetector(ctx context.Context, cluster, domain strin
 	if _, err := m.store.Instance(ctx, cluster, domain); err != nil {
 		return 0, fmt.Errorf("save detector memory: %w", err)
 	}
+	m.store.mu.Lock()
+	err := m.store.unavailable("save detector memory", cluster, domain, false)
+	m.store.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("save detector memory of %s/%s: %w", cluster, domain, err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := key{cluster, domain}

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ type Store struct {
 	onCommit func(before, after state.Instance)
 
 	mu        sync.Mutex
+	down      string // the control region while it is switched down (SetControlRegionDown)
 	instances map[key]state.Instance
 	owners    map[string]string // domain -> the cluster it is registered to
 	audit     []entry           // ascending by sortKey
@@ -70,6 +72,32 @@ func New(now func() time.Time, opts ...Option) *Store {
 	return s
 }
 
+// errOutage is the network error of a control region switched down.
+var errOutage = errors.New("control region switched down (simulated outage)")
+
+// SetControlRegionDown makes the store act as the dynamo store does while its control region
+// (named region) is unreachable, until called with down false: writes fail with
+// *state.ControlRegionUnavailableError and change nothing, except an operator's forced close or
+// open, which goes through and is audited with Fallback; reads still answer. The local runtime's
+// outage switch.
+func (s *Store) SetControlRegionDown(region string, down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = ""
+	if down {
+		s.down = cmp.Or(region, "control")
+	}
+}
+
+// unavailable returns the refusal of a write while the control region is down, nil when it
+// is up or when a forced write may fall back. The caller holds the lock.
+func (s *Store) unavailable(op, cluster, domain string, fallback bool) error {
+	if s.down == "" || fallback {
+		return nil
+	}
+	return &state.ControlRegionUnavailableError{Op: op, Cluster: cluster, Domain: domain, ControlRegion: s.down, Err: errOutage}
+}
+
 // Register creates an instance (open, health unknown) or updates its region and URLs. A domain
 // registered to another cluster is refused with *state.DomainTakenError.
 func (s *Store) Register(ctx context.Context, r state.Registration, c state.Change) (state.Instance, error) {
@@ -81,6 +109,9 @@ func (s *Store) Register(ctx context.Context, r state.Registration, c state.Chan
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.unavailable("register", r.Cluster, r.Domain, false); err != nil {
+		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, err)
+	}
 	if owner, ok := s.owners[r.Domain]; ok && owner != r.Cluster {
 		return state.Instance{}, fmt.Errorf("register %s/%s: %w", r.Cluster, r.Domain, &state.DomainTakenError{Domain: r.Domain, Cluster: r.Cluster, Owner: owner})
 	}
@@ -146,7 +177,7 @@ func (s *Store) Clusters(ctx context.Context) ([]string, error) {
 
 // RecordHealth records a detector's conclusion about an instance.
 func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h state.Health, c state.Change) (state.Instance, error) {
-	return s.update(cluster, domain, c, "record health", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
+	return s.update(cluster, domain, c, "record health", false, func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
 		if err := state.ValidateHealth(h); err != nil {
 			return cur, nil, err
 		}
@@ -159,7 +190,7 @@ func (s *Store) RecordHealth(ctx context.Context, cluster, domain string, h stat
 // cluster is open, fresh and vouched for by its detector within the heartbeat max age
 // (*state.GuardError otherwise).
 func (s *Store) Close(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
-	return s.update(cluster, domain, c, "close", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
+	return s.update(cluster, domain, c, "close", c.Force, func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
 		if cur.Open && !c.Force && len(state.HealthyPeers(s.cluster(cluster), domain, now, s.maxAge)) == 0 {
 			return cur, nil, &state.GuardError{Cluster: cluster, Domain: domain}
 		}
@@ -170,7 +201,7 @@ func (s *Store) Close(ctx context.Context, cluster, domain string, c state.Chang
 
 // Open opens an instance's distribution.
 func (s *Store) Open(ctx context.Context, cluster, domain string, c state.Change) (state.Instance, error) {
-	return s.update(cluster, domain, c, "open", func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
+	return s.update(cluster, domain, c, "open", c.Force, func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error) {
 		in, rec := cur.WithOpen(true, c, now)
 		return in, rec, nil
 	})
@@ -211,8 +242,9 @@ func (s *Store) History(ctx context.Context, q state.HistoryQuery) (state.Histor
 	return page, nil
 }
 
-// update runs one read-modify-write of an instance under the lock.
-func (s *Store) update(cluster, domain string, c state.Change, op string,
+// update runs one read-modify-write of an instance under the lock; fallback lets it through
+// while the control region is down, audited as such.
+func (s *Store) update(cluster, domain string, c state.Change, op string, fallback bool,
 	change func(cur state.Instance, now time.Time) (state.Instance, *state.AuditRecord, error)) (state.Instance, error) {
 	if err := state.ValidateKey(cluster, domain); err != nil {
 		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
@@ -222,6 +254,9 @@ func (s *Store) update(cluster, domain string, c state.Change, op string,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.unavailable(op, cluster, domain, fallback); err != nil {
+		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
+	}
 	cur, ok := s.instances[key{cluster, domain}]
 	if !ok {
 		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, state.ErrNotFound)
@@ -232,6 +267,9 @@ func (s *Store) update(cluster, domain string, c state.Change, op string,
 	in, rec, err := change(cur, s.now())
 	if err != nil {
 		return state.Instance{}, fmt.Errorf("%s %s/%s: %w", op, cluster, domain, err)
+	}
+	if rec != nil && s.down != "" {
+		rec.Fallback = true
 	}
 	s.write(in, rec)
 	return in, nil
