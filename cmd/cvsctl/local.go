@@ -45,7 +45,9 @@ running the copilot; shared, the state store, edge sync, the API and dashboard, 
 distribution. Line 1 of stdout is a JSON object with master_url, api_url, dashboard_url,
 control_url and regions; every later line is a JSON log line. POST
 {control_url}/regions/{name}/encoder {"state":"stalled"} stalls a region's encoder (running,
-stalled, error, missing, ended). Stop with Ctrl-C.`)
+stalled, error, missing, ended, late, restart, error-once); POST .../regions/{name}/redeliver
+delivers its last detector event again; POST {control_url}/control-region {"state":"down"}
+simulates a control-region outage (memory store). Stop with Ctrl-C.`)
 	if _, code, ok := parseCommand(e, fs, args, 0, 0); !ok {
 		return code
 	}

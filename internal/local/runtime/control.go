@@ -2,11 +2,14 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/clustered-video-streams/cvs/internal/local/liveorigin"
+	"github.com/clustered-video-streams/cvs/internal/local/memory"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/strictjson"
 )
@@ -38,18 +41,139 @@ type EncoderRequest struct {
 	State string `json:"state"`
 }
 
+// RedeliverResponse answers POST {control_url}/regions/{name}/redeliver: the detector event
+// delivered again to the trigger, and what the trigger did with it.
+type RedeliverResponse struct {
+	MessageID string `json:"message_id"`
+	Event     string `json:"event"`
+	Sequence  int64  `json:"sequence"`
+	Outcome   string `json:"outcome"`
+}
+
+// ControlRegionRequest is the body of POST {control_url}/control-region, and the answer of
+// GET and POST {control_url}/control-region.
+type ControlRegionRequest struct {
+	State string `json:"state"` // "up" or "down"
+	// Region is the control region (answers only).
+	Region string `json:"region,omitempty"`
+}
+
 // control is the control API: the regions' encoders and what they and the store say.
 type control struct {
 	regions []*region
 	store   state.Store
-	log     *slog.Logger
+	// memory is the store when it is the memory store: the control-region switch needs it.
+	memory *memory.Store
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	down bool // the control region is switched down
 }
 
 func (c *control) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /regions", c.list)
 	mux.HandleFunc("POST /regions/{name}/encoder", c.setEncoder)
+	mux.HandleFunc("POST /regions/{name}/redeliver", c.redeliver)
+	mux.HandleFunc("GET /control-region", c.getControlRegion)
+	mux.HandleFunc("POST /control-region", c.setControlRegion)
 	return mux
+}
+
+// region returns the region named in the path, or answers 404.
+func (c *control) region(w http.ResponseWriter, r *http.Request) *region {
+	name := r.PathValue("name")
+	for _, x := range c.regions {
+		if x.name == name {
+			return x
+		}
+	}
+	c.refuse(w, http.StatusNotFound, "not_found", "no region named "+name)
+	return nil
+}
+
+// readBody reads a small JSON body into v, or answers 4xx.
+func (c *control) readBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
+	if err != nil {
+		c.refuse(w, http.StatusBadRequest, "invalid_request", "body unreadable: "+err.Error())
+		return false
+	}
+	if len(body) > maxControlBody {
+		c.refuse(w, http.StatusRequestEntityTooLarge, "too_large", "body over 4 KiB")
+		return false
+	}
+	if err := strictjson.Decode(body, v); err != nil {
+		c.refuse(w, http.StatusBadRequest, "invalid_request", "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// redeliver hands the region's last detector event to the trigger again, as SNS does when it
+// delivers a message twice.
+func (c *control) redeliver(w http.ResponseWriter, r *http.Request) {
+	reg := c.region(w, r)
+	if reg == nil {
+		return
+	}
+	out, d, err := reg.redeliver(r.Context())
+	if errors.Is(err, errNothingDelivered) {
+		c.refuse(w, http.StatusConflict, "nothing_delivered", "no detector event was delivered in "+reg.name+" yet")
+		return
+	}
+	res := RedeliverResponse{MessageID: d.MessageID, Outcome: string(out)}
+	if ev, perr := parseEvent(d); perr == nil {
+		res.Event, res.Sequence = string(ev.Event), ev.Sequence
+	}
+	if err != nil {
+		reg.log.Error("event redelivered: the trigger failed", "message_id", d.MessageID, "err", err)
+		c.refuse(w, http.StatusBadGateway, "trigger_failed", err.Error())
+		return
+	}
+	reg.log.Info("event redelivered", "message_id", d.MessageID, "event", res.Event, "sequence", res.Sequence, "outcome", res.Outcome)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (c *control) controlRegion() string { return c.regions[0].name }
+
+func (c *control) getControlRegion(w http.ResponseWriter, _ *http.Request) {
+	c.mu.Lock()
+	down := c.down
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, ControlRegionRequest{State: upDown(down), Region: c.controlRegion()})
+}
+
+// setControlRegion switches the control region down or up: down, the memory store refuses
+// automated writes as the dynamo store does while the control region is unreachable, and an
+// operator's forced close or open falls back (audited so).
+func (c *control) setControlRegion(w http.ResponseWriter, r *http.Request) {
+	var req ControlRegionRequest
+	if !c.readBody(w, r, &req) {
+		return
+	}
+	if req.State != "up" && req.State != "down" || req.Region != "" {
+		c.refuse(w, http.StatusBadRequest, "invalid_request", `want {"state":"down"} or {"state":"up"}`)
+		return
+	}
+	if c.memory == nil {
+		c.refuse(w, http.StatusConflict, "not_supported", "the control-region switch needs the memory store: run without --dynamodb-endpoint")
+		return
+	}
+	down := req.State == "down"
+	c.mu.Lock()
+	c.down = down
+	c.memory.SetControlRegionDown(c.controlRegion(), down)
+	c.mu.Unlock()
+	c.log.Info("control region switched", "control_region", c.controlRegion(), "state", req.State)
+	writeJSON(w, http.StatusOK, ControlRegionRequest{State: req.State, Region: c.controlRegion()})
+}
+
+func upDown(down bool) string {
+	if down {
+		return "down"
+	}
+	return "up"
 }
 
 func (c *control) list(w http.ResponseWriter, r *http.Request) {
@@ -68,29 +192,12 @@ func (c *control) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *control) setEncoder(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	var reg *region
-	for _, x := range c.regions {
-		if x.name == name {
-			reg = x
-		}
-	}
+	reg := c.region(w, r)
 	if reg == nil {
-		c.refuse(w, http.StatusNotFound, "not_found", "no region named "+name)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxControlBody+1))
-	if err != nil {
-		c.refuse(w, http.StatusBadRequest, "invalid_request", "body unreadable: "+err.Error())
-		return
-	}
-	if len(body) > maxControlBody {
-		c.refuse(w, http.StatusRequestEntityTooLarge, "too_large", "body over 4 KiB")
 		return
 	}
 	var req EncoderRequest
-	if err := strictjson.Decode(body, &req); err != nil {
-		c.refuse(w, http.StatusBadRequest, "invalid_request", "body: "+err.Error())
+	if !c.readBody(w, r, &req) {
 		return
 	}
 	s, err := liveorigin.ParseState(req.State)

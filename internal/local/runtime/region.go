@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -47,6 +49,42 @@ type region struct {
 	log       *slog.Logger
 	edgeURL   string
 	originURL string
+
+	// trigger is subscribed to the detector topic; last is the last delivery it had, which
+	// POST .../redeliver hands it again.
+	trigger  *trigger.Handler
+	mu       sync.Mutex
+	last     sns.Delivery
+	received bool
+}
+
+// errNothingDelivered: no detector event reached the region's trigger yet.
+var errNothingDelivered = errors.New("no detector event delivered yet")
+
+// deliver hands a detector event to the trigger and keeps it for redeliver.
+func (r *region) deliver(ctx context.Context, d sns.Delivery) error {
+	r.mu.Lock()
+	r.last, r.received = d, true
+	r.mu.Unlock()
+	_, err := r.trigger.HandleRecord(ctx, d.Record())
+	return err
+}
+
+// redeliver delivers the last detector event to the trigger again and returns its outcome.
+func (r *region) redeliver(ctx context.Context) (trigger.Outcome, sns.Delivery, error) {
+	r.mu.Lock()
+	d, ok := r.last, r.received
+	r.mu.Unlock()
+	if !ok {
+		return "", d, errNothingDelivered
+	}
+	out, err := r.trigger.HandleRecord(ctx, d.Record())
+	return out, d, err
+}
+
+// parseEvent reads the detector event of a delivery.
+func parseEvent(d sns.Delivery) (contract.DetectorEvent, error) {
+	return contract.ParseDetectorEvent([]byte(d.Body))
 }
 
 // shared is what every region uses.
@@ -129,15 +167,12 @@ func newRegion(ctx context.Context, s *shared, n int, originL, edgeL net.Listene
 	}
 
 	// The trigger on the detector topic.
-	trig, err := trigger.New(trigger.Config{SFN: &loggedStarter{s: r.sfn, log: log}, FailoverArn: failoverARN, FailbackArn: failbackARN,
+	r.trigger, err = trigger.New(trigger.Config{SFN: &loggedStarter{s: r.sfn, log: log}, FailoverArn: failoverARN, FailbackArn: failbackARN,
 		HoldDown: time.Duration(s.cfg.HoldDownSeconds) * time.Second, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.broker.Subscribe(detectorTopic, sns.Subscription{Name: "trigger", Handler: func(ctx context.Context, d sns.Delivery) error {
-		_, err := trig.HandleRecord(ctx, d.Record())
-		return err
-	}}); err != nil {
+	if _, err := s.broker.Subscribe(detectorTopic, sns.Subscription{Name: "trigger", Handler: r.deliver}); err != nil {
 		return nil, nil, err
 	}
 	if _, err := s.broker.Subscribe(detectorTopic, sns.Subscription{Name: "log", Handler: func(_ context.Context, d sns.Delivery) error {

@@ -116,9 +116,10 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	changes := newFeed()
 	var store state.Store
 	var mem detector.MemoryStore
+	var memStore *memory.Store // for the control-region switch
 	if cfg.DynamoDBEndpoint == "" {
 		m := memory.New(nil, memory.OnCommit(changes.add))
-		store, mem = m, memory.NewDetectorMemory(m)
+		store, mem, memStore = m, memory.NewDetectorMemory(m), m
 	} else {
 		startCtx, stop := context.WithTimeout(ctx, 20*time.Second)
 		d, err := dynamo.OpenLocal(startCtx, cfg.DynamoDBEndpoint, cfg.StateTableName)
@@ -194,7 +195,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	// The API with the dashboard, and the control API.
 	apiH := api.New(api.Options{Store: store, Logger: glog, Caller: api.LocalCaller(cfg.User), LocalDomains: true, Master: merge})
 	servers = append(servers, serve(apiL, apiH, glog))
-	ctl := &control{regions: regions, store: store, log: glog}
+	ctl := &control{regions: regions, store: store, memory: memStore, log: glog}
 	servers = append(servers, serve(controlL, cors(ctl.handler()), glog))
 
 	c := Contract{MasterURL: urlOf(masterL) + "/" + cluster + "/index.m3u8", APIURL: urlOf(apiL),
