@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,6 +167,18 @@ func (pl *playing) regionNamed(name string) (served, other string) {
 		pl.t.Fatalf("the player's last fragment came from %q, not a region of %+v", name, pl.c.Regions)
 	}
 	return served, other
+}
+
+// findLog returns the first log line so far that matches.
+func (pl *playing) findLog(match func(logLine) bool) (logLine, bool) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for _, l := range pl.lines {
+		if match(l) {
+			return l, true
+		}
+	}
+	return logLine{}, false
 }
 
 // regionsState is GET {control_url}/regions, the fields read here.
@@ -425,4 +440,86 @@ func TestPlayerLocalFailback(t *testing.T) {
 	pl.seamless(s)
 	pl.noFatal(s)
 	t.Logf("after the reopen the player plays %s (%d switches in all)", s.Region, len(s.Switches))
+}
+
+// TestPlayerLocalTimeline measures, with CVS_MEASURE=1, 10 failovers at 2 s and 10 at 6 s
+// segments, each a cvsctl local process with its own player: from stalling the played region
+// to its stale event, its closed execution, its edge's first 404 and the player's first
+// fragment from the other region; it logs p50 and max and every run's rebuffers. A player
+// that follows the steering manifest off the closed pathway may never meet the edge's 404, so
+// that one is counted over the runs that did. Only missing outcomes fail it. Run it side by side:
+//
+//	CVS_MEASURE=1 go test -run TestPlayerLocalTimeline -parallel 5 -timeout 20m -v ./tests/
+func TestPlayerLocalTimeline(t *testing.T) {
+	if os.Getenv("CVS_MEASURE") != "1" {
+		t.Skip("a measurement: set CVS_MEASURE=1 to run it")
+	}
+	needPlayer(t)
+	bin := buildCvsctl(t)
+	type sample struct {
+		stale, closed, first404, switched time.Duration
+		rebuffers                         int
+	}
+	var mu sync.Mutex
+	samples := map[time.Duration][]sample{}
+	segs := []time.Duration{2 * time.Second, 6 * time.Second}
+	t.Cleanup(func() {
+		for _, seg := range segs {
+			s := samples[seg]
+			if len(s) == 0 {
+				continue
+			}
+			stat := func(pick func(sample) time.Duration) string {
+				var d []time.Duration
+				for _, x := range s {
+					if v := pick(x); v >= 0 {
+						d = append(d, v)
+					}
+				}
+				if len(d) == 0 {
+					return "none"
+				}
+				slices.Sort(d)
+				return fmt.Sprintf("p50 %d ms, max %d ms (%d runs)", d[(len(d)-1)/2].Milliseconds(), d[len(d)-1].Milliseconds(), len(d))
+			}
+			rebuffers := 0
+			for _, x := range s {
+				rebuffers += x.rebuffers
+			}
+			t.Logf("%s segments, %d runs: stall -> stale event %s; -> closed %s; -> first edge 404 %s; -> player switched %s; rebuffers in all runs %d",
+				seg, len(s), stat(func(x sample) time.Duration { return x.stale }), stat(func(x sample) time.Duration { return x.closed }),
+				stat(func(x sample) time.Duration { return x.first404 }), stat(func(x sample) time.Duration { return x.switched }), rebuffers)
+		}
+	})
+	for _, seg := range segs {
+		for i := range 10 {
+			t.Run(fmt.Sprintf("%s run %d", seg, i+1), func(t *testing.T) {
+				t.Parallel()
+				pl := startPlaying(t, bin, seg)
+				// Spread the stalls over the segment clock's phase: the time to stale depends
+				// on how long before the stall the last segment came.
+				time.Sleep(time.Duration(i) * seg / 10)
+				served, _, failed, sw, _ := pl.failAndSwitch("stalled")
+				stale := pl.waitLog(5*time.Second, "stale event of "+served, func(l logLine) bool {
+					return l.Region == served && l.Msg == "event published" && l.str("event") == "stale"
+				})
+				closed := pl.waitLog(5*time.Second, "closed execution in "+served, isClosed(served))
+				s := pl.watch(2 * seg)
+				pl.noFatal(s)
+				x := sample{stale: stale.Time.Sub(failed), closed: closed.Time.Sub(failed), first404: -1, switched: sw.At.Sub(failed), rebuffers: s.Rebuffers + s.BufferStalls}
+				// The player may leave the closed pathway on the steering manifest's reload,
+				// before it asks the closed edge for anything: then there is no 404.
+				if l, ok := pl.findLog(func(l logLine) bool {
+					return l.Region == served && l.Msg == "edge: answered 404" && l.str("x_cvs_state") == "closed" && l.Time.After(failed)
+				}); ok {
+					x.first404 = l.Time.Sub(failed)
+				}
+				t.Logf("stale %d ms, closed %d ms, first 404 %d ms (-1: none), switched %d ms, %d rebuffers, %d buffer stalls",
+					x.stale.Milliseconds(), x.closed.Milliseconds(), x.first404.Milliseconds(), x.switched.Milliseconds(), s.Rebuffers, s.BufferStalls)
+				mu.Lock()
+				samples[seg] = append(samples[seg], x)
+				mu.Unlock()
+			})
+		}
+	}
 }
