@@ -350,8 +350,9 @@ func TestPlayerLocalOriginError(t *testing.T) {
 		served, sw.At.Sub(failed).Round(time.Millisecond), fivexx, s.Rebuffers, s.BufferStalls)
 }
 
-// TestPlayerLocalBothStall stalls both regions at once: the guard keeps one open, the player
-// runs dry on it and recovers when that region's encoder runs again, with few 404s.
+// TestPlayerLocalBothStall stalls both regions at once: the guard keeps at least one open (never
+// closes the second), the player runs dry and recovers when an open region's encoder runs
+// again, with few 404s.
 func TestPlayerLocalBothStall(t *testing.T) {
 	testenv.Short(t, "plays cvsctl local in Chromium for about a minute")
 	needPlayer(t)
@@ -383,15 +384,22 @@ func TestPlayerLocalBothStall(t *testing.T) {
 			open = append(open, g.Name)
 		}
 	}
-	if len(closed) != 1 || len(open) != 1 {
-		t.Fatalf("closed %v, open %v: want the guard to keep exactly one region open", closed, open)
+	// Stalled at the same instant, both may turn stale before either closes: then the guard
+	// refuses both and both stay open. It must never close the second.
+	if len(closed) > 1 || len(open) == 0 || len(closed)+len(open) != len(pl.c.Regions) {
+		t.Fatalf("closed %v, open %v: want the guard to keep at least one region open", closed, open)
 	}
+	// The region to recover is the open one the player is on (hls.js does not leave a stale
+	// but answering pathway).
 	kept := open[0]
+	if on := pl.snapshot().Region; slices.Contains(open, on) {
+		kept = on
+	}
 	s, err := player.WaitFor(pl.ctx, pl.p, func(s player.Snapshot) bool { return s.Rebuffers > 0 || s.BufferStalls > 0 })
 	if err != nil {
 		t.Fatalf("the player never ran dry with both encoders stalled: %v", err)
 	}
-	t.Logf("both stalled: %s closed, %s kept open; the player ran dry %s after the stall", closed[0], kept, time.Since(stalled).Round(time.Millisecond))
+	t.Logf("both stalled: closed %v, open %v; the player ran dry %s after the stall", closed, open, time.Since(stalled).Round(time.Millisecond))
 	recovered := pl.setEncoder(kept, "running")
 	from := pl.snapshot()
 	s, err = player.WaitFor(pl.ctx, pl.p, func(s player.Snapshot) bool {
