@@ -2,13 +2,17 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -25,12 +29,27 @@ import (
 type invokeWorld struct {
 	ctx   context.Context
 	moto  string
+	db    *testenv.DynamoDBLocal
+	table string
 	store *dynamo.Store
 	stack *localStack
 	vals  map[string]string // resources the setup created (queue URLs, ARNs)
 	// origin answers the function's playlist requests, when it has one (the event's origin
-	// host is pointed at it).
+	// host is pointed at it); an event's before may replace it.
 	origin http.HandlerFunc
+	// cfnResponses gets what a custom resource PUTs to its response URL.
+	cfnResponses chan string
+}
+
+// localOverrides are the only edits made to sample events before they are invoked: what
+// points a sample at this machine instead of AWS. (Origin hosts are pointed at the test's
+// origin server for every event, see originHost.)
+var localOverrides = map[string]func(w *invokeWorld, payload string) string{
+	// CloudFormation's pre-signed response URL is the test's server; the table is the test's.
+	"tablestream-create.json": func(w *invokeWorld, payload string) string {
+		payload = strings.Replace(payload, "http://127.0.0.1:9/cloudformation-response", w.vals["response_url"], 1)
+		return strings.Replace(payload, `"TableName": "cvs-state"`, `"TableName": "`+w.table+`"`, 1)
+	},
 }
 
 type invokeEvent struct {
@@ -168,9 +187,58 @@ var invokeCases = []invokeCase{
 				fmt.Fprint(rw, "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:18234\n#EXTINF:6,\nseg18237.ts\n#EXTINF:6,\nseg18238.ts\n")
 			}
 		},
-		events: []invokeEvent{{file: "confirm-stale.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
-			if out := decodeJSON[workflow.ConfirmOutput](t, res); !out.Confirmed || out.Health != "stale" {
-				t.Errorf("output %s, want confirmed stale", res.Body)
+		events: []invokeEvent{
+			{file: "confirm-stale.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				w.wantConfirm(t, res, true, state.HealthStale, "no progress")
+			}},
+			{file: "confirm-unreachable.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				// It answers again, still at the live edge: still failing.
+				w.wantConfirm(t, res, true, state.HealthStale, "no progress")
+			}},
+			{file: "confirm-stale-no-live-edge.json",
+				before: func(t *testing.T, w *invokeWorld) {
+					w.origin = func(rw http.ResponseWriter, r *http.Request) { http.NotFound(rw, r) }
+				},
+				check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+					w.wantConfirm(t, res, true, state.HealthStale, "HTTP status 404")
+				}},
+			{file: "confirm-fresh.json",
+				before: func(t *testing.T, w *invokeWorld) {
+					// Past the event's live edge (seg18284.ts): fresh, and the table has recorded
+					// nothing stale since.
+					testenv.FreshInstances(t, w.store, "news-channel", "eu-west-1", invD1, invD2)
+					w.origin = func(rw http.ResponseWriter, r *http.Request) {
+						fmt.Fprint(rw, "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:18283\n#EXTINF:6,\nseg18283.ts\n#EXTINF:6,\nseg18284.ts\n#EXTINF:6,\nseg18285.ts\n")
+					}
+				},
+				check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+					w.wantConfirm(t, res, true, state.HealthFresh, "new segment at the live edge")
+				}},
+		},
+	},
+	{function: "TableStreamFunction", dir: "tablestream",
+		setup: func(t *testing.T, w *invokeWorld) {
+			w.vals["response_url"] = w.cloudFormation(t)
+		},
+		events: []invokeEvent{{file: "tablestream-create.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+			desc, err := w.db.Client("us-east-1").DescribeTable(w.ctx, &dynamodb.DescribeTableInput{TableName: aws.String(w.table)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			arn := aws.ToString(desc.Table.LatestStreamArn)
+			var body string
+			select {
+			case body = <-w.cfnResponses:
+			default:
+				t.Fatalf("output %s %s, and nothing PUT to the response URL", res.Kind, res.Body)
+			}
+			var got cfn.Response
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatalf("PUT to the response URL %q: %v", body, err)
+			}
+			if got.Status != cfn.StatusSuccess || got.PhysicalResourceID != arn || got.Data["StreamArn"] != arn ||
+				got.LogicalResourceID != "LocalStateStream" || got.RequestID != "6e1c5f3a-2b9d-4c47-a0e8-1d2f3a4b5c6d" {
+				t.Errorf("CloudFormation got %s, want SUCCESS with the stream %s", body, arn)
 			}
 		}}},
 	},
@@ -181,9 +249,6 @@ var invokeCases = []invokeCase{
 // sweeper, an origin and a short run for the detector). The list may only shrink.
 var pendingEvents = []string{
 	"api-master.json",
-	"confirm-fresh.json",
-	"confirm-stale-no-live-edge.json",
-	"confirm-unreachable.json",
 	"detector-not-scheduled.json",
 	"detector-scheduled.json",
 	"edgesync-audit.json",
@@ -215,21 +280,23 @@ func TestLocalInvoke(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			table, store := d.StateStore(t)
-			w := &invokeWorld{ctx: ctx, moto: moto, store: store, vals: map[string]string{}, stack: &localStack{tm: tm,
+			w := &invokeWorld{ctx: ctx, moto: moto, db: d, table: table, store: store, vals: map[string]string{}, stack: &localStack{tm: tm,
 				params:     map[string]string{"ControlRegion": "us-east-1", "StateTableName": table},
 				refs:       map[string]string{},
 				conditions: map[string]bool{"CreateEdge": true, "CreateMasterDistribution": true}}}
 			if fc.setup != nil {
 				fc.setup(t, w)
 			}
-			var rewrite func([]byte) []byte
-			if w.origin != nil {
-				srv := httptest.NewServer(w.origin)
-				t.Cleanup(srv.Close)
-				rewrite = func(b []byte) []byte {
-					return []byte(originHost.ReplaceAllString(string(b), srv.URL))
+			// The origin server calls whatever w.origin is when a request comes (an event's before
+			// may change it).
+			origin := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if w.origin == nil {
+					http.Error(rw, "this function's case has no origin", http.StatusNotImplemented)
+					return
 				}
-			}
+				w.origin(rw, r)
+			}))
+			t.Cleanup(origin.Close)
 			env, timeout := w.stack.function(t, fc.function)
 			// What sam local invoke's --env-vars would add to reach local servers.
 			env["AWS_ENDPOINT_URL"], env["AWS_ENDPOINT_URL_DYNAMODB"], env["S3_FORCE_PATH_STYLE"] = moto, d.Endpoint, "true"
@@ -239,11 +306,11 @@ func TestLocalInvoke(t *testing.T) {
 					if ev.before != nil {
 						ev.before(t, w)
 					}
-					payload := testenv.SampleEvent(t, ev.file)
-					if rewrite != nil {
-						payload = rewrite(payload)
+					payload := originHost.ReplaceAllString(string(testenv.SampleEvent(t, ev.file)), origin.URL)
+					if edit := localOverrides[ev.file]; edit != nil {
+						payload = edit(w, payload)
 					}
-					res := p.invoke(t, payload)
+					res := p.invoke(t, []byte(payload))
 					if res.Kind == "init-error" {
 						t.Fatalf("%s could not start: %s", fc.function, res.Body)
 					}
@@ -328,4 +395,34 @@ func wantHTTP(t *testing.T, res runtimeResult, status int, inBody string) {
 	if r.StatusCode != status || !strings.Contains(r.Body, inBody) {
 		t.Errorf("HTTP %d %s, want %d with %s", r.StatusCode, r.Body, status, inBody)
 	}
+}
+
+// wantConfirm checks the Confirm task's output.
+func (w *invokeWorld) wantConfirm(t *testing.T, res runtimeResult, confirmed bool, health state.Health, inReason string) {
+	t.Helper()
+	out := decodeJSON[workflow.ConfirmOutput](t, res)
+	if out.Confirmed != confirmed || out.Health != health || !strings.Contains(out.Reason, inReason) {
+		t.Errorf("output %s, want confirmed=%v health=%s with %q", res.Body, confirmed, health, inReason)
+	}
+}
+
+// cloudFormation serves a custom resource's pre-signed response URL: what is PUT there goes to
+// w.cfnResponses.
+func (w *invokeWorld) cloudFormation(t *testing.T) string {
+	t.Helper()
+	w.cfnResponses = make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if r.Method != http.MethodPut || err != nil {
+			http.Error(rw, "want a PUT", http.StatusMethodNotAllowed)
+			return
+		}
+		select {
+		case w.cfnResponses <- string(body):
+		default:
+			t.Errorf("more PUTs to the response URL than expected: %s", body)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/cloudformation-response?X-Amz-Signature=local"
 }
