@@ -7,18 +7,27 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/clustered-video-streams/cvs/internal/encoderpair"
+	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/state"
 	"github.com/clustered-video-streams/cvs/internal/state/dynamo"
+	"github.com/clustered-video-streams/cvs/internal/sweeper"
 	"github.com/clustered-video-streams/cvs/internal/testenv"
 	"github.com/clustered-video-streams/cvs/internal/testenv/motoclient"
 	"github.com/clustered-video-streams/cvs/internal/workflow"
@@ -36,7 +45,13 @@ type invokeWorld struct {
 	vals  map[string]string // resources the setup created (queue URLs, ARNs)
 	// origin answers the function's playlist requests, when it has one (the event's origin
 	// host is pointed at it); an event's before may replace it.
-	origin http.HandlerFunc
+	origin    http.HandlerFunc
+	originURL string
+	// env is added to the function's environment (endpoints of the test's stand-ins).
+	env map[string]string
+	// logs is the function's output; logMark is where the current invocation's begins.
+	logs    *syncBuffer
+	logMark int
 	// cfnResponses gets what a custom resource PUTs to its response URL.
 	cfnResponses chan string
 }
@@ -50,6 +65,23 @@ var localOverrides = map[string]func(w *invokeWorld, payload string) string{
 		payload = strings.Replace(payload, "http://127.0.0.1:9/cloudformation-response", w.vals["response_url"], 1)
 		return strings.Replace(payload, `"TableName": "cvs-state"`, `"TableName": "`+w.table+`"`, 1)
 	},
+	// Each function has its own encoder bucket on the shared moto_server.
+	"merge-encoder-primary.json":  encoderBucket,
+	"merge-encoder-failover.json": encoderBucket,
+	// The sweeper's uploads and checks name the version moto gave the object (and its ETag and
+	// Last-Modified: a check for another version is "replaced since").
+	"sweeper-upload.json":  sweeperObject,
+	"sweeper-check.json":   sweeperObject,
+	"sweeper-recheck.json": sweeperObject,
+}
+
+func encoderBucket(w *invokeWorld, payload string) string {
+	return strings.ReplaceAll(payload, "cvs-encoder-example", w.vals["encoder_bucket"])
+}
+
+func sweeperObject(w *invokeWorld, payload string) string {
+	return strings.NewReplacer("cvs-encoder-example", w.vals["encoder_bucket"], "UIORUnfndfhnw89493jJFJ.BCdN9Kzv", w.vals["version_id"],
+		"e2fc714c4727ee9395f324cd2e7f331f", w.vals["etag"], "2026-11-21T10:00:06Z", w.vals["last_modified"]).Replace(payload)
 }
 
 type invokeEvent struct {
@@ -216,6 +248,97 @@ var invokeCases = []invokeCase{
 				}},
 		},
 	},
+	{function: "MergeFunction", dir: "merge",
+		setup: func(t *testing.T, w *invokeWorld) {
+			c := motoclient.S3(w.moto)
+			w.vals["encoder_bucket"], w.vals["master_bucket"] = "invoke-merge-encoder", "invoke-merge-master"
+			motoclient.Bucket(t, c, w.vals["encoder_bucket"], true)
+			motoclient.Bucket(t, c, w.vals["master_bucket"], true)
+			w.stack.refs["EncoderBucket"] = w.vals["encoder_bucket"]
+			w.stack.refs["MasterPlaylistBucket.RegionalDomainName"] = w.vals["master_bucket"] + ".s3.us-east-1.amazonaws.com"
+			w.stack.refs["MasterDistribution"] = w.distribution(t)
+			master := readFile(t, "internal/encoderpair/testdata/master.m3u8")
+			motoclient.Put(t, c, w.vals["encoder_bucket"], "primary/index.m3u8", master)
+			motoclient.Put(t, c, w.vals["encoder_bucket"], "failover/index.m3u8", master)
+			// Each region's master, as its distribution serves it.
+			w.origin = func(rw http.ResponseWriter, r *http.Request) { rw.Write(master) }
+			if _, err := w.store.Register(w.ctx, state.Registration{Cluster: "live-1", Domain: invD1, Region: "us-east-1",
+				DistributionPlaylistURL: w.originURL + "/live-1/index.m3u8", OriginPlaylistURL: w.originURL + "/origin.m3u8"}, state.Change{By: "local:test", Reason: "test"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		events: []invokeEvent{
+			{file: "merge-encoder-primary.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				if o := decodeJSON[encoderpair.Outcome](t, res); !o.Written || o.Variants != 6 || o.VariantGroups != 3 {
+					t.Errorf("outcome %s, want 6 variants in 3 redundant groups written", res.Body)
+				}
+				w.wantObject(t, w.vals["encoder_bucket"], "index.m3u8", "#EXT-X-STREAM-INF")
+			}},
+			{file: "merge-encoder-failover.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				// The same pair again: the merged master is already what it would write.
+				if o := decodeJSON[encoderpair.Outcome](t, res); o.Written || o.Reason != "unchanged" {
+					t.Errorf("outcome %s, want the unchanged master left alone", res.Body)
+				}
+			}},
+			{file: "merge-cluster.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				if r := decodeJSON[regen.Result](t, res); !r.Written || r.ErrorKind != "" || r.Key != "live-1/index.m3u8" || r.InvalidationID == "" {
+					t.Errorf("result %s, want the master written and invalidated", res.Body)
+				}
+				// The region's variants, at its distribution (the test's origin server).
+				w.wantObject(t, w.vals["master_bucket"], "live-1/index.m3u8", `GROUP-ID="us-east-1/aac"`)
+				w.wantObject(t, w.vals["master_bucket"], "live-1/index.m3u8", w.originURL+"/live-1/")
+			}},
+			{file: "merge-cluster-steering.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				if r := decodeJSON[regen.Result](t, res); !r.Written || r.ErrorKind != "" {
+					t.Errorf("result %s, want the master written", res.Body)
+				}
+				w.wantObject(t, w.vals["master_bucket"], "live-1/index.m3u8", `#EXT-X-CONTENT-STEERING:SERVER-URI="https://d111111abcdef8.cloudfront.net/steering/live-1.json"`)
+			}},
+		},
+	},
+	{function: "SweeperFunction", dir: "sweeper",
+		setup: func(t *testing.T, w *invokeWorld) {
+			w.vals["encoder_bucket"] = "invoke-sweeper-encoder"
+			motoclient.Bucket(t, motoclient.S3(w.moto), w.vals["encoder_bucket"], true)
+			w.stack.refs["EncoderBucket"] = w.vals["encoder_bucket"]
+			w.stack.refs["SweeperCheckQueue"] = w.queue(t, "invoke-sweeper-checks")
+			w.vals["version_id"], w.vals["etag"], w.vals["last_modified"] = w.putPlaylist(t, "primary/index_1.m3u8", 1)
+		},
+		events: []invokeEvent{
+			{file: "sweeper-upload.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				if ds := decodeJSON[[]sweeper.Decision](t, res); len(ds) != 1 || ds[0].Action != sweeper.Scheduled {
+					t.Errorf("decisions %s, want the check scheduled", res.Body)
+				}
+				if n := w.messages(t, w.stack.refs["SweeperCheckQueue"]); n != 1 {
+					t.Errorf("%d messages in the check queue, want the delayed check", n)
+				}
+			}},
+			{file: "sweeper-sweep.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				// The backstop leaves what is younger than SWEEP_MIN_AGE to its check.
+				if out := decodeJSON[map[string]any](t, res); out["examined"] != 0.0 {
+					t.Errorf("output %s, want nothing examined", res.Body)
+				}
+				w.wantObject(t, w.vals["encoder_bucket"], "primary/index_1.m3u8", "s1.ts")
+			}},
+			{file: "sweeper-recheck.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				// Past its (sample) deadline, but no other prefix has a copy: the last live copy stays.
+				wantNoBatchFailures(t, res)
+				w.wantLog(t, `"msg":"sweeper: kept"`)
+				w.wantObject(t, w.vals["encoder_bucket"], "primary/index_1.m3u8", "s1.ts")
+			}},
+			{file: "sweeper-check.json",
+				before: func(t *testing.T, w *invokeWorld) {
+					w.putPlaylist(t, "failover/index_1.m3u8", 5) // the other encoder, ahead
+				},
+				check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+					wantNoBatchFailures(t, res)
+					w.wantLog(t, `"msg":"sweeper: deleted stale playlist"`)
+					if _, err := motoclient.S3(w.moto).HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(w.vals["encoder_bucket"]), Key: aws.String("primary/index_1.m3u8")}); err == nil {
+						t.Error("primary/index_1.m3u8 is still there")
+					}
+				}},
+		},
+	},
 	{function: "TableStreamFunction", dir: "tablestream",
 		setup: func(t *testing.T, w *invokeWorld) {
 			w.vals["response_url"] = w.cloudFormation(t)
@@ -257,14 +380,6 @@ var pendingEvents = []string{
 	"edgesync-malformed.json",
 	"edgesync-modify-close.json",
 	"edgesync-reconcile.json",
-	"merge-cluster-steering.json",
-	"merge-cluster.json",
-	"merge-encoder-failover.json",
-	"merge-encoder-primary.json",
-	"sweeper-check.json",
-	"sweeper-recheck.json",
-	"sweeper-sweep.json",
-	"sweeper-upload.json",
 }
 
 // TestLocalInvoke runs every function's bootstrap under the test's Runtime API with its sample
@@ -280,13 +395,10 @@ func TestLocalInvoke(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			table, store := d.StateStore(t)
-			w := &invokeWorld{ctx: ctx, moto: moto, db: d, table: table, store: store, vals: map[string]string{}, stack: &localStack{tm: tm,
+			w := &invokeWorld{ctx: ctx, moto: moto, db: d, table: table, store: store, vals: map[string]string{}, env: map[string]string{}, stack: &localStack{tm: tm,
 				params:     map[string]string{"ControlRegion": "us-east-1", "StateTableName": table},
 				refs:       map[string]string{},
 				conditions: map[string]bool{"CreateEdge": true, "CreateMasterDistribution": true}}}
-			if fc.setup != nil {
-				fc.setup(t, w)
-			}
 			// The origin server calls whatever w.origin is when a request comes (an event's before
 			// may change it).
 			origin := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -297,10 +409,18 @@ func TestLocalInvoke(t *testing.T) {
 				w.origin(rw, r)
 			}))
 			t.Cleanup(origin.Close)
+			w.originURL = origin.URL
+			if fc.setup != nil {
+				fc.setup(t, w)
+			}
 			env, timeout := w.stack.function(t, fc.function)
 			// What sam local invoke's --env-vars would add to reach local servers.
 			env["AWS_ENDPOINT_URL"], env["AWS_ENDPOINT_URL_DYNAMODB"], env["S3_FORCE_PATH_STYLE"] = moto, d.Endpoint, "true"
+			for k, v := range w.env {
+				env[k] = v
+			}
 			p := startFunction(t, fc.dir, env, timeout)
+			w.logs = p.logs
 			for _, ev := range fc.events {
 				t.Run(ev.file, func(t *testing.T) {
 					if ev.before != nil {
@@ -310,6 +430,7 @@ func TestLocalInvoke(t *testing.T) {
 					if edit := localOverrides[ev.file]; edit != nil {
 						payload = edit(w, payload)
 					}
+					w.logMark = w.logs.size()
 					res := p.invoke(t, []byte(payload))
 					if res.Kind == "init-error" {
 						t.Fatalf("%s could not start: %s", fc.function, res.Body)
@@ -425,4 +546,83 @@ func (w *invokeWorld) cloudFormation(t *testing.T) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/cloudformation-response?X-Amz-Signature=local"
+}
+
+// wantNoBatchFailures checks an SQS batch response that retries nothing.
+func wantNoBatchFailures(t *testing.T, res runtimeResult) {
+	t.Helper()
+	if out := decodeJSON[map[string][]any](t, res); len(out["batchItemFailures"]) != 0 {
+		t.Errorf("output %s, want no batch item failures", res.Body)
+	}
+}
+
+// wantLog waits (up to 5 s: the process's output reaches the test through a pipe) for text in
+// what the function logged since the current invocation began.
+func (w *invokeWorld) wantLog(t *testing.T, text string) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		logs := w.logs.since(w.logMark)
+		if strings.Contains(logs, text) {
+			return
+		}
+		if time.Now().After(end) {
+			t.Errorf("the function did not log %s; it logged:\n%s", text, logs)
+			return
+		}
+	}
+}
+
+// putPlaylist uploads a live media playlist of segments s<seq>.ts.. to the sweeper's bucket and
+// returns its version ID, ETag and Last-Modified (RFC 3339) as moto gave them.
+func (w *invokeWorld) putPlaylist(t *testing.T, key string, seq int) (version, etag, lastModified string) {
+	t.Helper()
+	body := fmt.Sprintf("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:%d\n#EXTINF:6.0,\ns%d.ts\n", seq, seq)
+	c := motoclient.S3(w.moto)
+	motoclient.Put(t, c, w.vals["encoder_bucket"], key, []byte(body))
+	h, err := c.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(w.vals["encoder_bucket"]), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(h.VersionId), strings.Trim(aws.ToString(h.ETag), `"`), aws.ToTime(h.LastModified).UTC().Format(time.RFC3339)
+}
+
+// wantObject checks that an object is in a moto bucket and holds text.
+func (w *invokeWorld) wantObject(t *testing.T, bucket, key, text string) {
+	t.Helper()
+	out, err := motoclient.S3(w.moto).GetObject(w.ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Errorf("s3://%s/%s: %v", bucket, key, err)
+		return
+	}
+	defer out.Body.Close()
+	b, _ := io.ReadAll(out.Body)
+	if !strings.Contains(string(b), text) {
+		t.Errorf("s3://%s/%s is\n%s\nwant %q in it", bucket, key, b, text)
+	}
+}
+
+// distribution creates a CloudFront distribution on moto (the master distribution the merge
+// function invalidates) and returns its ID.
+func (w *invokeWorld) distribution(t *testing.T) string {
+	t.Helper()
+	out, err := cloudfront.NewFromConfig(motoclient.Config(w.moto)).CreateDistribution(w.ctx, &cloudfront.CreateDistributionInput{DistributionConfig: &cftypes.DistributionConfig{
+		CallerReference: aws.String("invoke-merge"), Comment: aws.String("master"), Enabled: aws.Bool(true),
+		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{Id: aws.String("master"), DomainName: aws.String("invoke-merge-master.s3.us-east-1.amazonaws.com"),
+			S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")}}}},
+		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("master"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.Distribution.Id)
+}
+
+// readFile reads a file of the repository.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

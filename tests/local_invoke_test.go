@@ -480,3 +480,17 @@ func decodeJSON[T any](t *testing.T, res runtimeResult) T {
 
 // originHost is the sample events' origin: pointed at the test's origin server.
 var originHost = regexp.MustCompile(`https://origin[a-z-]*\.example\.com`)
+
+// size is how many bytes were written so far.
+func (s *syncBuffer) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// since returns what was written after the first off bytes.
+func (s *syncBuffer) since(off int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b.Bytes()[off:])
+}
