@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
@@ -23,6 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
+	"github.com/clustered-video-streams/cvs/internal/edgesync"
+	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
 	"github.com/clustered-video-streams/cvs/internal/encoderpair"
 	"github.com/clustered-video-streams/cvs/internal/mastermerge/regen"
 	"github.com/clustered-video-streams/cvs/internal/state"
@@ -52,6 +59,8 @@ type invokeWorld struct {
 	// logs is the function's output; logMark is where the current invocation's begins.
 	logs    *syncBuffer
 	logMark int
+	// kvs is the edge KeyValueStore (the edge sync's), when the function has one.
+	kvs *kvsfake.Server
 	// cfnResponses gets what a custom resource PUTs to its response URL.
 	cfnResponses chan string
 }
@@ -339,6 +348,58 @@ var invokeCases = []invokeCase{
 				}},
 		},
 	},
+	{function: "EdgeSyncFunction", dir: "edgesync",
+		setup: func(t *testing.T, w *invokeWorld) {
+			w.kvs = kvsfake.New()
+			t.Cleanup(w.kvs.Close)
+			w.stack.refs["EdgeKeyValueStore.Arn"] = kvsfake.ARN
+			// The SDK addresses <account>.<endpoint host>, which no resolver here knows: the
+			// function's HTTP proxy is the KeyValueStore stand-in (loopback endpoints, DynamoDB
+			// Local's, are never proxied).
+			w.env["AWS_ENDPOINT_URL_CLOUDFRONT_KEYVALUESTORE"], w.env["HTTP_PROXY"] = "http://cloudfront-kvs.invalid", w.kvs.URL
+			testenv.FreshInstances(t, w.store, "news", "us-east-1", invD1)
+		},
+		events: []invokeEvent{
+			{file: "edgesync-audit.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				wantNoBatchFailures(t, res)
+				w.wantKVSUntouched(t)
+			}},
+			{file: "edgesync-detector-save.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				wantNoBatchFailures(t, res)
+				w.wantKVSUntouched(t)
+			}},
+			{file: "edgesync-insert.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				wantNoBatchFailures(t, res)
+				w.wantKVSMirrors(t, "news")
+			}},
+			{file: "edgesync-modify-close.json",
+				before: func(t *testing.T, w *invokeWorld) {
+					testenv.FreshInstances(t, w.store, "news", "eu-west-1", invD2)
+					if _, err := w.store.Close(w.ctx, "news", invD1, state.Change{By: "local:workflow", Reason: "confirmed stale"}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+					wantNoBatchFailures(t, res)
+					w.wantKVSMirrors(t, "news") // d1 closed, d2 open
+				}},
+			{file: "edgesync-malformed.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				// The record without a cluster fails alone.
+				if out := decodeJSON[events.DynamoDBEventResponse](t, res); len(out.BatchItemFailures) != 1 || out.BatchItemFailures[0].ItemIdentifier != "100000000000000000009" {
+					t.Errorf("output %s, want record 100000000000000000009 failed", res.Body)
+				}
+				w.wantKVSMirrors(t, "news")
+			}},
+			{file: "edgesync-reconcile.json",
+				before: func(t *testing.T, w *invokeWorld) { w.kvs.Delete(invD1) }, // drift: a key deleted by hand
+				check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+					if rep := decodeJSON[edgesync.Report](t, res); rep.Clusters != 1 || rep.KeysRepaired != 1 {
+						t.Errorf("report %s, want 1 cluster and 1 key repaired", res.Body)
+					}
+					w.wantKVSMirrors(t, "news")
+				}},
+		},
+	},
 	{function: "TableStreamFunction", dir: "tablestream",
 		setup: func(t *testing.T, w *invokeWorld) {
 			w.vals["response_url"] = w.cloudFormation(t)
@@ -374,12 +435,6 @@ var pendingEvents = []string{
 	"api-master.json",
 	"detector-not-scheduled.json",
 	"detector-scheduled.json",
-	"edgesync-audit.json",
-	"edgesync-detector-save.json",
-	"edgesync-insert.json",
-	"edgesync-malformed.json",
-	"edgesync-modify-close.json",
-	"edgesync-reconcile.json",
 }
 
 // TestLocalInvoke runs every function's bootstrap under the test's Runtime API with its sample
@@ -625,4 +680,37 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// wantKVSUntouched checks that nothing was written to the KeyValueStore.
+func (w *invokeWorld) wantKVSUntouched(t *testing.T) {
+	t.Helper()
+	if n := len(w.kvs.Items()); n != 0 || w.kvs.Updates() != 0 || len(w.kvs.Violations()) != 0 {
+		t.Errorf("%d keys after %d updates (refused: %v), want nothing written", n, w.kvs.Updates(), w.kvs.Violations())
+	}
+}
+
+// wantKVSMirrors checks that the KeyValueStore holds exactly the cluster's entries as the state
+// table has it, with the template's STEERING_TTL_SECONDS.
+func (w *invokeWorld) wantKVSMirrors(t *testing.T, cluster string) {
+	t.Helper()
+	instances, err := w.store.Instances(w.ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, _ := w.stack.function(t, "EdgeSyncFunction")
+	n, err := strconv.Atoi(ttl["STEERING_TTL_SECONDS"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := edgestate.Entries(cluster, instances, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, w.kvs.Items()); diff != "" {
+		t.Errorf("key value store (-want +got):\n%s", diff)
+	}
+	if v := w.kvs.Violations(); len(v) > 0 {
+		t.Errorf("requests the service would refuse: %v", v)
+	}
 }
