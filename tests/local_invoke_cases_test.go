@@ -173,7 +173,15 @@ var invokeCases = []invokeCase{
 		},
 	},
 	{function: "ApiFunction", dir: "api",
-		setup: func(t *testing.T, w *invokeWorld) { w.stack.refs["MergeFunction"] = "cvs-merge" },
+		setup: func(t *testing.T, w *invokeWorld) {
+			// POST /clusters/{cluster}/master invokes the merge function: Lambda's Invoke API is a
+			// stand-in that hands the call to a merge process under its own Runtime API.
+			w.stack.refs["MergeFunction"] = "cvs-merge"
+			w.mergeResources(t, "invoke-api")
+			env, timeout := w.stack.function(t, "MergeFunction")
+			merge := startFunction(t, "merge", w.localEnv(env), timeout)
+			w.env["AWS_ENDPOINT_URL_LAMBDA"] = w.lambdaInvoke(t, map[string]*lambdaProcess{"cvs-merge": merge})
+		},
 		events: []invokeEvent{
 			{file: "api-register.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
 				wantHTTP(t, res, 200, `"domain":"`+invD1+`"`)
@@ -194,7 +202,7 @@ var invokeCases = []invokeCase{
 				before: func(t *testing.T, w *invokeWorld) {
 					// A second fresh instance, so the guard lets the first one close; d1 recorded fresh
 					// is at version 2, the If-Match of api-close-force.json.
-					testenv.FreshInstances(t, w.store, "live-1", "eu-west-1", invD2)
+					w.freshAtOrigin(t, "live-1", "eu-west-1", invD2)
 					if _, err := w.store.RecordHealth(w.ctx, "live-1", invD1, state.HealthFresh, state.Change{By: "local:detector"}); err != nil {
 						t.Fatal(err)
 					}
@@ -218,6 +226,12 @@ var invokeCases = []invokeCase{
 			}},
 			{file: "api-history.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
 				wantHTTP(t, res, 200, `"field":"distro_open"`)
+			}},
+			{file: "api-master.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				wantHTTP(t, res, 200, `"written":true`)
+				// Both regions' variants, each at its distribution (the test's origin server).
+				w.wantObject(t, w.vals["master_bucket"], "live-1/index.m3u8", `GROUP-ID="us-east-1/aac"`)
+				w.wantObject(t, w.vals["master_bucket"], "live-1/index.m3u8", `GROUP-ID="eu-west-1/aac"`)
 			}},
 		},
 	},
@@ -259,18 +273,11 @@ var invokeCases = []invokeCase{
 	},
 	{function: "MergeFunction", dir: "merge",
 		setup: func(t *testing.T, w *invokeWorld) {
+			w.mergeResources(t, "invoke-merge")
 			c := motoclient.S3(w.moto)
-			w.vals["encoder_bucket"], w.vals["master_bucket"] = "invoke-merge-encoder", "invoke-merge-master"
-			motoclient.Bucket(t, c, w.vals["encoder_bucket"], true)
-			motoclient.Bucket(t, c, w.vals["master_bucket"], true)
-			w.stack.refs["EncoderBucket"] = w.vals["encoder_bucket"]
-			w.stack.refs["MasterPlaylistBucket.RegionalDomainName"] = w.vals["master_bucket"] + ".s3.us-east-1.amazonaws.com"
-			w.stack.refs["MasterDistribution"] = w.distribution(t)
 			master := readFile(t, "internal/encoderpair/testdata/master.m3u8")
 			motoclient.Put(t, c, w.vals["encoder_bucket"], "primary/index.m3u8", master)
 			motoclient.Put(t, c, w.vals["encoder_bucket"], "failover/index.m3u8", master)
-			// Each region's master, as its distribution serves it.
-			w.origin = func(rw http.ResponseWriter, r *http.Request) { rw.Write(master) }
 			if _, err := w.store.Register(w.ctx, state.Registration{Cluster: "live-1", Domain: invD1, Region: "us-east-1",
 				DistributionPlaylistURL: w.originURL + "/live-1/index.m3u8", OriginPlaylistURL: w.originURL + "/origin.m3u8"}, state.Change{By: "local:test", Reason: "test"}); err != nil {
 				t.Fatal(err)
@@ -432,7 +439,6 @@ var invokeCases = []invokeCase{
 // setups still to write: a KeyValueStore stand-in for edgesync, S3 objects for merge and the
 // sweeper, an origin and a short run for the detector). The list may only shrink.
 var pendingEvents = []string{
-	"api-master.json",
 	"detector-not-scheduled.json",
 	"detector-scheduled.json",
 }
@@ -469,12 +475,7 @@ func TestLocalInvoke(t *testing.T) {
 				fc.setup(t, w)
 			}
 			env, timeout := w.stack.function(t, fc.function)
-			// What sam local invoke's --env-vars would add to reach local servers.
-			env["AWS_ENDPOINT_URL"], env["AWS_ENDPOINT_URL_DYNAMODB"], env["S3_FORCE_PATH_STYLE"] = moto, d.Endpoint, "true"
-			for k, v := range w.env {
-				env[k] = v
-			}
-			p := startFunction(t, fc.dir, env, timeout)
+			p := startFunction(t, fc.dir, w.localEnv(env), timeout)
 			w.logs = p.logs
 			for _, ev := range fc.events {
 				t.Run(ev.file, func(t *testing.T) {
@@ -658,11 +659,11 @@ func (w *invokeWorld) wantObject(t *testing.T, bucket, key, text string) {
 
 // distribution creates a CloudFront distribution on moto (the master distribution the merge
 // function invalidates) and returns its ID.
-func (w *invokeWorld) distribution(t *testing.T) string {
+func (w *invokeWorld) distribution(t *testing.T, bucket string) string {
 	t.Helper()
 	out, err := cloudfront.NewFromConfig(motoclient.Config(w.moto)).CreateDistribution(w.ctx, &cloudfront.CreateDistributionInput{DistributionConfig: &cftypes.DistributionConfig{
-		CallerReference: aws.String("invoke-merge"), Comment: aws.String("master"), Enabled: aws.Bool(true),
-		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{Id: aws.String("master"), DomainName: aws.String("invoke-merge-master.s3.us-east-1.amazonaws.com"),
+		CallerReference: aws.String(bucket), Comment: aws.String("master"), Enabled: aws.Bool(true),
+		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{Id: aws.String("master"), DomainName: aws.String(bucket + ".s3.us-east-1.amazonaws.com"),
 			S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")}}}},
 		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("master"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps},
 	}})
@@ -713,4 +714,77 @@ func (w *invokeWorld) wantKVSMirrors(t *testing.T, cluster string) {
 	if v := w.kvs.Violations(); len(v) > 0 {
 		t.Errorf("requests the service would refuse: %v", v)
 	}
+}
+
+// localEnv adds to a function's environment what sam local invoke's --env-vars would to reach
+// the local servers, and the case's own stand-ins (w.env).
+func (w *invokeWorld) localEnv(env map[string]string) map[string]string {
+	env["AWS_ENDPOINT_URL"], env["AWS_ENDPOINT_URL_DYNAMODB"], env["S3_FORCE_PATH_STYLE"] = w.moto, w.db.Endpoint, "true"
+	for k, v := range w.env {
+		env[k] = v
+	}
+	return env
+}
+
+// mergeResources creates what the merge function's environment names: the encoder and master
+// buckets (<prefix>-encoder, <prefix>-master) and the master distribution on moto; its origin
+// (each region's distribution) serves the sample master.
+func (w *invokeWorld) mergeResources(t *testing.T, prefix string) {
+	t.Helper()
+	c := motoclient.S3(w.moto)
+	w.vals["encoder_bucket"], w.vals["master_bucket"] = prefix+"-encoder", prefix+"-master"
+	motoclient.Bucket(t, c, w.vals["encoder_bucket"], true)
+	motoclient.Bucket(t, c, w.vals["master_bucket"], true)
+	w.stack.refs["EncoderBucket"] = w.vals["encoder_bucket"]
+	w.stack.refs["MasterPlaylistBucket.RegionalDomainName"] = w.vals["master_bucket"] + ".s3.us-east-1.amazonaws.com"
+	w.stack.refs["MasterDistribution"] = w.distribution(t, w.vals["master_bucket"])
+	master := readFile(t, "internal/encoderpair/testdata/master.m3u8")
+	w.origin = func(rw http.ResponseWriter, r *http.Request) { rw.Write(master) }
+}
+
+// freshAtOrigin registers an instance whose distribution is the test's origin server and
+// records it fresh (testenv.FreshInstances with a reachable playlist URL).
+func (w *invokeWorld) freshAtOrigin(t *testing.T, cluster, region, domain string) {
+	t.Helper()
+	r := state.Registration{Cluster: cluster, Domain: domain, Region: region,
+		DistributionPlaylistURL: w.originURL + "/" + region + "/" + cluster + "/index.m3u8", OriginPlaylistURL: w.originURL + "/origin/" + cluster + "/index.m3u8"}
+	if _, err := w.store.Register(w.ctx, r, state.Change{By: "local:test", Reason: "test setup"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.store.RecordHealth(w.ctx, cluster, domain, state.HealthFresh, state.Change{By: "local:detector", Reason: "test setup"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lambdaInvoke serves Lambda's Invoke API (POST /2015-03-31/functions/{name}/invocations,
+// RequestResponse) for the named processes and returns its URL.
+func (w *invokeWorld) lambdaInvoke(t *testing.T, functions map[string]*lambdaProcess) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		name, ok := strings.CutPrefix(r.URL.Path, "/2015-03-31/functions/")
+		name, ok2 := strings.CutSuffix(name, "/invocations")
+		p := functions[name]
+		if !ok || !ok2 || r.Method != http.MethodPost || p == nil {
+			rw.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+			http.Error(rw, `{"Type":"User","Message":"Function not found: `+r.URL.Path+`"}`, http.StatusNotFound)
+			return
+		}
+		if it := r.Header.Get("X-Amz-Invocation-Type"); it != "" && it != "RequestResponse" {
+			http.Error(rw, `{"Message":"only RequestResponse here"}`, http.StatusBadRequest)
+			return
+		}
+		payload, _ := io.ReadAll(r.Body)
+		res, err := p.tryInvoke(payload)
+		if err != nil {
+			http.Error(rw, `{"Message":"`+err.Error()+`"}`, http.StatusInternalServerError)
+			return
+		}
+		if res.Kind != "response" {
+			rw.Header().Set("X-Amz-Function-Error", "Unhandled")
+		}
+		rw.Header().Set("X-Amz-Executed-Version", "$LATEST")
+		rw.Write(res.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
