@@ -22,11 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/clustered-video-streams/cvs/internal/detector"
+	"github.com/clustered-video-streams/cvs/internal/detector/detectortest"
 	"github.com/clustered-video-streams/cvs/internal/edge/edgestate"
 	"github.com/clustered-video-streams/cvs/internal/edgesync"
 	"github.com/clustered-video-streams/cvs/internal/edgesync/kvsfake"
@@ -82,6 +85,13 @@ var localOverrides = map[string]func(w *invokeWorld, payload string) string{
 	"sweeper-upload.json":  sweeperObject,
 	"sweeper-check.json":   sweeperObject,
 	"sweeper-recheck.json": sweeperObject,
+}
+
+// localEnvOverrides are the only changes made to the environment template.yaml gives a
+// function (beyond endpoints): what keeps a run short enough for a test.
+var localEnvOverrides = map[string]map[string]string{
+	// One 62 s run per minute in Lambda; 3 s here is enough for a live origin's first publish.
+	"DetectorFunction": {"RUN_FOR": "3s"},
 }
 
 func encoderBucket(w *invokeWorld, payload string) string {
@@ -355,6 +365,43 @@ var invokeCases = []invokeCase{
 				}},
 		},
 	},
+	{function: "DetectorFunction", dir: "detector",
+		setup: func(t *testing.T, w *invokeWorld) {
+			// A live origin (a segment every 2 s); the detector's topic, read through a queue.
+			w.origin = detectortest.NewOrigin(2*time.Second, 6, detectortest.StandardVariants()...).ServeHTTP
+			w.stack.refs["DetectorTopic"], w.vals["trigger_queue"] = w.topicWithQueue(t, "invoke-detector")
+			if _, err := w.store.Register(w.ctx, state.Registration{Cluster: "news", Domain: invD1, Region: "us-east-1",
+				DistributionPlaylistURL: "https://" + invD1 + "/master.m3u8", OriginPlaylistURL: w.originURL + "/master.m3u8"},
+				state.Change{By: "local:test"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		events: []invokeEvent{
+			{file: "detector-not-scheduled.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				if res.Kind != "error" || !strings.Contains(string(res.Body), `source \"aws.s3\"`) {
+					t.Errorf("function posted %s %s, want an error naming aws.s3", res.Kind, res.Body)
+				}
+				if n := w.messages(t, w.vals["trigger_queue"]); n != 0 {
+					t.Errorf("%d messages published, want none", n)
+				}
+				if data, _, err := w.store.LoadDetector(w.ctx, "news", invD1); err != nil || len(data) != 0 {
+					t.Errorf("detector memory %s, %v: want nothing saved", data, err)
+				}
+			}},
+			{file: "detector-scheduled.json", check: func(t *testing.T, w *invokeWorld, res runtimeResult) {
+				if sum := decodeJSON[detector.Summary](t, res); sum.Watched != 1 || sum.Published != 1 || sum.Errors != 0 || sum.Health["news/"+invD1] != state.HealthFresh {
+					t.Errorf("summary %s, want news/%s watched, fresh, one event published", res.Body, invD1)
+				}
+				if n := w.messages(t, w.vals["trigger_queue"]); n != 1 {
+					t.Errorf("%d messages published, want the fresh event", n)
+				}
+				in, err := w.store.Instance(w.ctx, "news", invD1)
+				if err != nil || in.Health != state.HealthFresh || in.ChangedBy != "arn:aws:lambda:us-east-1:123456789012:function:cvs-detector" {
+					t.Errorf("instance %+v, %v: want health fresh, recorded by the function", in, err)
+				}
+			}},
+		},
+	},
 	{function: "EdgeSyncFunction", dir: "edgesync",
 		setup: func(t *testing.T, w *invokeWorld) {
 			w.kvs = kvsfake.New()
@@ -435,13 +482,9 @@ var invokeCases = []invokeCase{
 	},
 }
 
-// pendingEvents are sample events TestLocalInvoke does not invoke yet (their functions need
-// setups still to write: a KeyValueStore stand-in for edgesync, S3 objects for merge and the
-// sweeper, an origin and a short run for the detector). The list may only shrink.
-var pendingEvents = []string{
-	"detector-not-scheduled.json",
-	"detector-scheduled.json",
-}
+// pendingEvents are sample events TestLocalInvoke does not invoke yet: none. A new sample goes
+// into invokeCases (and the README's table), not here.
+var pendingEvents []string
 
 // TestLocalInvoke runs every function's bootstrap under the test's Runtime API with its sample
 // events, side by side, one process per function (kept warm across its events, as Lambda does).
@@ -475,6 +518,12 @@ func TestLocalInvoke(t *testing.T) {
 				fc.setup(t, w)
 			}
 			env, timeout := w.stack.function(t, fc.function)
+			for k, v := range localEnvOverrides[fc.function] {
+				if _, ok := env[k]; !ok {
+					t.Fatalf("template.yaml gives %s no %s to override", fc.function, k)
+				}
+				env[k] = v
+			}
 			p := startFunction(t, fc.dir, w.localEnv(env), timeout)
 			w.logs = p.logs
 			for _, ev := range fc.events {
@@ -787,4 +836,24 @@ func (w *invokeWorld) lambdaInvoke(t *testing.T, functions map[string]*lambdaPro
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// topicWithQueue creates an SNS topic on moto with an SQS queue subscribed to it (raw delivery
+// off, as the trigger's queue) and returns the topic's ARN and the queue's URL.
+func (w *invokeWorld) topicWithQueue(t *testing.T, name string) (topicARN, queueURL string) {
+	t.Helper()
+	cfg := motoclient.Config(w.moto)
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(w.ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueURL = w.queue(t, name)
+	qa, err := sqs.NewFromConfig(cfg).GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sns.NewFromConfig(cfg).Subscribe(w.ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qa.Attributes["QueueArn"])}); err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(topic.TopicArn), queueURL
 }
