@@ -186,6 +186,15 @@ func startFunction(t *testing.T, function string, env map[string]string, timeout
 // the init error of a function that could not start.
 func (p *lambdaProcess) invoke(t *testing.T, payload []byte) runtimeResult {
 	t.Helper()
+	res, err := p.tryInvoke(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// tryInvoke is invoke for callers outside the test's goroutine (the Lambda Invoke stand-in).
+func (p *lambdaProcess) tryInvoke(payload []byte) (runtimeResult, error) {
 	rt := p.rt
 	rt.mu.Lock()
 	rt.seq++
@@ -196,21 +205,20 @@ func (p *lambdaProcess) invoke(t *testing.T, payload []byte) runtimeResult {
 	select {
 	case rt.queue <- inv:
 	case body := <-rt.initErr:
-		return runtimeResult{Kind: "init-error", Body: body}
+		return runtimeResult{Kind: "init-error", Body: body}, nil
 	case <-p.exited:
-		t.Fatalf("%s exited before taking the invocation", p.name)
+		return runtimeResult{}, fmt.Errorf("%s exited before taking the invocation", p.name)
 	case <-deadline:
-		t.Fatalf("%s did not ask for an invocation", p.name)
+		return runtimeResult{}, fmt.Errorf("%s did not ask for an invocation", p.name)
 	}
 	select {
 	case res := <-inv.done:
-		return res
+		return res, nil
 	case <-p.exited:
-		t.Fatalf("%s exited during the invocation", p.name)
+		return runtimeResult{}, fmt.Errorf("%s exited during the invocation", p.name)
 	case <-deadline:
-		t.Fatalf("%s did not answer within its timeout", p.name)
+		return runtimeResult{}, fmt.Errorf("%s did not answer within its timeout", p.name)
 	}
-	return runtimeResult{}
 }
 
 // cfnTemplate is template.yaml as the invoke test reads it.
@@ -479,4 +487,18 @@ func decodeJSON[T any](t *testing.T, res runtimeResult) T {
 }
 
 // originHost is the sample events' origin: pointed at the test's origin server.
-var originHost = regexp.MustCompile(`https://origin[a-z-]*\.example\.com`)
+var originHost = regexp.MustCompile(`https://origin[a-z0-9-]*\.example\.com`)
+
+// size is how many bytes were written so far.
+func (s *syncBuffer) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+// since returns what was written after the first off bytes.
+func (s *syncBuffer) since(off int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b.Bytes()[off:])
+}
