@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -114,9 +117,30 @@ type demo struct {
 	viewer     string
 	screenshot string
 
-	c     runtime.Contract
-	logs  *demoLogs
-	stall time.Time
+	c        runtime.Contract
+	logs     *demoLogs
+	stall    time.Time
+	entries  []demoEntry
+	noPlayer string // why no player watched, "" when one did
+}
+
+// demoEntry is one line of the timeline, ms after the stall.
+type demoEntry struct {
+	ms   int64
+	text string
+}
+
+// at adds a step to the timeline; flush prints the steps so far in time order.
+func (d *demo) at(ms int64, format string, a ...any) {
+	d.entries = append(d.entries, demoEntry{ms, fmt.Sprintf(format, a...)})
+}
+
+func (d *demo) flush() {
+	slices.SortStableFunc(d.entries, func(a, b demoEntry) int { return cmp.Compare(a.ms, b.ms) })
+	for _, x := range d.entries {
+		d.say("  %6d  %s", x.ms, x.text)
+	}
+	d.entries = nil
 }
 
 // say prints a line of the human timeline (with --json too: the object comes last).
@@ -242,31 +266,31 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	}); err != nil {
 		return tl, err
 	}
-	d.say("  %6d  stale event from %s's detector", tl.StaleEventMS, played.Name)
+	d.at(tl.StaleEventMS, "stale event from %s's detector", played.Name)
 	if err := step("confirmation", &tl.ConfirmedMS, func(l demoLog) bool {
 		return mine(l) && l.Msg == "confirm" && l.fields["confirmed"] == true
 	}); err != nil {
 		return tl, err
 	}
-	d.say("  %6d  confirmed: a fresh probe of the origin finds it still stale", tl.ConfirmedMS)
+	d.at(tl.ConfirmedMS, "confirmed: a fresh probe of the origin finds it still stale")
 	if err := step("close", &tl.ClosedMS, func(l demoLog) bool {
 		return mine(l) && l.Msg == "close" && l.fields["closed"] == true && l.fields["changed"] == true
 	}); err != nil {
 		return tl, err
 	}
-	d.say("  %6d  closed in the state table (the guard kept %s open)", tl.ClosedMS, tl.OtherRegion)
+	d.at(tl.ClosedMS, "closed in the state table (the guard kept %s open)", tl.OtherRegion)
 	if err := step("finished failover", &tl.ExecutionMS, func(l demoLog) bool {
 		return mine(l) && l.Msg == "execution finished" && l.str("outcome") == "closed"
 	}); err != nil {
 		return tl, err
 	}
-	d.say("  %6d  failover execution finished, outcome closed", tl.ExecutionMS)
+	d.at(tl.ExecutionMS, "failover execution finished, outcome closed")
 	at := <-edge404
 	if at.IsZero() {
 		return tl, fmt.Errorf("%s's edge never answered 404", played.Name)
 	}
 	tl.First404MS = d.since(at)
-	d.say("  %6d  first 404 from %s's edge (the copilot answers closed)", tl.First404MS, played.Name)
+	d.at(tl.First404MS, "first 404 from %s's edge (the copilot answers closed)", played.Name)
 
 	s, err = player.WaitFor(budget, v, func(s player.Snapshot) bool {
 		_, ok := s.SwitchAfter(d.stall)
@@ -277,7 +301,7 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	}
 	sw, _ := s.SwitchAfter(d.stall)
 	tl.PlayerSwitchedMS, tl.SwitchedTo = d.since(sw.At), sw.To
-	d.say("  %6d  %s switched %s -> %s at media sequence %d", tl.PlayerSwitchedMS, viewerName(tl), sw.From, sw.To, sw.SN)
+	d.at(tl.PlayerSwitchedMS, "%s switched %s -> %s at media sequence %d", viewerName(tl), sw.From, sw.To, sw.SN)
 
 	// Watch two segments more: playback must go on from the other region.
 	time.Sleep(2 * d.cfg.SegmentDuration)
@@ -290,13 +314,10 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 			return tl, err
 		}
 	}
-	for _, ev := range s.Events {
-		if ev.Rebuffer && !ev.At.Before(d.stall) {
-			d.say("  %6d  rebuffer: the video waited at %s", d.since(ev.At), ev.Region)
-		}
-	}
+	d.viewerEvents(s, d.stall)
 	tl.RebufferEvents, tl.BufferStalls = s.Rebuffers-before.Rebuffers, s.BufferStalls-before.BufferStalls
-	tl.PlayedAfterStallS = s.CurrentTime - before.CurrentTime
+	tl.PlayedAfterStallS = math.Round((s.CurrentTime-before.CurrentTime)*10) / 10
+	d.flush()
 	d.say("          %d rebuffer events, %d buffer stalls since the stall; %.1f s played since the stall, now from %s",
 		tl.RebufferEvents, tl.BufferStalls, tl.PlayedAfterStallS, s.Region)
 
@@ -306,32 +327,35 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	}
 	recovered := time.Now()
 	tl.RecoveredMS = d.since(recovered)
-	d.say("  %6d  %s's encoder runs again", tl.RecoveredMS, played.Name)
+	d.at(tl.RecoveredMS, "%s's encoder runs again", played.Name)
 	if err := step("fresh event", &tl.FreshEventMS, func(l demoLog) bool {
 		return mine(l) && !l.Time.Before(recovered) && l.Msg == "event published" && l.str("event") == "fresh"
 	}); err != nil {
 		return tl, err
 	}
-	d.say("  %6d  fresh event from %s's detector", tl.FreshEventMS, played.Name)
+	d.at(tl.FreshEventMS, "fresh event from %s's detector", played.Name)
 	if d.cfg.EnableFailback {
 		if err := step("reopen", &tl.ReopenedMS, func(l demoLog) bool {
 			return mine(l) && l.Msg == "reopen" && l.fields["opened"] == true && l.fields["changed"] == true
 		}); err != nil {
 			return tl, err
 		}
-		d.say("  %6d  reopened by failback after %d s fresh (the hold-down)", tl.ReopenedMS, d.cfg.HoldDownSeconds)
+		d.at(tl.ReopenedMS, "reopened by failback after %d s fresh (the hold-down)", d.cfg.HoldDownSeconds)
 	}
+	d.flush()
 	s, err = v.Snapshot(budget)
 	if err != nil {
 		return tl, err
 	}
+	d.viewerEvents(s, recovered)
+	d.flush()
 	tl.RebufferEvents, tl.BufferStalls = s.Rebuffers-before.Rebuffers, s.BufferStalls-before.BufferStalls
-	tl.PlayedAfterStallS = s.CurrentTime - before.CurrentTime
+	tl.PlayedAfterStallS = math.Round((s.CurrentTime-before.CurrentTime)*10) / 10
 	tl.ViewersSawStall = tl.RebufferEvents > 0 || tl.BufferStalls > 0
 	if tl.ViewersSawStall {
 		d.say("Viewers saw a stall: %d rebuffer events and %d buffer stalls after the failure of %s.", tl.RebufferEvents, tl.BufferStalls, played.Name)
 	} else if tl.Player == "none" {
-		d.say("No stall: the HLS client's simulated buffer never ran dry (%.1f s played since the stall); no player watched (Chromium is not installed).", tl.PlayedAfterStallS)
+		d.say("No stall: the HLS client's simulated buffer never ran dry (%.1f s played since the stall); no player watched (%s).", tl.PlayedAfterStallS, d.noPlayer)
 	} else {
 		d.say("No stall: viewers kept playing through the failover (0 rebuffer events, %.1f s played since the stall, %s).", tl.PlayedAfterStallS, tl.Player)
 	}
@@ -340,6 +364,19 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 		return tl, d.keep(ctx, v, hosts)
 	}
 	return tl, nil
+}
+
+// viewerEvents adds the rebuffers and buffer stalls of s from t on to the timeline.
+func (d *demo) viewerEvents(s player.Snapshot, from time.Time) {
+	for _, ev := range s.Events {
+		switch {
+		case ev.At.Before(from):
+		case ev.Rebuffer:
+			d.at(d.since(ev.At), "rebuffer: the video waited (last fragment from %s)", s.Region)
+		case ev.Kind == player.KindError && ev.Details == player.DetailsBufferStalled:
+			d.at(d.since(ev.At), "buffer stall: the buffer ran dry")
+		}
+	}
 }
 
 func viewerName(tl demoTimeline) string {
@@ -358,9 +395,12 @@ func (d *demo) startViewer(ctx context.Context, hosts map[string]string) (player
 			return p, nil
 		case d.viewer == "auto" && (errors.Is(err, player.ErrNoChromium) || errors.Is(err, player.ErrNoHLSJS)):
 			d.say("No player: %v; the HLS client in Go fetches like a player instead.", err)
+			d.noPlayer = err.Error()
 		default:
 			return nil, err
 		}
+	} else {
+		d.noPlayer = "--viewer client"
 	}
 	return player.StartClient(ctx, d.c.MasterURL, player.ClientOptions{Regions: hosts})
 }
