@@ -300,6 +300,7 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 		return tl, fmt.Errorf("%s never played from another region: %w", viewerName(tl), err)
 	}
 	sw, _ := s.SwitchAfter(d.stall)
+	atSwitch := s.CurrentTime
 	tl.PlayerSwitchedMS, tl.SwitchedTo = d.since(sw.At), sw.To
 	d.at(tl.PlayerSwitchedMS, "%s switched %s -> %s at media sequence %d", viewerName(tl), sw.From, sw.To, sw.SN)
 
@@ -308,11 +309,6 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	s, err = v.Snapshot(budget)
 	if err != nil {
 		return tl, err
-	}
-	if d.screenshot != "" {
-		if err := d.savePNG(budget, v); err != nil {
-			return tl, err
-		}
 	}
 	d.viewerEvents(s, d.stall)
 	tl.RebufferEvents, tl.BufferStalls = s.Rebuffers-before.Rebuffers, s.BufferStalls-before.BufferStalls
@@ -360,6 +356,18 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 		d.say("No stall: viewers kept playing through the failover (0 rebuffer events, %.1f s played since the stall, %s).", tl.PlayedAfterStallS, tl.Player)
 	}
 
+	if d.screenshot != "" {
+		// The picture changes once what was buffered from the stalled region has played: about
+		// hls.js's live sync distance (3 segments) after the switch.
+		if _, err := player.WaitFor(budget, v, func(s player.Snapshot) bool {
+			return s.CurrentTime >= atSwitch+4*d.cfg.SegmentDuration.Seconds()
+		}); err != nil {
+			return tl, err
+		}
+		if err := d.savePNG(budget, v); err != nil {
+			return tl, err
+		}
+	}
 	if keep {
 		return tl, d.keep(ctx, v, hosts)
 	}
@@ -433,7 +441,7 @@ func (d *demo) keep(ctx context.Context, v player.Viewer, hosts map[string]strin
 	if pageURL != "" {
 		d.say("  player page: %s", pageURL)
 	}
-	d.say("  control:     curl -X POST -d '{\"state\":\"stalled\"}' %s/regions/%s/encoder", d.c.ControlURL, d.c.Regions[0].Name)
+	d.say("  control:     %s/regions (POST /regions/NAME/encoder {\"state\":\"stalled\"} stalls a region, \"running\" recovers it)", d.c.ControlURL)
 	<-ctx.Done()
 	return nil
 }
