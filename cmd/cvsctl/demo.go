@@ -71,6 +71,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	keep := fs.Bool("keep", false, "leave everything running at the end and print the URLs of the dashboard and a player page, until Ctrl-C")
 	viewer := fs.String("viewer", "auto", "what watches: chromium (hls.js in headless Chromium), client (the HLS client in Go), auto (chromium when installed)")
 	shot := fs.String("screenshot", "", "write a PNG of the player page after the switch into this file (chromium only)")
+	logFile := fs.String("log", "", "write the local runtime's JSON log lines into this file")
 	fs.Usage = usageFunc(fs, "[flags]", `
 Runs the whole system in this process (cvsctl local, two regions), plays the merged master,
 stalls the encoder of the region being played, and prints what happened in ms after the stall:
@@ -95,7 +96,15 @@ in under 3 minutes unless --keep.`)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{e: e, cfg: cfg, viewer: *viewer, screenshot: *shot}
+	d := &demo{e: e, cfg: cfg, viewer: *viewer, screenshot: *shot, logs: &demoLogs{changed: make(chan struct{})}}
+	if *logFile != "" {
+		f, err := os.Create(*logFile)
+		if err != nil {
+			return fail(e, err)
+		}
+		defer f.Close()
+		d.logs.copy = f
+	}
 	tl, err := d.run(ctx, *keep)
 	if err != nil {
 		return fail(e, err)
@@ -148,8 +157,9 @@ func (d *demo) say(format string, a ...any) {
 	fmt.Fprintf(d.e.stdout, format+"\n", a...)
 }
 
-// since is ms after the stall.
-func (d *demo) since(t time.Time) int64 { return t.Sub(d.stall).Milliseconds() }
+// since is ms after the stall, by the wall clock: the log lines' and the page's times carry no
+// monotonic reading, so none may be used here (the two clocks drift apart on some machines).
+func (d *demo) since(t time.Time) int64 { return t.Round(0).Sub(d.stall.Round(0)).Milliseconds() }
 
 func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	tl := demoTimeline{SegmentDurationMS: d.cfg.SegmentDuration.Milliseconds(), HoldDownS: d.cfg.HoldDownSeconds, Media: demoMedia,
@@ -182,7 +192,6 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	if err := json.Unmarshal(sc.Bytes(), &d.c); err != nil || len(d.c.Regions) < 2 {
 		return tl, fmt.Errorf("the local runtime's first line is not its contract: %v: %s", err, sc.Bytes())
 	}
-	d.logs = &demoLogs{changed: make(chan struct{})}
 	go d.logs.read(sc, pr)
 
 	hosts := map[string]string{}
@@ -273,12 +282,14 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 		return tl, err
 	}
 	d.at(tl.ConfirmedMS, "confirmed: a fresh probe of the origin finds it still stale")
+	// The state change as the store's feed logs it, before the edge sync: the close as committed.
 	if err := step("close", &tl.ClosedMS, func(l demoLog) bool {
-		return mine(l) && l.Msg == "close" && l.fields["closed"] == true && l.fields["changed"] == true
+		return !l.Time.Before(d.stall) && l.Msg == "state: instance changed" && l.str("domain") == played.Domain &&
+			l.fields["open"] == false && l.fields["was_open"] == true
 	}); err != nil {
 		return tl, err
 	}
-	d.at(tl.ClosedMS, "closed in the state table (the guard kept %s open)", tl.OtherRegion)
+	d.at(tl.ClosedMS, "closed in the state table (%s stays open)", tl.OtherRegion)
 	if err := step("finished failover", &tl.ExecutionMS, func(l demoLog) bool {
 		return mine(l) && l.Msg == "execution finished" && l.str("outcome") == "closed"
 	}); err != nil {
@@ -535,10 +546,14 @@ type demoLogs struct {
 	mu      sync.Mutex
 	lines   []demoLog
 	changed chan struct{} // closed and replaced on every new line
+	copy    io.Writer     // gets every line when not nil (--log)
 }
 
 func (ls *demoLogs) read(sc *bufio.Scanner, r io.Reader) {
 	for sc.Scan() {
+		if ls.copy != nil {
+			ls.copy.Write(append(append([]byte(nil), sc.Bytes()...), '\n'))
+		}
 		var l demoLog
 		if json.Unmarshal(sc.Bytes(), &l) != nil || json.Unmarshal(sc.Bytes(), &l.fields) != nil {
 			continue
