@@ -253,7 +253,15 @@ func (d *demo) run(ctx context.Context, keep bool) (demoTimeline, error) {
 	if err := d.setEncoder(budget, played.Name, "stalled"); err != nil {
 		return tl, err
 	}
-	d.stall = time.Now()
+	// The stall's time is the runtime's own, as every step's after it.
+	set, err := d.logs.wait(budget, func(l demoLog) bool {
+		return l.Region == played.Name && l.Msg == "encoder state set" && l.str("encoder_state") == "stalled"
+	})
+	if err != nil {
+		return tl, fmt.Errorf("the runtime never logged the stall: %w", err)
+	}
+	d.stall = set.Time
+	defer d.flush() // what happened so far, when a step fails
 	before, _ := v.Snapshot(budget)
 	d.say("%s stalled %s's encoder (its playlists stop advancing, still 200). ms after the stall:", d.stall.Format("15:04:05.000"), played.Name)
 
