@@ -40,7 +40,7 @@ type command struct {
 // commands is every subcommand, in the order the usage text lists them.
 var commands = []command{
 	{"merge", "[--steering-uri URI] [--timeout D] [--max-bytes N] NAME=URL [NAME=URL ...]", "fetch regional master playlists and print them merged into one", runMerge},
-	{"demo", "", "merge sample regional masters served on loopback (what make demo runs)", runDemo},
+	{"demo", "[--segment-duration D] [--failback] [--json] [--keep]", "the failover, watched by a player: stall the region played, see the switch (what make demo runs)", runDemo},
 	{"status", "[CLUSTER]", "show clusters, or one cluster's instances: health, open/closed, last change", runStatus},
 	{"close", "--reason TEXT [--force] CLUSTER DOMAIN", "close an instance's distribution (the guard may refuse: exit 3)", runClose},
 	{"open", "--reason TEXT [--force] CLUSTER DOMAIN", "open an instance's distribution again", runOpen},

@@ -27,7 +27,7 @@ func TestDispatch(t *testing.T) {
 		{"no command prints usage", nil, exitUsage, "", "usage: cvsctl <command>"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", `cvsctl: unknown command "frobnicate"`},
 		{"help lists every command", []string{"help"}, exitOK, "  merge [--steering-uri URI] [--timeout D] [--max-bytes N] NAME=URL [NAME=URL ...]\n        fetch regional master playlists", ""},
-		{"--help", []string{"--help"}, exitOK, "  demo\n        merge sample regional masters", ""},
+		{"--help", []string{"--help"}, exitOK, "  demo [--segment-duration D] [--failback] [--json] [--keep]\n        the failover, watched by a player", ""},
 		{"merge -h", []string{"merge", "-h"}, exitOK, "usage: cvsctl merge [flags] NAME=URL", ""},
 		{"demo with arguments", []string{"demo", "extra"}, exitUsage, "", "cvsctl demo: wrong number of arguments (cvsctl demo -h for help)\n"},
 	}

@@ -132,9 +132,51 @@ func New(cfg Config) (*Origin, error) {
 	for i, t := range stream.Tracks() {
 		o.tracks[t.Name] = i
 	}
-	o.master = o.buildMaster()
+	rates, err := ladderRates(cfg.SegmentDuration)
+	if err != nil {
+		return nil, fmt.Errorf("live origin: %w", err)
+	}
+	o.master = o.buildMaster(rates)
 	o.status.State = Running
 	return o, nil
+}
+
+// rate is a track's BANDWIDTH and AVERAGE-BANDWIDTH in the master.
+type rate struct{ peak, average int }
+
+// rateCache caches ladderRates by segment duration.
+var rateCache struct {
+	sync.Mutex
+	by map[time.Duration][]rate
+}
+
+// ladderRates returns, per track, the largest peak and mean bit rates over every label at
+// segment duration d. Each label's picture gives other segment sizes, but hls.js keys redundant
+// variants by BANDWIDTH among other attributes: every region must announce the same figures.
+func ladderRates(d time.Duration) ([]rate, error) {
+	rateCache.Lock()
+	defer rateCache.Unlock()
+	if r, ok := rateCache.by[d]; ok {
+		return r, nil
+	}
+	var out []rate
+	for label := 1; label <= media.Labels(); label++ {
+		s, err := media.New(label, d)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range s.Tracks() {
+			if i == len(out) {
+				out = append(out, rate{})
+			}
+			out[i] = rate{max(out[i].peak, t.Bandwidth), max(out[i].average, t.AverageBandwidth)}
+		}
+	}
+	if rateCache.by == nil {
+		rateCache.by = map[time.Duration][]rate{}
+	}
+	rateCache.by[d] = out
+	return out, nil
 }
 
 // SetState switches the encoder. Entering Stalled or Ended from another state freezes the
@@ -220,15 +262,16 @@ func (o *Origin) edge(t time.Time, playlist bool) (State, int64, int64) {
 	return s, o.edgeLocked(t), base
 }
 
-func (o *Origin) buildMaster() []byte {
+func (o *Origin) buildMaster(rates []rate) []byte {
 	var b strings.Builder
 	tracks := o.stream.Tracks()
 	audio := tracks[len(tracks)-1]
+	ar := rates[len(tracks)-1]
 	b.WriteString("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"Audio\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"1\",URI=\"%s.m3u8\"\n", audio.Name)
-	for _, t := range tracks[:len(tracks)-1] {
+	for i, t := range tracks[:len(tracks)-1] {
 		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,CODECS=\"%s,%s\",RESOLUTION=%dx%d,FRAME-RATE=%.3f,AUDIO=\"aac\"\n%s.m3u8\n",
-			t.Bandwidth+audio.Bandwidth, t.AverageBandwidth+audio.AverageBandwidth, t.Codec, audio.Codec, t.Width, t.Height, t.FrameRate, t.Name)
+			rates[i].peak+ar.peak, rates[i].average+ar.average, t.Codec, audio.Codec, t.Width, t.Height, t.FrameRate, t.Name)
 	}
 	return []byte(b.String())
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clustered-video-streams/cvs/internal/hls"
+	"github.com/clustered-video-streams/cvs/internal/local/media"
 )
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -334,5 +335,40 @@ func TestEndingAStalledStreamKeepsItsLastSegment(t *testing.T) {
 	m, text := playlist(t, o, "v180")
 	if !m.Ended || m.EdgeSequence != 59 {
 		t.Fatalf("ended %t at %d, want ended at 59 (where it stalled)\n%s", m.Ended, m.EdgeSequence, text)
+	}
+}
+
+// TestMasterIsTheSameInEveryRegion: the regions' pictures differ, and so do their segment sizes,
+// but hls.js takes two variants as redundant only when BANDWIDTH (and the other attributes of its
+// key) are equal: every label must announce the same master, at every segment duration.
+func TestMasterIsTheSameInEveryRegion(t *testing.T) {
+	for _, d := range []time.Duration{2 * time.Second, 6 * time.Second} {
+		t.Run(d.String(), func(t *testing.T) {
+			clk := newClock(50)
+			var first string
+			for label := 1; label <= media.Labels(); label++ {
+				o := newOrigin(t, Config{Label: label, SegmentDuration: d, Epoch: epoch, Now: clk.Now})
+				w := get(t, o, http.MethodGet, "/master.m3u8")
+				m, err := hls.ParseMaster(w.Body.Bytes())
+				if err != nil {
+					t.Fatalf("label %d: %v", label, err)
+				}
+				for _, v := range m.Variants {
+					bw, _ := v.Attrs.Get("BANDWIDTH")
+					n, err := strconv.Atoi(bw.Value)
+					if err != nil || n <= 0 {
+						t.Fatalf("label %d: variant %s: BANDWIDTH %q", label, v.URI, bw.Value)
+					}
+				}
+				if label == 1 {
+					first = w.Body.String()
+				} else if got := w.Body.String(); got != first {
+					t.Errorf("label %d announces another master than label 1:\n%s\nlabel 1:\n%s", label, got, first)
+				}
+			}
+			if media.Labels() < 2 {
+				t.Fatalf("the source has %d labels: nothing to compare", media.Labels())
+			}
+		})
 	}
 }

@@ -50,6 +50,7 @@ type Chromium struct {
 	tab     context.Context
 	userDir string
 	desc    string
+	pageURL string
 
 	mu     sync.Mutex
 	events []Event
@@ -124,8 +125,8 @@ func (c *Chromium) start(ctx context.Context, bin, hlsJS, masterURL string) erro
 	if err != nil {
 		return fmt.Errorf("player: regions: %w", err)
 	}
-	q := url.Values{"src": {masterURL}, "regions": {string(regions)}}
-	pageURL := "http://" + ln.Addr().String() + "/?" + q.Encode()
+	pageURL := pageAddress(ln.Addr().String(), masterURL, regions)
+	c.pageURL = pageURL
 	type pageInfo struct {
 		Version string `json:"version"`
 		Agent   string `json:"agent"`
@@ -195,6 +196,53 @@ func FindHLSJS() (string, error) {
 		dir = parent
 	}
 }
+
+func pageAddress(host, masterURL string, regions []byte) string {
+	q := url.Values{"src": {masterURL}, "regions": {string(regions)}}
+	return "http://" + host + "/?" + q.Encode()
+}
+
+// PageURL is the address of the player page the browser shows; another browser can open it too
+// while the Chromium runs.
+func (c *Chromium) PageURL() string { return c.pageURL }
+
+// Page is the player page served on loopback for a person's browser, without Chromium.
+type Page struct {
+	// URL opens hls.js on the master.
+	URL    string
+	server *http.Server
+}
+
+// ServePage serves the player page on masterURL on a free loopback port until Close, with
+// hls.js from opts.HLSJS (or found as StartChromium finds it).
+func ServePage(masterURL string, opts Options) (*Page, error) {
+	if _, err := url.ParseRequestURI(masterURL); err != nil {
+		return nil, fmt.Errorf("player: master URL %q: %w", masterURL, err)
+	}
+	hlsJS := opts.HLSJS
+	if hlsJS == "" {
+		p, err := FindHLSJS()
+		if err != nil {
+			return nil, err
+		}
+		hlsJS = p
+	}
+	regions, err := json.Marshal(opts.Regions)
+	if err != nil {
+		return nil, fmt.Errorf("player: regions: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("player: page server: %w", err)
+	}
+	p := &Page{URL: pageAddress(ln.Addr().String(), masterURL, regions),
+		server: &http.Server{Handler: pageHandler(hlsJS), ReadHeaderTimeout: 5 * time.Second}}
+	go p.server.Serve(ln)
+	return p, nil
+}
+
+// Close stops serving the page.
+func (p *Page) Close() error { return p.server.Close() }
 
 // Describe says what plays, for example "hls.js 1.7.4 in Chromium 156".
 func (c *Chromium) Describe() string { return c.desc }
