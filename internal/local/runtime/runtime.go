@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,10 +107,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		for _, s := range servers {
 			s.Close()
 		}
-		for _, c := range closers {
+		wg.Wait()
+		// In reverse, as defers run: the regions' executions end before the topics they publish
+		// to are flushed.
+		for _, c := range slices.Backward(closers) {
 			c()
 		}
-		wg.Wait()
 	}()
 
 	// The state store and its change feed.
