@@ -33,9 +33,10 @@ type OriginConfig struct {
 	Lifetime time.Duration
 }
 
-// originBodies are live media playlists shaped like the detector's capacity benchmark: target
-// duration 2 s, 6 segments, one segment newer on every request, so every poll is a new body.
-func originBodies() []string {
+// OriginBodies are the live media playlists of the detector's capacity benchmarks (in process
+// and over a separate origin): target duration 2 s, 6 segments, each one segment newer than the
+// one before, so served in turn every poll reads a new body.
+func OriginBodies() []string {
 	const ring = 4096
 	bodies := make([]string, ring)
 	for i := range bodies {
@@ -50,7 +51,7 @@ func originBodies() []string {
 	return bodies
 }
 
-// ServeOrigin serves originBodies on a loopback port until stop is closed (or returns EOF),
+// ServeOrigin serves OriginBodies on a loopback port until stop is closed (or returns EOF),
 // ctx ends or the lifetime passes. It writes the base URL as the first line of out and, when it
 // stops, one line "served N HTTP/x.y" per protocol seen.
 func ServeOrigin(ctx context.Context, cfg OriginConfig, stop io.Reader, out io.Writer) error {
@@ -61,7 +62,7 @@ func ServeOrigin(ctx context.Context, cfg OriginConfig, stop io.Reader, out io.W
 	if err != nil {
 		return fmt.Errorf("origin: listen: %w", err)
 	}
-	bodies := originBodies()
+	bodies := OriginBodies()
 	var n, h1, h2 atomic.Int64
 	srv := &http.Server{
 		ReadHeaderTimeout: 5 * time.Second,

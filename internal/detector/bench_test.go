@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustered-video-streams/cvs/internal/bench"
 	"github.com/clustered-video-streams/cvs/internal/hls"
 	"github.com/clustered-video-streams/cvs/internal/state"
 )
@@ -17,21 +18,11 @@ import (
 // benchOrigin serves media playlists that gain a segment on every request, so every poll reads,
 // parses and judges a new playlist (the costliest case: an unchanged body skips the parse).
 func benchOrigin(b *testing.B) *httptest.Server {
-	const ring = 4096
-	bodies := make([]string, ring)
-	for i := range bodies {
-		var s strings.Builder
-		msn := 1000 + i
-		fmt.Fprintf(&s, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:%d\n", msn)
-		for k := range 6 {
-			fmt.Fprintf(&s, "#EXT-X-PROGRAM-DATE-TIME:2025-03-01T12:%02d:%02d.000Z\n#EXTINF:2.000,\nseg-%d.ts\n", (msn+k)/30%60, (msn+k)*2%60, msn+k)
-		}
-		bodies[i] = s.String()
-	}
+	bodies := bench.OriginBodies()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		_, _ = w.Write([]byte(bodies[n.Add(1)%ring]))
+		_, _ = w.Write([]byte(bodies[n.Add(1)%int64(len(bodies))]))
 	}))
 	b.Cleanup(srv.Close)
 	return srv
