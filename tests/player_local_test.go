@@ -124,6 +124,16 @@ func (pl *playing) watch(d time.Duration) player.Snapshot {
 	return s
 }
 
+// endsOn watches for d and checks that the last fragment then came from region.
+func (pl *playing) endsOn(region string, d time.Duration) player.Snapshot {
+	pl.t.Helper()
+	s := pl.watch(d)
+	if s.Region != region {
+		pl.t.Errorf("the last fragment came from %q, want %q", s.Region, region)
+	}
+	return s
+}
+
 // played checks that the media played at least 70% of wall time between two snapshots.
 func (pl *playing) played(from, to player.Snapshot, what string) {
 	pl.t.Helper()
@@ -248,10 +258,7 @@ func TestPlayerLocalStall(t *testing.T) {
 			t.Parallel()
 			pl := startPlaying(t, bin, seg)
 			_, other, _, _, at := pl.failAndSwitch("stalled")
-			s := pl.watch(3 * seg)
-			if s.Region != other {
-				t.Errorf("the last fragment came from %q, want %q", s.Region, other)
-			}
+			s := pl.endsOn(other, 3*seg)
 			pl.played(at, s, "after the switch")
 			pl.played(pl.started, s, "from start-up")
 			pl.seamless(s)
@@ -313,10 +320,7 @@ func TestPlayerLocalSteering(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s := pl.watch(3 * seg)
-	if s.Region != other {
-		t.Errorf("the last fragment came from %q, want %q", s.Region, other)
-	}
+	s := pl.endsOn(other, 3*seg)
 	t.Logf("steering manifest %v before, %v after %s closed", first, priority(), served)
 	pl.played(at, s, "after the switch")
 	pl.seamless(s)
@@ -334,10 +338,7 @@ func TestPlayerLocalOriginError(t *testing.T) {
 	seg := 2 * time.Second
 	pl := startPlaying(t, bin, seg)
 	served, other, failed, sw, at := pl.failAndSwitch("error")
-	s := pl.watch(3 * seg)
-	if s.Region != other {
-		t.Errorf("the last fragment came from %q, want %q", s.Region, other)
-	}
+	s := pl.endsOn(other, 3*seg)
 	pl.played(at, s, "after the switch")
 	pl.noFatal(s)
 	var fivexx int
